@@ -1,0 +1,157 @@
+/**
+ * The zod schemas that are the one source of truth for the state file, the machine's context
+ * and the CLI's JSON. Types are derived from them with `z.infer`.
+ */
+import { z } from 'zod';
+
+/** A key names a session slot. No `:` `.` `=` or whitespace: those are tmux target syntax. */
+export const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export const KeySchema = z
+  .string()
+  .regex(KEY_PATTERN, 'a key is 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit');
+
+/** tmux session names may not contain `:` or `.`; we also refuse whitespace and control characters. */
+export const GroupSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'a group is 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit');
+
+/** Environment variable names as POSIX shells accept them. */
+export const EnvNameSchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name is letters, digits and _, not starting with a digit');
+
+export const LabelNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,63}$/, 'a label name is 1-64 characters of A-Z a-z 0-9 _ . / -');
+
+/** Values that end up in argv or tmux options: no NUL, no newline or other control characters. */
+export const PlainTextSchema = z
+  .string()
+  .max(4096)
+  .refine((s) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(s), 'control characters are not allowed');
+
+/** Errors kept in context are plain data, never `Error` objects (invariant 6). */
+export const ErrorDataSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  stderr: z.string(),
+});
+export type ErrorData = z.infer<typeof ErrorDataSchema>;
+
+export const SPAWN_MODES = ['normal', 'resume', 'fresh'] as const;
+export const SpawnModeSchema = z.enum(SPAWN_MODES);
+export type SpawnMode = z.infer<typeof SpawnModeSchema>;
+
+/** What the user asked to run; kept with the session so it can be resumed or restarted. */
+export const LaunchSpecSchema = z.object({
+  command: z.array(PlainTextSchema).min(1, 'a command is required (after --)'),
+  cwd: z.string().nullable(),
+  env: z.record(EnvNameSchema, PlainTextSchema),
+  labels: z.record(LabelNameSchema, PlainTextSchema),
+  group: GroupSchema,
+  /** A template; `{sessionId}` and `{key}` are substituted. Used to relaunch an orphaned session. */
+  resumeCommand: PlainTextSchema.nullable(),
+});
+export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
+
+/**
+ * How the `spawning` state brings the window up:
+ * - `create`: a new tagged window running `command`;
+ * - `respawn`: `respawn-pane` in the exited pane, same session id;
+ * - `relaunch`: a new tagged window running the resume command, same session id.
+ */
+export const LaunchKindSchema = z.enum(['create', 'respawn', 'relaunch']);
+export type LaunchKind = z.infer<typeof LaunchKindSchema>;
+
+export const SessionContextSchema = z.object({
+  key: KeySchema,
+  sessionId: z.string().nullable(),
+  spec: LaunchSpecSchema.nullable(),
+  launch: LaunchKindSchema,
+  windowId: z.string().nullable(),
+  paneId: z.string().nullable(),
+  pid: z.number().int().nullable(),
+  exitStatus: z.number().int().nullable(),
+  createdAt: z.string().nullable(),
+  error: ErrorDataSchema.nullable(),
+  /** A fresh spawn waiting for the old session's cleanup (`ending → spawning`). */
+  next: z
+    .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string() })
+    .nullable(),
+});
+export type SessionContext = z.infer<typeof SessionContextSchema>;
+
+export const SESSION_STATES = ['normal', 'spawning', 'active', 'orphaned', 'ending'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+/** A state value of the session machine: `'orphaned'` or `{ active: 'running' }`. */
+export const StateValueSchema: z.ZodType<string | { [k: string]: unknown }> = z.union([
+  z.string(),
+  z.record(z.string(), z.unknown()),
+]);
+
+/** XState's persisted snapshot; we check what we rely on and keep the rest as XState wrote it. */
+export const PersistedSnapshotSchema = z.looseObject({
+  status: z.enum(['active', 'done', 'error', 'stopped']),
+  value: StateValueSchema,
+  context: SessionContextSchema,
+});
+export type PersistedSnapshot = z.infer<typeof PersistedSnapshotSchema>;
+
+export const SessionRecordSchema = z.object({
+  rev: z.number().int().positive(),
+  updatedAt: z.string(),
+  machineVersion: z.string(),
+  snapshot: PersistedSnapshotSchema,
+});
+export type SessionRecord = z.infer<typeof SessionRecordSchema>;
+
+export const HistoryEntrySchema = z.object({
+  key: KeySchema,
+  sessionId: z.string(),
+  command: z.array(z.string()),
+  cwd: z.string().nullable(),
+  group: z.string(),
+  labels: z.record(z.string(), z.string()),
+  createdAt: z.string().nullable(),
+  endedAt: z.string(),
+  /** `ended` by END, `replaced` by a fresh spawn, `spawn-failed` when the window never came up. */
+  reason: z.enum(['ended', 'replaced', 'spawn-failed']),
+  exitStatus: z.number().int().nullable(),
+  error: ErrorDataSchema.nullable(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
+
+export const SCHEMA_VERSION = 1;
+export const HISTORY_LIMIT = 1000;
+
+export const StateDocumentSchema = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  sessions: z.record(KeySchema, SessionRecordSchema),
+  history: z.array(HistoryEntrySchema),
+});
+export type StateDocument = z.infer<typeof StateDocumentSchema>;
+
+export function emptyDocument(): StateDocument {
+  return { schemaVersion: SCHEMA_VERSION, sessions: {}, history: [] };
+}
+
+/** The JSON session object of the CLI and the library (DESIGN: "JSON session object"). */
+export const SessionInfoSchema = z.object({
+  key: z.string(),
+  state: z.enum(SESSION_STATES),
+  sessionId: z.string().nullable(),
+  group: z.string().nullable(),
+  windowId: z.string().nullable(),
+  paneId: z.string().nullable(),
+  pid: z.number().nullable(),
+  command: z.array(z.string()),
+  cwd: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+  createdAt: z.string().nullable(),
+  updatedAt: z.string().nullable(),
+  /** Null unless the pane exited: a non-null exit status means `active.exited`. */
+  exitStatus: z.number().nullable(),
+});
+export type SessionInfo = z.infer<typeof SessionInfoSchema>;
