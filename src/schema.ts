@@ -99,10 +99,16 @@ export const PersistedSnapshotSchema = z.looseObject({
 });
 export type PersistedSnapshot = z.infer<typeof PersistedSnapshotSchema>;
 
+/** The process carrying out a spawn or cleanup, so another process does not start it twice. */
+export const RecordOwnerSchema = z.object({ pid: z.number().int(), host: z.string() });
+export type RecordOwner = z.infer<typeof RecordOwnerSchema>;
+
 export const SessionRecordSchema = z.object({
   rev: z.number().int().positive(),
   updatedAt: z.string(),
   machineVersion: z.string(),
+  /** Set while the session is `spawning` or `ending`; null otherwise. */
+  owner: RecordOwnerSchema.nullable().optional(),
   snapshot: PersistedSnapshotSchema,
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;

@@ -1,0 +1,358 @@
+/**
+ * The one module that speaks tmux. Every call goes through `run()` over execa: argv (never a
+ * shell), a timeout, an optional AbortSignal, `TMUX` removed from the environment, and an optional
+ * socket so a server can be isolated. Format strings have a fixed field list and are parsed into
+ * typed records here and nowhere else. Nothing in this module knows about XState.
+ */
+import { execa, ExecaError } from 'execa';
+import { randomUUID } from 'node:crypto';
+import { WardenError } from './errors.js';
+
+/** `{ name }` is `tmux -L name`; `{ path }` is `tmux -S path`. */
+export type TmuxSocket = { name: string } | { path: string };
+
+export interface TmuxOptions {
+  socket?: TmuxSocket | undefined;
+  /** The tmux binary; `tmux` on PATH by default. */
+  bin?: string | undefined;
+  /** Timeout of one tmux process, in milliseconds. */
+  timeoutMs?: number | undefined;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+/** One pane as `list-panes -a` reports it. */
+export interface PaneRecord {
+  sessionName: string;
+  windowId: string;
+  windowName: string;
+  /** The `@warden_id` tag of the window; empty when the window is not ours. */
+  tag: string;
+  paneId: string;
+  pid: number | null;
+  dead: boolean;
+  exitStatus: number | null;
+}
+
+/**
+ * A probe is three-valued: the panes tmux showed (`ok`), no server at all (`no-server`: every
+ * window is gone), or `unknown` (timeout, unexpected error): never a reason to orphan or clean.
+ */
+export type ProbeResult =
+  | { kind: 'ok'; panes: PaneRecord[] }
+  | { kind: 'no-server' }
+  | { kind: 'unknown'; error: TmuxError };
+
+export interface WindowRef {
+  windowId: string;
+  paneId: string;
+  pid: number | null;
+}
+
+export interface LaunchWindowRequest {
+  group: string;
+  /** The window's final name (the session key). */
+  name: string;
+  /** The session id: the tag, and the window's temporary name while it is being tagged. */
+  sessionId: string;
+  command: string[];
+  cwd?: string | null | undefined;
+  env?: Record<string, string> | undefined;
+}
+
+export type TmuxErrorKind = 'not-found' | 'timeout' | 'aborted' | 'no-server' | 'failed';
+
+export class TmuxError extends WardenError {
+  override readonly name = 'TmuxError';
+  readonly kind: TmuxErrorKind;
+  constructor(kind: TmuxErrorKind, message: string, stderr = '') {
+    super(kind === 'not-found' ? 'TMUX_NOT_FOUND' : 'TMUX_FAILED', message, { stderr });
+    this.kind = kind;
+  }
+}
+
+/** The tag every window the engine creates carries: ownership is decided by it alone. */
+export const TAG_OPTION = '@warden_id';
+
+// Session names have control characters escaped by tmux, window names do not: the window name
+// comes last so a unit separator inside it cannot shift the other fields.
+const FIELD_SEP = '\x1f';
+const PANE_FIELDS = [
+  '#{session_name}',
+  '#{window_id}',
+  `#{${TAG_OPTION}}`,
+  '#{pane_id}',
+  '#{pane_pid}',
+  '#{pane_dead}',
+  '#{pane_dead_status}',
+  '#{window_name}',
+] as const;
+const PANE_FORMAT = PANE_FIELDS.join(FIELD_SEP);
+const NEW_WINDOW_FORMAT = ['#{window_id}', '#{pane_id}', '#{pane_pid}'].join(FIELD_SEP);
+
+const NO_SERVER = /no server running|error connecting to|server exited unexpectedly/i;
+const NO_SESSION = /can't find session|session not found/i;
+
+function parseIntOrNull(text: string | undefined): number | null {
+  if (text === undefined || text === '') return null;
+  const n = Number.parseInt(text, 10);
+  return Number.isFinite(n) ? n : null;
+}
+
+export function parsePaneLine(line: string): PaneRecord | null {
+  const parts = line.split(FIELD_SEP);
+  if (parts.length < PANE_FIELDS.length) return null;
+  const [sessionName, windowId, tag, paneId, pid, dead, status] = parts;
+  return {
+    sessionName: sessionName ?? '',
+    windowId: windowId ?? '',
+    windowName: parts.slice(PANE_FIELDS.length - 1).join(FIELD_SEP),
+    tag: tag ?? '',
+    paneId: paneId ?? '',
+    pid: parseIntOrNull(pid),
+    dead: dead === '1',
+    exitStatus: dead === '1' ? parseIntOrNull(status) : null,
+  };
+}
+
+function parseWindowRef(stdout: string): WindowRef {
+  const [windowId, paneId, pid] = stdout.trim().split('\n')[0]!.split(FIELD_SEP);
+  if (!windowId?.startsWith('@') || !paneId?.startsWith('%')) {
+    throw new TmuxError('failed', `tmux printed an unexpected window reference: ${JSON.stringify(stdout)}`);
+  }
+  return { windowId, paneId, pid: parseIntOrNull(pid) };
+}
+
+/** An environment for tmux without `TMUX`/`TMUX_PANE`, so a client inside tmux still reaches our socket. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.TMUX;
+  delete env.TMUX_PANE;
+  return env;
+}
+
+export class Tmux {
+  readonly bin: string;
+  readonly socket: TmuxSocket | undefined;
+  readonly timeoutMs: number;
+  /** Number of tmux processes started, for benchmarks and tests. */
+  calls = 0;
+
+  constructor(options: TmuxOptions = {}) {
+    this.bin = options.bin ?? 'tmux';
+    this.socket = options.socket;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  /** The argv prefix that selects our server: `-L name` / `-S path`. */
+  socketArgs(): string[] {
+    if (!this.socket) return [];
+    return 'name' in this.socket ? ['-L', this.socket.name] : ['-S', this.socket.path];
+  }
+
+  /** Runs one tmux process. Commands can be chained with a `;` argument. */
+  async run(args: string[], options: CallOptions = {}): Promise<string> {
+    this.calls++;
+    try {
+      const result = await execa(this.bin, [...this.socketArgs(), ...args], {
+        env: childEnv(),
+        extendEnv: false,
+        timeout: options.timeoutMs ?? this.timeoutMs,
+        cancelSignal: options.signal,
+        stdin: 'ignore',
+        stripFinalNewline: false,
+        encoding: 'utf8',
+      });
+      return result.stdout;
+    } catch (err) {
+      throw this.toTmuxError(err, args);
+    }
+  }
+
+  private toTmuxError(err: unknown, args: string[]): TmuxError {
+    if (!(err instanceof ExecaError)) {
+      return new TmuxError('failed', `tmux ${args[0] ?? ''} failed: ${String(err)}`);
+    }
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    if (err.code === 'ENOENT') {
+      return new TmuxError('not-found', `tmux not found (${this.bin}): install tmux >= 3.2`);
+    }
+    if (err.timedOut) {
+      return new TmuxError('timeout', `tmux ${args[0] ?? ''} timed out after ${this.timeoutMs} ms`, stderr);
+    }
+    if (err.isCanceled) return new TmuxError('aborted', `tmux ${args[0] ?? ''} was cancelled`, stderr);
+    if (NO_SERVER.test(stderr)) return new TmuxError('no-server', 'no tmux server running', stderr);
+    return new TmuxError('failed', `tmux ${args[0] ?? ''} failed: ${stderr || err.shortMessage}`, stderr);
+  }
+
+  async version(options: CallOptions = {}): Promise<string> {
+    return (await this.run(['-V'], options)).trim();
+  }
+
+  /** Every pane of the server in one tmux process. */
+  async probeAll(options: CallOptions = {}): Promise<ProbeResult> {
+    try {
+      const stdout = await this.run(['list-panes', '-a', '-F', PANE_FORMAT], options);
+      const panes: PaneRecord[] = [];
+      for (const line of stdout.split('\n')) {
+        if (line === '') continue;
+        const pane = parsePaneLine(line);
+        if (pane) panes.push(pane);
+      }
+      return { kind: 'ok', panes };
+    } catch (err) {
+      if (err instanceof TmuxError && err.kind === 'no-server') return { kind: 'no-server' };
+      if (err instanceof TmuxError) return { kind: 'unknown', error: err };
+      throw err;
+    }
+  }
+
+  /** The panes of windows tagged with `sessionId` (usually one), or [] if none or no server. */
+  async findOwned(sessionId: string, options: CallOptions = {}): Promise<PaneRecord[]> {
+    const probe = await this.probeAll(options);
+    if (probe.kind === 'unknown') throw probe.error;
+    if (probe.kind === 'no-server') return [];
+    return probe.panes.filter((p) => p.tag === sessionId);
+  }
+
+  /**
+   * Creates a tagged window in one tmux process: created under the session id as a temporary,
+   * unique name so the chained commands can target it exactly (a chained `set-option -w` without
+   * `-t` would hit the client's current window), given `remain-on-exit` so an exit is observable,
+   * tagged, then renamed to its key. The group session is created when absent (a second process).
+   */
+  async launchWindow(request: LaunchWindowRequest, options: CallOptions = {}): Promise<WindowRef> {
+    const target = `=${request.group}:=${request.sessionId}`;
+    const launchArgs = [
+      '-n', request.sessionId,
+      '-P', '-F', NEW_WINDOW_FORMAT,
+      ...(request.cwd ? ['-c', request.cwd] : []),
+      ...Object.entries(request.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      '--', ...request.command,
+    ];
+    const tagArgs = [
+      ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on',
+      ';', 'set-option', '-w', '-t', target, TAG_OPTION, request.sessionId,
+      ';', 'rename-window', '-t', target, request.name,
+    ];
+    try {
+      return parseWindowRef(
+        await this.run(['new-window', '-d', '-t', `=${request.group}:`, ...launchArgs, ...tagArgs], options),
+      );
+    } catch (err) {
+      const missingGroup =
+        err instanceof TmuxError && (err.kind === 'no-server' || NO_SESSION.test(err.stderr));
+      if (!missingGroup) throw err;
+    }
+    try {
+      return parseWindowRef(
+        await this.run(['new-session', '-d', '-s', request.group, '-x', '200', '-y', '50', ...launchArgs, ...tagArgs], options),
+      );
+    } catch (err) {
+      // Another process created the group between our two calls: the window goes into it.
+      if (err instanceof TmuxError && /duplicate session/i.test(err.stderr)) {
+        return parseWindowRef(
+          await this.run(['new-window', '-d', '-t', `=${request.group}:`, ...launchArgs, ...tagArgs], options),
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** Restarts the program of a (dead) pane in place: same window, same tag. */
+  async respawnPane(
+    paneId: string,
+    command: string[],
+    opts: { cwd?: string | null | undefined; env?: Record<string, string> | undefined } = {},
+    options: CallOptions = {},
+  ): Promise<WindowRef> {
+    const stdout = await this.run(
+      [
+        'respawn-pane', '-k', '-t', paneId,
+        ...(opts.cwd ? ['-c', opts.cwd] : []),
+        ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+        '--', ...command,
+        ';', 'display-message', '-p', '-t', paneId, NEW_WINDOW_FORMAT,
+      ],
+      options,
+    );
+    return parseWindowRef(stdout);
+  }
+
+  /**
+   * Kills every window whose tag equals `sessionId`, and only those: a window with the same name
+   * but another tag (or none) is never touched. Idempotent: no such window, or no server, is
+   * success. Returns the window ids killed. Window ids are never reused by a tmux server, so the
+   * window found is the window killed.
+   */
+  async killOwnedWindows(sessionId: string, options: CallOptions = {}): Promise<string[]> {
+    if (!sessionId) return [];
+    const owned = await this.findOwned(sessionId, options);
+    const windowIds = [...new Set(owned.map((p) => p.windowId))];
+    if (windowIds.length === 0) return [];
+    const args = windowIds.flatMap((id, i) => [...(i ? [';'] : []), 'kill-window', '-t', id]);
+    try {
+      await this.run(args, options);
+    } catch (err) {
+      // Gone in between (or the server with it): the goal is reached.
+      if (err instanceof TmuxError && (err.kind === 'no-server' || /can't find window/i.test(err.stderr))) {
+        return windowIds;
+      }
+      throw err;
+    }
+    return windowIds;
+  }
+
+  /**
+   * Types text into a pane literally (`send-keys -l`, so key names in it are not interpreted).
+   * Long or multi-line text goes through a uniquely named tmux buffer and `paste-buffer`.
+   */
+  async sendText(paneId: string, text: string, opts: { enter?: boolean } = {}, options: CallOptions = {}): Promise<void> {
+    const enter = opts.enter ?? true;
+    const enterArgs = enter ? [';', 'send-keys', '-t', paneId, 'Enter'] : [];
+    if (text.length <= 512 && !/[\r\n]/.test(text)) {
+      const typeArgs = text === '' ? [] : ['send-keys', '-t', paneId, '-l', '--', text];
+      const args = typeArgs.length ? [...typeArgs, ...enterArgs] : enterArgs.slice(1);
+      if (args.length) await this.run(args, options);
+      return;
+    }
+    const buffer = `warden-${randomUUID()}`;
+    await this.run(
+      [
+        'set-buffer', '-b', buffer, '--', text,
+        ';', 'paste-buffer', '-d', '-p', '-b', buffer, '-t', paneId,
+        ...enterArgs,
+      ],
+      options,
+    );
+  }
+
+  /** The pane's visible screen plus up to `lines` lines of scrollback, as text. */
+  async capturePane(paneId: string, opts: { lines?: number } = {}, options: CallOptions = {}): Promise<string> {
+    const start = opts.lines === undefined ? [] : ['-S', String(-Math.max(0, opts.lines))];
+    return this.run(['capture-pane', '-p', '-J', '-t', paneId, ...start], options);
+  }
+
+  /**
+   * The command that shows a window to a person: `switch-client` when already inside tmux,
+   * `attach-session` otherwise. Returned as argv for the caller to run with its own terminal.
+   */
+  attachCommand(windowId: string, insideTmux: boolean): string[] {
+    const show = ['select-window', '-t', windowId, ';'];
+    return insideTmux
+      ? [this.bin, ...this.socketArgs(), ...show, 'switch-client', '-t', windowId]
+      : [this.bin, ...this.socketArgs(), ...show, 'attach-session', '-t', windowId];
+  }
+
+  async killServer(options: CallOptions = {}): Promise<void> {
+    try {
+      await this.run(['kill-server'], options);
+    } catch (err) {
+      if (err instanceof TmuxError && err.kind === 'no-server') return;
+      throw err;
+    }
+  }
+}
