@@ -1,0 +1,274 @@
+/**
+ * The session statechart: one actor per key. It reads like the table in DESIGN.md and does no
+ * I/O: the two services (`launchWindow`, `cleanupWindow`) are placeholders here, and the engine
+ * supplies real ones with `sessionMachine.provide({ actors })`. Every actor, guard and action is
+ * registered by name so snapshots can be persisted and the machine drawn.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import type { ErrorData, LaunchKind, LaunchSpec, SessionContext, SpawnMode } from '../src/schema.js';
+
+export const SESSION_MACHINE_ID = 'warden-session';
+/** Bump when a change makes old persisted snapshots unreadable; the store keeps it per record. */
+export const SESSION_MACHINE_VERSION = '1';
+
+/** What the `spawning` state asks the outside world to do. */
+export interface LaunchInput {
+  key: string;
+  sessionId: string;
+  spec: LaunchSpec;
+  launch: LaunchKind;
+  /** The exited pane to respawn in place (`launch: 'respawn'`). */
+  paneId: string | null;
+}
+
+/** What a launch (or an adoption of an already-tagged window) reports back. */
+export interface LaunchOutput {
+  windowId: string;
+  paneId: string;
+  pid: number | null;
+  dead: boolean;
+  exitStatus: number | null;
+}
+
+export interface CleanupInput {
+  sessionId: string;
+  group: string;
+}
+
+export interface WindowSeen {
+  windowId: string;
+  paneId: string;
+  pid: number | null;
+  dead: boolean;
+  exitStatus: number | null;
+}
+
+export type SessionEvent =
+  /** `sessionId` is minted by the caller so the machine stays pure. */
+  | { type: 'SPAWN'; mode: SpawnMode; sessionId: string; spec: LaunchSpec; at: string }
+  | { type: 'END' }
+  /** Probe: no window carries this session's tag. */
+  | { type: 'WINDOW_GONE' }
+  /** Probe: the pane is dead with this exit status (needs `remain-on-exit on`). */
+  | { type: 'PANE_EXITED'; exitStatus: number }
+  /** Probe: a window carrying this session's tag is there (again). */
+  | { type: 'WINDOW_FOUND'; window: WindowSeen }
+  /** Try a failed cleanup again (the engine sends it on reconcile). */
+  | { type: 'RETRY' };
+
+export interface SessionInput {
+  key: string;
+}
+
+function notProvided(name: string): never {
+  throw new Error(`the ${name} service is not provided: use sessionMachine.provide({ actors: { ${name} } })`);
+}
+
+/** Plain error data from whatever a service rejected with (invariant 6: no Error objects in context). */
+function errorData(error: unknown): ErrorData {
+  if (error && typeof error === 'object') {
+    const e = error as { code?: unknown; message?: unknown; stderr?: unknown };
+    return {
+      code: typeof e.code === 'string' ? e.code : 'TMUX_FAILED',
+      message: typeof e.message === 'string' ? e.message : String(error),
+      stderr: typeof e.stderr === 'string' ? e.stderr : '',
+    };
+  }
+  return { code: 'TMUX_FAILED', message: String(error), stderr: '' };
+}
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionEvent,
+    input: {} as SessionInput,
+  },
+  actors: {
+    launchWindow: fromPromise<LaunchOutput, LaunchInput>(async () => notProvided('launchWindow')),
+    cleanupWindow: fromPromise<void, CleanupInput>(async () => notProvided('cleanupWindow')),
+  },
+  guards: {
+    isNewSpawn: ({ event }) => event.type === 'SPAWN' && (event.mode === 'normal' || event.mode === 'fresh'),
+    isResume: ({ event }) => event.type === 'SPAWN' && event.mode === 'resume',
+    isFresh: ({ event }) => event.type === 'SPAWN' && event.mode === 'fresh',
+    hasNextSpawn: ({ context }) => context.next !== null,
+    launchedDead: ({ event }) =>
+      'output' in event && (event.output as LaunchOutput | undefined)?.dead === true,
+    foundDead: ({ event }) => event.type === 'WINDOW_FOUND' && event.window.dead,
+  },
+  actions: {
+    startSession: assign(({ event }) => {
+      if (event.type !== 'SPAWN') return {};
+      return {
+        sessionId: event.sessionId,
+        spec: event.spec,
+        launch: 'create' as const,
+        windowId: null,
+        paneId: null,
+        pid: null,
+        exitStatus: null,
+        createdAt: event.at,
+        error: null,
+        next: null,
+      };
+    }),
+    startNextSession: assign(({ context }) => {
+      const next = context.next!;
+      return {
+        sessionId: next.sessionId,
+        spec: next.spec,
+        launch: 'create' as const,
+        windowId: null,
+        paneId: null,
+        pid: null,
+        exitStatus: null,
+        createdAt: next.at,
+        error: null,
+        next: null,
+      };
+    }),
+    queueFreshSpawn: assign(({ event }) => {
+      if (event.type !== 'SPAWN') return {};
+      return { next: { sessionId: event.sessionId, spec: event.spec, at: event.at }, error: null };
+    }),
+    // A resume keeps the session id; the caller may have given a new resume command.
+    prepareRespawn: assign(({ event, context }) => ({
+      launch: 'respawn' as const,
+      spec: event.type === 'SPAWN' ? event.spec : context.spec,
+      error: null,
+    })),
+    prepareRelaunch: assign(({ event, context }) => ({
+      launch: 'relaunch' as const,
+      spec: event.type === 'SPAWN' ? event.spec : context.spec,
+      exitStatus: null,
+      error: null,
+    })),
+    recordWindow: assign(({ event }) => {
+      const w = (event as unknown as { output: LaunchOutput }).output;
+      return { windowId: w.windowId, paneId: w.paneId, pid: w.pid, exitStatus: w.dead ? w.exitStatus ?? 0 : null, error: null };
+    }),
+    adoptWindow: assign(({ event }) => {
+      if (event.type !== 'WINDOW_FOUND') return {};
+      const w = event.window;
+      return { windowId: w.windowId, paneId: w.paneId, pid: w.pid, exitStatus: w.dead ? w.exitStatus ?? 0 : null };
+    }),
+    recordExit: assign(({ event }) => (event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus } : {})),
+    forgetWindow: assign({ windowId: null, paneId: null, pid: null }),
+    recordError: assign(({ event }) => ({ error: errorData((event as { error?: unknown }).error) })),
+    clearError: assign({ error: null }),
+  },
+}).createMachine({
+  id: SESSION_MACHINE_ID,
+  version: SESSION_MACHINE_VERSION,
+  context: ({ input }) => ({
+    key: input.key,
+    sessionId: null,
+    spec: null,
+    launch: 'create',
+    windowId: null,
+    paneId: null,
+    pid: null,
+    exitStatus: null,
+    createdAt: null,
+    error: null,
+    next: null,
+  }),
+  initial: 'normal',
+  states: {
+    normal: {
+      on: {
+        // SPAWN resume on normal is refused: nothing to resume.
+        SPAWN: { guard: 'isNewSpawn', target: 'spawning', actions: 'startSession' },
+      },
+    },
+    spawning: {
+      invoke: {
+        id: 'launch',
+        src: 'launchWindow',
+        input: ({ context }) => ({
+          key: context.key,
+          sessionId: context.sessionId!,
+          spec: context.spec!,
+          launch: context.launch,
+          paneId: context.paneId,
+        }),
+        onDone: [
+          { guard: 'launchedDead', target: 'active.exited', actions: 'recordWindow' },
+          { target: 'active.running', actions: 'recordWindow' },
+        ],
+        // The service has already killed any window carrying our tag (rollback).
+        onError: { target: 'normal', actions: 'recordError' },
+      },
+    },
+    active: {
+      initial: 'running',
+      on: {
+        WINDOW_GONE: { target: 'orphaned', actions: 'forgetWindow' },
+        END: { target: 'ending' },
+        SPAWN: { guard: 'isFresh', target: 'ending', actions: 'queueFreshSpawn' },
+      },
+      states: {
+        running: {
+          on: {
+            PANE_EXITED: { target: 'exited', actions: 'recordExit' },
+            // SPAWN resume on a running session is an attach: nothing changes.
+            SPAWN: { guard: 'isResume' },
+          },
+        },
+        exited: {
+          on: {
+            SPAWN: { guard: 'isResume', target: '#warden-session.spawning', actions: 'prepareRespawn' },
+          },
+        },
+      },
+    },
+    orphaned: {
+      on: {
+        WINDOW_FOUND: [
+          { guard: 'foundDead', target: 'active.exited', actions: 'adoptWindow' },
+          { target: 'active.running', actions: 'adoptWindow' },
+        ],
+        SPAWN: [
+          { guard: 'isResume', target: 'spawning', actions: 'prepareRelaunch' },
+          { guard: 'isFresh', target: 'ending', actions: 'queueFreshSpawn' },
+        ],
+        END: { target: 'ending' },
+      },
+    },
+    ending: {
+      invoke: {
+        id: 'cleanup',
+        src: 'cleanupWindow',
+        input: ({ context }) => ({ sessionId: context.sessionId!, group: context.spec!.group }),
+        onDone: [
+          { guard: 'hasNextSpawn', target: 'spawning', actions: 'startNextSession' },
+          { target: 'normal', actions: 'clearError' },
+        ],
+        // tmux did not answer: the window may still be there, so the record stays until RETRY.
+        onError: { actions: 'recordError' },
+      },
+      on: {
+        RETRY: { target: 'ending', reenter: true },
+      },
+    },
+  },
+});
+
+export type SessionMachine = typeof sessionMachine;
+
+/** The top-level state name of a state value (`{ active: 'running' }` → `active`). */
+export function topState(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') return Object.keys(value)[0] ?? '';
+  return '';
+}
+
+/** `active.running`, `orphaned`, … : a state value as one dotted string. */
+export function stateString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const [k, v] = Object.entries(value)[0] ?? [];
+    return k === undefined ? '' : `${k}.${stateString(v)}`;
+  }
+  return '';
+}
