@@ -1,0 +1,891 @@
+/**
+ * The engine wires the session machine to tmux and to the state file. One actor per key,
+ * created lazily from its persisted snapshot when something has to happen to it; every
+ * transition is written (coalesced) before it is reported; changes made by other processes are
+ * noticed before acting and never written over.
+ */
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import {
+  SESSION_MACHINE_VERSION,
+  sessionMachine,
+  stateString,
+  topState,
+  type CleanupInput,
+  type LaunchInput,
+  type LaunchOutput,
+  type SessionEvent,
+} from '../machines/session.js';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  WardenError,
+  toErrorData,
+} from './errors.js';
+import {
+  GroupSchema,
+  KeySchema,
+  LaunchSpecSchema,
+  SpawnModeSchema,
+  type ErrorData,
+  type HistoryEntry,
+  type LaunchSpec,
+  type PersistedSnapshot,
+  type RecordOwner,
+  type SessionContext,
+  type SessionInfo,
+  type SessionRecord,
+  type SessionState,
+  type SpawnMode,
+} from './schema.js';
+import { StateStore, defaultStatePath, type CommitOp } from './store.js';
+import { Tmux, type PaneRecord, type TmuxSocket } from './tmux.js';
+
+export const DEFAULT_GROUP = 'warden';
+
+export interface EngineOptions {
+  /** The state file; `$WARDEN_STATE`, then the XDG state directory, by default. */
+  stateFile?: string | undefined;
+  /** A tmux socket name (`tmux -L`), or `{ path }` for `tmux -S`. The default server otherwise. */
+  socket?: string | TmuxSocket | undefined;
+  /** The tmux session that holds the windows; `warden` by default. */
+  group?: string | undefined;
+  /** An XState inspection observer: receives the events of every session actor. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
+  /** How long a probe may take before its answer is "unknown". */
+  probeTimeoutMs?: number | undefined;
+  /** Timeout of every other tmux call. */
+  tmuxTimeoutMs?: number | undefined;
+  /** The tmux binary (`tmux` on PATH by default). */
+  tmuxBin?: string | undefined;
+  /** Reconcile once on open (default true). */
+  reconcileOnOpen?: boolean | undefined;
+}
+
+export interface SpawnOptions {
+  mode?: SpawnMode | undefined;
+  /** argv of the program; `{sessionId}` and `{key}` are substituted. Required unless resuming. */
+  command?: string[] | undefined;
+  cwd?: string | null | undefined;
+  env?: Record<string, string> | undefined;
+  labels?: Record<string, string> | undefined;
+  group?: string | undefined;
+  /** Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted. */
+  resumeCommand?: string | null | undefined;
+}
+
+/** A state change of one session, reported only once it is durable in the state file. */
+export interface TransitionEvent {
+  key: string;
+  sessionId: string | null;
+  from: string;
+  to: string;
+  /** The event that caused it: `SPAWN`, `END`, `WINDOW_GONE`, `xstate.done.actor.launch`, … */
+  event: string;
+  at: string;
+  session: SessionInfo;
+}
+
+export type TransitionListener = (event: TransitionEvent) => void;
+
+export interface ReconcileResult {
+  /** What tmux answered: `unknown` means nothing was changed. */
+  probe: 'ok' | 'no-server' | 'unknown';
+  transitions: TransitionEvent[];
+  error?: ErrorData | undefined;
+}
+
+/** A persisted record that could not be rehydrated; it is left in the file untouched. */
+export interface SnapshotProblem {
+  key: string;
+  message: string;
+}
+
+type SessionActor = Actor<typeof sessionMachine>;
+
+/** A durable write of one key: the record now in the file (null when removed) and the context it ended with. */
+interface Durable {
+  record: SessionRecord | null;
+  context: SessionContext | null;
+}
+
+interface Pending {
+  history: HistoryEntry[];
+  transitions: Omit<TransitionEvent, 'session'>[];
+}
+
+interface Waiter {
+  key: string;
+  test: (record: SessionRecord | null) => boolean;
+  resolve: (outcome: Durable) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Every state value the machine can be in, as dotted strings: anything else is not rehydrated. */
+const KNOWN_STATES = new Set(['normal', 'spawning', 'active.running', 'active.exited', 'orphaned', 'ending']);
+/** A spawn or cleanup not finished within this lease belongs to nobody (its process is gone). */
+const IN_FLIGHT_LEASE_MS = 60_000;
+const HOST = hostname();
+
+function substitute(template: string, context: { sessionId: string; key: string }): string {
+  return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
+}
+
+function firstIssue(error: { issues: { path: PropertyKey[]; message: string }[] }, subject: string): string {
+  const issue = error.issues[0];
+  if (!issue) return `invalid ${subject}`;
+  const where = issue.path.length ? `${subject} ${issue.path.map(String).join('.')}` : subject;
+  return `invalid ${where}: ${issue.message}`;
+}
+
+export function validateKey(key: unknown): string {
+  const parsed = KeySchema.safeParse(key);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      `invalid key ${JSON.stringify(key)}: use 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit`,
+    );
+  }
+  return parsed.data;
+}
+
+function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null): SessionInfo {
+  const state = (topState(value) || 'normal') as SessionState;
+  return {
+    key,
+    state,
+    sessionId: context.sessionId,
+    group: context.spec?.group ?? null,
+    windowId: context.windowId,
+    paneId: context.paneId,
+    pid: context.pid,
+    command: context.spec?.command ?? [],
+    cwd: context.spec?.cwd ?? null,
+    labels: context.spec?.labels ?? {},
+    createdAt: context.createdAt,
+    updatedAt,
+    exitStatus: context.exitStatus,
+  };
+}
+
+function isInFlight(record: SessionRecord): boolean {
+  const state = topState(record.snapshot.value);
+  return state === 'spawning' || (state === 'ending' && record.snapshot.context.error === null);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class Engine {
+  readonly stateFile: string;
+  readonly group: string;
+  readonly tmux: Tmux;
+  readonly store: StateStore;
+
+  private readonly probeTimeoutMs: number;
+  private readonly userInspect: EngineOptions['inspect'];
+  private readonly machine;
+  /** The durable view: what the state file holds for each key, as last read or written. */
+  private readonly records = new Map<string, SessionRecord>();
+  private readonly actors = new Map<string, SessionActor>();
+  private readonly lastSeen = new Map<string, { state: string; context: SessionContext }>();
+  private readonly lastEvent = new Map<string, string>();
+  private readonly problems = new Map<string, SnapshotProblem>();
+  /** Session ids restored in `spawning`: their launch must look for an existing window first. */
+  private readonly resumedLaunches = new Set<string>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly waiters = new Set<Waiter>();
+  private readonly listeners = new Set<TransitionListener>();
+  private flushScheduled = false;
+  private flushRunning: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(options: EngineOptions = {}) {
+    this.stateFile = options.stateFile ?? defaultStatePath();
+    this.group = GroupSchema.parse(options.group ?? DEFAULT_GROUP);
+    const socket = typeof options.socket === 'string' ? { name: options.socket } : options.socket;
+    this.tmux = new Tmux({ socket, bin: options.tmuxBin, timeoutMs: options.tmuxTimeoutMs });
+    this.store = new StateStore(this.stateFile);
+    this.probeTimeoutMs = options.probeTimeoutMs ?? 5000;
+    this.userInspect = options.inspect;
+    this.machine = sessionMachine.provide({
+      actors: {
+        launchWindow: fromPromise<LaunchOutput, LaunchInput>(({ input, signal }) => this.launch(input, signal)),
+        cleanupWindow: fromPromise<void, CleanupInput>(({ input, signal }) => this.cleanup(input, signal)),
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- opening and syncing
+
+  /** Reads the state file and rehydrates; resumes spawns and cleanups whose process is gone. */
+  async open(): Promise<void> {
+    const document = await this.store.load();
+    for (const [key, record] of Object.entries(document.sessions)) this.adoptRecord(key, record);
+    this.resumeAbandoned();
+  }
+
+  /** Picks up what other processes wrote since we last looked (one stat when nothing changed). */
+  async sync(): Promise<void> {
+    if (!(await this.store.changed())) return;
+    const document = await this.store.load();
+    for (const key of [...this.records.keys()]) {
+      if (!(key in document.sessions)) this.dropKey(key, 'ended by another process');
+    }
+    for (const [key, record] of Object.entries(document.sessions)) {
+      const known = this.records.get(key);
+      if (known && known.rev === record.rev && known.updatedAt === record.updatedAt) continue;
+      this.dropKey(key, 'changed by another process');
+      this.adoptRecord(key, record);
+    }
+    this.resumeAbandoned();
+  }
+
+  private adoptRecord(key: string, record: SessionRecord): void {
+    this.records.set(key, record);
+    this.problems.delete(key);
+    const problem = this.checkRecord(record);
+    if (problem) this.problems.set(key, { key, message: problem });
+  }
+
+  private checkRecord(record: SessionRecord): string | null {
+    if (record.machineVersion !== SESSION_MACHINE_VERSION) {
+      return `written by session machine version ${record.machineVersion}, this is ${SESSION_MACHINE_VERSION}`;
+    }
+    if (record.snapshot.status === 'error') return 'the persisted actor is in error status';
+    if (record.snapshot.status !== 'active') return `the persisted actor is ${record.snapshot.status}`;
+    const state = stateString(record.snapshot.value);
+    if (!KNOWN_STATES.has(state)) return `unknown state ${JSON.stringify(record.snapshot.value)}`;
+    return null;
+  }
+
+  /** Forgets our in-memory actor for a key (without writing anything). */
+  private dropKey(key: string, reason: string): void {
+    const actor = this.actors.get(key);
+    if (actor) {
+      this.actors.delete(key);
+      actor.stop();
+    }
+    this.records.delete(key);
+    this.lastSeen.delete(key);
+    this.pending.delete(key);
+    this.problems.delete(key);
+    for (const waiter of [...this.waiters]) {
+      if (waiter.key !== key) continue;
+      this.waiters.delete(waiter);
+      waiter.reject(new ConflictError(`${key} was ${reason}: run the command again`));
+    }
+  }
+
+  private ownedByUs(record: SessionRecord): boolean {
+    return record.owner?.pid === process.pid && record.owner.host === HOST && this.actors.has(record.snapshot.context.key);
+  }
+
+  /** Is a spawn or cleanup of this record being carried out by a live process right now? */
+  private busyElsewhere(record: SessionRecord): boolean {
+    if (!isInFlight(record) || this.ownedByUs(record)) return false;
+    const owner = record.owner;
+    if (!owner) return false;
+    if (Date.now() - Date.parse(record.updatedAt) > IN_FLIGHT_LEASE_MS) return false;
+    if (owner.host !== HOST) return true;
+    if (owner.pid === process.pid) return false;
+    return processAlive(owner.pid);
+  }
+
+  /** A record left in `spawning` or `ending` by a process that died: take it over and finish. */
+  private resumeAbandoned(): void {
+    for (const [key, record] of this.records) {
+      if (this.problems.has(key) || this.actors.has(key) || !isInFlight(record)) continue;
+      if (this.busyElsewhere(record)) continue;
+      const sessionId = record.snapshot.context.sessionId;
+      if (topState(record.snapshot.value) === 'spawning' && sessionId) this.resumedLaunches.add(sessionId);
+      this.actorFor(key);
+      // Claim it: the restored service waits until a record owned by this process is durable.
+      this.markDirty(key);
+    }
+  }
+
+  // ---------------------------------------------------------------- actors
+
+  private actorFor(key: string): SessionActor {
+    const existing = this.actors.get(key);
+    if (existing) return existing;
+    const record = this.records.get(key);
+    const inspect = this.inspector(key);
+    const actor = record
+      ? createActor(this.machine, { snapshot: record.snapshot as never, input: { key }, inspect })
+      : createActor(this.machine, { input: { key }, inspect });
+    this.actors.set(key, actor);
+    let started = false;
+    actor.subscribe({
+      next: (snapshot) => {
+        if (!started || this.actors.get(key) !== actor) return;
+        this.onSnapshot(key, snapshot.value, snapshot.context);
+      },
+      error: (err) => {
+        if (this.actors.get(key) !== actor) return;
+        this.actors.delete(key);
+        this.problems.set(key, { key, message: `the session actor failed: ${toErrorData(err).message}` });
+      },
+    });
+    // Subscribed (with an error observer) before start: a restored snapshot never throws here.
+    actor.start();
+    const snapshot = actor.getSnapshot();
+    this.lastSeen.set(key, { state: stateString(snapshot.value), context: snapshot.context });
+    started = true;
+    return actor;
+  }
+
+  private inspector(key: string): (event: InspectionEvent) => void {
+    const user = this.userInspect;
+    return (event) => {
+      if (event.type === '@xstate.event' && event.actorRef === this.actors.get(key)) {
+        this.lastEvent.set(key, event.event.type);
+      }
+      if (typeof user === 'function') user(event);
+      else user?.next?.(event);
+    };
+  }
+
+  private onSnapshot(key: string, value: unknown, context: SessionContext): void {
+    const before = this.lastSeen.get(key);
+    const to = stateString(value);
+    if (before && before.state === to && before.context === context) return;
+    this.lastSeen.set(key, { state: to, context });
+    const entry = this.pendingFor(key);
+    const from = before?.state ?? 'normal';
+    const at = new Date().toISOString();
+    if (from !== to) {
+      entry.transitions.push({
+        key,
+        sessionId: context.sessionId,
+        from,
+        to,
+        event: this.lastEvent.get(key) ?? 'unknown',
+        at,
+      });
+      const old = before?.context;
+      if (old?.sessionId && from === 'ending' && (to === 'normal' || to === 'spawning')) {
+        entry.history.push(this.historyEntry(old, to === 'normal' ? 'ended' : 'replaced', at));
+      } else if (from === 'spawning' && to === 'normal' && context.sessionId) {
+        entry.history.push(this.historyEntry(context, 'spawn-failed', at));
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  private historyEntry(context: SessionContext, reason: HistoryEntry['reason'], at: string): HistoryEntry {
+    return {
+      key: context.key,
+      sessionId: context.sessionId!,
+      command: context.spec?.command ?? [],
+      cwd: context.spec?.cwd ?? null,
+      group: context.spec?.group ?? this.group,
+      labels: context.spec?.labels ?? {},
+      createdAt: context.createdAt,
+      endedAt: at,
+      reason,
+      exitStatus: context.exitStatus,
+      error: context.error,
+    };
+  }
+
+  private pendingFor(key: string): Pending {
+    let entry = this.pending.get(key);
+    if (!entry) {
+      entry = { history: [], transitions: [] };
+      this.pending.set(key, entry);
+    }
+    return entry;
+  }
+
+  private markDirty(key: string): void {
+    this.pendingFor(key);
+    this.scheduleFlush();
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** Writes every pending change in one locked commit; a flush already running is waited for. */
+  async flush(): Promise<void> {
+    while (this.flushRunning) await this.flushRunning;
+    if (this.pending.size === 0) return;
+    const run = this.writePending();
+    this.flushRunning = run;
+    try {
+      await run;
+    } finally {
+      this.flushRunning = null;
+    }
+  }
+
+  private async writePending(): Promise<void> {
+    const batch = new Map(this.pending);
+    this.pending.clear();
+    const owner: RecordOwner = { pid: process.pid, host: HOST };
+    const ops: CommitOp[] = [];
+    for (const [key, entry] of batch) {
+      const known = this.records.get(key);
+      const expect = known ? { rev: known.rev, updatedAt: known.updatedAt } : null;
+      const actor = this.actors.get(key);
+      if (!actor) continue;
+      const snapshot = actor.getPersistedSnapshot() as unknown as PersistedSnapshot;
+      const normal = topState(snapshot.value) === 'normal';
+      if (normal && !known && entry.history.length === 0) continue;
+      ops.push({
+        key,
+        expect,
+        record: normal
+          ? null
+          : {
+              machineVersion: SESSION_MACHINE_VERSION,
+              snapshot,
+              owner: isInFlightSnapshot(snapshot) ? owner : null,
+            },
+        history: entry.history,
+      });
+    }
+    let result;
+    try {
+      result = await this.store.commit(ops);
+    } catch (err) {
+      for (const [key, entry] of batch) {
+        const again = this.pendingFor(key);
+        again.history.unshift(...entry.history);
+        again.transitions.unshift(...entry.transitions);
+      }
+      for (const waiter of [...this.waiters]) {
+        if (!batch.has(waiter.key)) continue;
+        this.waiters.delete(waiter);
+        waiter.reject(err);
+      }
+      return;
+    }
+    const reports: TransitionEvent[] = [];
+    for (const [key, record] of result.applied) {
+      const entry = batch.get(key);
+      const context = record?.snapshot.context ?? this.actors.get(key)?.getSnapshot().context;
+      const value = record?.snapshot.value ?? 'normal';
+      if (record) {
+        this.records.set(key, record);
+      } else {
+        this.records.delete(key);
+        const actor = this.actors.get(key);
+        this.actors.delete(key);
+        this.lastSeen.delete(key);
+        actor?.stop();
+      }
+      if (entry && context) {
+        for (const t of entry.transitions) {
+          const info = sessionInfo(key, value, context, record?.updatedAt ?? null);
+          reports.push({ ...t, session: { ...info, state: topState(t.to) as SessionState } });
+        }
+      }
+      this.settleWaiters(key, { record, context: context ?? null });
+    }
+    for (const [key, current] of result.conflicts) {
+      this.dropKey(key, 'changed by another process');
+      if (current) this.adoptRecord(key, current);
+    }
+    for (const report of reports) {
+      for (const listener of this.listeners) {
+        try {
+          listener(report);
+        } catch {
+          // A listener's failure is its own; the transition is durable either way.
+        }
+      }
+    }
+  }
+
+  private settleWaiters(key: string, outcome: Durable): void {
+    for (const waiter of [...this.waiters]) {
+      if (waiter.key !== key || !waiter.test(outcome.record)) continue;
+      this.waiters.delete(waiter);
+      waiter.resolve(outcome);
+    }
+  }
+
+  /** Resolves at the first durable write of `key` (after this call) that passes `test`. */
+  private nextDurable(key: string, test: Waiter['test']): Promise<Durable> {
+    return new Promise((resolve, reject) => {
+      this.waiters.add({ key, test, resolve, reject });
+    });
+  }
+
+  // ---------------------------------------------------------------- services (the machine's I/O)
+
+  /** Invariant 4: no tagged window before the `spawning` record that names it is durable here. */
+  private async claimLaunch(key: string, sessionId: string): Promise<void> {
+    const mine = (record: SessionRecord | null) =>
+      record !== null &&
+      topState(record.snapshot.value) === 'spawning' &&
+      record.snapshot.context.sessionId === sessionId &&
+      record.owner?.pid === process.pid &&
+      record.owner.host === HOST;
+    if (mine(this.records.get(key) ?? null) && !this.pending.has(key)) return;
+    await this.nextDurable(key, mine);
+  }
+
+  private async launch(input: LaunchInput, signal: AbortSignal): Promise<LaunchOutput> {
+    await this.claimLaunch(input.key, input.sessionId);
+    const { spec, sessionId, key } = input;
+    const vars = { sessionId, key };
+    const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
+    const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
+    const env = { ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key };
+    try {
+      // Invariant 2: a launch that may have run before (restored snapshot, respawn) adopts the
+      // window carrying its id instead of creating a second one.
+      const mayExist = this.resumedLaunches.has(sessionId) || input.launch === 'respawn';
+      const owned = mayExist ? await this.tmux.findOwned(sessionId, { signal }) : [];
+      this.resumedLaunches.delete(sessionId);
+      const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
+      if (pane && !(input.launch === 'respawn' && pane.dead)) return windowOutput(pane);
+      const ref = pane
+        ? await this.tmux.respawnPane(pane.paneId, command, { cwd: spec.cwd, env }, { signal })
+        : await this.tmux.launchWindow(
+            { group: spec.group, name: key, sessionId, command, cwd: spec.cwd, env },
+            { signal },
+          );
+      return { ...ref, dead: false, exitStatus: null };
+    } catch (err) {
+      if (!signal.aborted) {
+        // Rollback: no window may carry the id of a session that did not come up.
+        await this.tmux.killOwnedWindows(sessionId).catch(() => undefined);
+      }
+      throw toErrorData(err, 'TMUX_FAILED');
+    }
+  }
+
+  private async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
+    try {
+      await this.tmux.killOwnedWindows(input.sessionId, { signal });
+    } catch (err) {
+      throw toErrorData(err, 'TMUX_FAILED');
+    }
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  private dispatch(key: string, event: SessionEvent): void {
+    this.actorFor(key).send(event);
+  }
+
+  private stateOf(key: string): string {
+    const actor = this.actors.get(key);
+    if (actor) return stateString(actor.getSnapshot().value);
+    const record = this.records.get(key);
+    return record ? stateString(record.snapshot.value) : 'normal';
+  }
+
+  private assertUsable(key: string): void {
+    const problem = this.problems.get(key);
+    if (problem) {
+      throw new WardenError(
+        'SNAPSHOT_INVALID',
+        `${key} cannot be loaded from ${this.stateFile} (${problem.message}): run 'warden doctor'`,
+      );
+    }
+    const record = this.records.get(key);
+    if (record && this.busyElsewhere(record)) {
+      throw new ConflictError(
+        `${key} is ${topState(record.snapshot.value)} in process ${record.owner?.pid}: try again when it finishes`,
+      );
+    }
+  }
+
+  private buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec | null): LaunchSpec {
+    const parsed = LaunchSpecSchema.safeParse({
+      command: options.command && options.command.length ? options.command : stored?.command ?? [],
+      cwd: options.cwd ?? stored?.cwd ?? null,
+      env: options.env ?? stored?.env ?? {},
+      labels: options.labels ?? stored?.labels ?? {},
+      group: options.group ?? stored?.group ?? this.group,
+      resumeCommand: options.resumeCommand ?? stored?.resumeCommand ?? null,
+    });
+    if (!parsed.success) throw new InvalidInputError(firstIssue(parsed.error, `spawn ${key}:`).replace(': ', ' '));
+    const spec = parsed.data;
+    if (spec.cwd !== null) {
+      let isDir = false;
+      try {
+        isDir = statSync(spec.cwd).isDirectory();
+      } catch {
+        isDir = false;
+      }
+      if (!isDir) throw new InvalidInputError(`--cwd ${spec.cwd} is not a directory: create it or pass an existing one`);
+    }
+    return spec;
+  }
+
+  /**
+   * Starts, resumes or restarts the session of `key`, resolving when it is active (durable) and
+   * rejecting with a `WardenError` when it cannot be (conflict, not found, tmux failure).
+   */
+  async spawn(key: string, options: SpawnOptions = {}): Promise<SessionInfo> {
+    this.assertOpen();
+    validateKey(key);
+    const modeParsed = SpawnModeSchema.safeParse(options.mode ?? 'normal');
+    if (!modeParsed.success) {
+      throw new InvalidInputError(`unknown mode ${JSON.stringify(options.mode)}: use normal, resume or fresh`);
+    }
+    const mode = modeParsed.data;
+    await this.sync();
+    this.assertUsable(key);
+    const state = this.stateOf(key);
+    const top = state.split('.')[0]!;
+    const stored = this.records.get(key)?.snapshot.context.spec ?? null;
+    if (mode === 'normal' && top !== 'normal') {
+      throw new ConflictError(`${key} is ${top}: use --mode resume to attach or --mode fresh to restart`);
+    }
+    if (mode === 'resume' && top === 'normal') {
+      throw new NotFoundError(`no session ${key} to resume: spawn it with --mode normal`);
+    }
+    if (top === 'spawning' || top === 'ending') {
+      throw new ConflictError(`${key} is ${top}: try again when it finishes, or end it with 'warden end ${key}'`);
+    }
+    // A fresh restart may reuse the stored command, as `pm2 restart` does; a new session needs one.
+    if (!stored && !(options.command && options.command.length)) {
+      throw new InvalidInputError(`spawn ${key}: a command is required after --`);
+    }
+    const spec = this.buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : options, stored);
+    if (mode === 'resume' && state === 'active.running') return this.require(key);
+
+    const currentId = this.records.get(key)?.snapshot.context.sessionId ?? null;
+    const sessionId = mode === 'resume' && currentId ? currentId : randomUUID();
+    const settled = this.nextDurable(
+      key,
+      (record) =>
+        record === null ||
+        (topState(record.snapshot.value) === 'active' && record.snapshot.context.sessionId === sessionId),
+    );
+    this.dispatch(key, { type: 'SPAWN', mode, sessionId, spec, at: new Date().toISOString() });
+    const { record, context } = await settled;
+    if (record === null) {
+      const failed = context?.error ?? { code: 'SPAWN_FAILED', message: 'the window did not come up', stderr: '' };
+      throw new WardenError('SPAWN_FAILED', `spawn of ${key} failed: ${failed.message}`, { stderr: failed.stderr });
+    }
+    return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
+  }
+
+  /** Ends a session: kills only the window carrying its id, removes the record, keeps history. */
+  async end(key: string): Promise<SessionInfo> {
+    this.assertOpen();
+    validateKey(key);
+    await this.sync();
+    this.assertUsable(key);
+    const before = this.get(key);
+    if (!before) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
+    if (before.state === 'spawning') {
+      throw new ConflictError(`${key} is spawning: try again when it is active`);
+    }
+    const failedEnd = (record: SessionRecord | null) =>
+      record !== null && topState(record.snapshot.value) === 'ending' && record.snapshot.context.error !== null;
+    const settled = this.nextDurable(key, (record) => record === null || failedEnd(record));
+    this.dispatch(key, before.state === 'ending' ? { type: 'RETRY' } : { type: 'END' });
+    const { record } = await settled;
+    if (record) {
+      const error = record.snapshot.context.error!;
+      throw new WardenError(
+        'TMUX_FAILED',
+        `could not clean up ${key} (${error.message}): it stays ending and is retried on the next 'warden ls'`,
+        { stderr: error.stderr },
+      );
+    }
+    return { ...before, state: 'normal', updatedAt: new Date().toISOString() };
+  }
+
+  /** The session of `key` as last made durable, or undefined. Does not reconcile. */
+  get(key: string): SessionInfo | undefined {
+    const record = this.records.get(key);
+    if (!record || this.problems.has(key)) return undefined;
+    return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
+  }
+
+  private require(key: string): SessionInfo {
+    this.assertUsable(key);
+    const info = this.get(key);
+    if (!info) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
+    return info;
+  }
+
+  /** Every session, sorted by key. Does not reconcile: call `reconcile()` first for the truth. */
+  list(): SessionInfo[] {
+    return [...this.records.keys()]
+      .sort()
+      .map((key) => this.get(key))
+      .filter((info): info is SessionInfo => info !== undefined);
+  }
+
+  /** Records that could not be rehydrated, for `doctor`. */
+  snapshotProblems(): SnapshotProblem[] {
+    return [...this.problems.values()];
+  }
+
+  /**
+   * One probe of everything (one tmux process), then each session is told what tmux shows.
+   * An unknown answer (timeout, unexpected error) changes nothing.
+   */
+  async reconcile(): Promise<ReconcileResult> {
+    this.assertOpen();
+    await this.sync();
+    const probe = await this.tmux.probeAll({ timeoutMs: this.probeTimeoutMs });
+    if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], error: probe.error.toData() };
+    const panes = probe.kind === 'ok' ? probe.panes : [];
+    const byTag = new Map<string, PaneRecord[]>();
+    for (const pane of panes) {
+      if (!pane.tag) continue;
+      const list = byTag.get(pane.tag) ?? [];
+      list.push(pane);
+      byTag.set(pane.tag, list);
+    }
+    const transitions: TransitionEvent[] = [];
+    const collect: TransitionListener = (event) => transitions.push(event);
+    this.listeners.add(collect);
+    try {
+      for (const [key, record] of this.records) {
+        if (this.problems.has(key)) continue;
+        const event = this.probeEvent(key, record, byTag);
+        if (event) this.dispatch(key, event);
+      }
+      await this.settle();
+    } finally {
+      this.listeners.delete(collect);
+    }
+    return { probe: probe.kind, transitions };
+  }
+
+  private probeEvent(key: string, record: SessionRecord, byTag: Map<string, PaneRecord[]>): SessionEvent | null {
+    const actor = this.actors.get(key);
+    const value = actor ? actor.getSnapshot().value : record.snapshot.value;
+    const context = actor ? actor.getSnapshot().context : record.snapshot.context;
+    const state = stateString(value);
+    const owned = context.sessionId ? byTag.get(context.sessionId) ?? [] : [];
+    const pane = owned.find((p) => p.paneId === context.paneId) ?? owned[0];
+    switch (state) {
+      case 'active.running':
+        if (!pane) return { type: 'WINDOW_GONE' };
+        if (pane.dead) return { type: 'PANE_EXITED', exitStatus: pane.exitStatus ?? 0 };
+        return null;
+      case 'active.exited':
+        return pane ? null : { type: 'WINDOW_GONE' };
+      case 'orphaned':
+        return pane ? { type: 'WINDOW_FOUND', window: windowOutput(pane) } : null;
+      case 'ending':
+        return context.error !== null && !this.busyElsewhere(record) ? { type: 'RETRY' } : null;
+      default:
+        return null;
+    }
+  }
+
+  /** Waits until every pending change is durable and every in-flight service has settled. */
+  async settle(): Promise<void> {
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.flush();
+      const inFlight = [...this.actors.values()].some((actor) => {
+        const { value, context } = actor.getSnapshot();
+        const state = topState(value);
+        return state === 'spawning' || (state === 'ending' && context.error === null);
+      });
+      if (!inFlight && this.pending.size === 0 && !this.flushScheduled) return;
+      if (inFlight) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** Types text into the session's pane, literally; Enter after it unless `enter: false`. */
+  async send(key: string, text: string, options: { enter?: boolean } = {}): Promise<void> {
+    const info = await this.activePane(key);
+    await this.tmux.sendText(info.paneId!, text, options);
+  }
+
+  /** The pane's screen and up to `lines` lines of scrollback. */
+  async capture(key: string, options: { lines?: number } = {}): Promise<string> {
+    const info = await this.activePane(key);
+    return this.tmux.capturePane(info.paneId!, options);
+  }
+
+  private async activePane(key: string): Promise<SessionInfo> {
+    this.assertOpen();
+    validateKey(key);
+    await this.sync();
+    const info = this.require(key);
+    if (info.state !== 'active' || !info.paneId) {
+      throw new ConflictError(`${key} is ${info.state}, not active: resume it with 'warden spawn ${key} --mode resume'`);
+    }
+    return info;
+  }
+
+  /** argv that shows the session's window to a person (switch-client inside tmux). */
+  attachCommand(key: string, insideTmux = Boolean(process.env.TMUX)): string[] {
+    const info = this.require(key);
+    if (info.state !== 'active' || !info.windowId) {
+      throw new ConflictError(`${key} is ${info.state}, not active: resume it with 'warden spawn ${key} --mode resume'`);
+    }
+    return this.tmux.attachCommand(info.windowId, insideTmux);
+  }
+
+  /** Ended sessions, oldest first; only those of `key` when given. */
+  async history(key?: string): Promise<HistoryEntry[]> {
+    const document = await this.store.load();
+    return key ? document.history.filter((h) => h.key === key) : document.history;
+  }
+
+  /** Hears every transition once it is durable. Returns the function that stops listening. */
+  subscribe(listener: TransitionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops every actor (an in-flight spawn resumes on the next open) after pending writes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush().catch(() => undefined);
+    for (const [key, actor] of this.actors) {
+      this.actors.delete(key);
+      actor.stop();
+    }
+    for (const waiter of this.waiters) waiter.reject(new WardenError('STATE_IO', 'the engine was closed'));
+    this.waiters.clear();
+    this.listeners.clear();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new WardenError('STATE_IO', 'the engine is closed: create a new one');
+  }
+}
+
+function isInFlightSnapshot(snapshot: PersistedSnapshot): boolean {
+  const state = topState(snapshot.value);
+  return state === 'spawning' || state === 'ending';
+}
+
+function windowOutput(pane: PaneRecord): LaunchOutput {
+  return { windowId: pane.windowId, paneId: pane.paneId, pid: pane.pid, dead: pane.dead, exitStatus: pane.exitStatus };
+}
+
+/** Opens an engine on a state file: rehydrates every session, then reconciles once with tmux. */
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const engine = new Engine(options);
+  await engine.open();
+  if (options.reconcileOnOpen !== false) await engine.reconcile();
+  return engine;
+}
