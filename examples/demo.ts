@@ -1,0 +1,89 @@
+/**
+ * `npm run demo`: the main job end to end, on a tmux server and a state file of its own.
+ * Two sessions are spawned, one window is killed behind the engine's back, a new engine on the
+ * same file rehydrates and sees the truth, the orphan is resumed, an exit status is kept, and
+ * everything is ended. Nothing is left running.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine, type Engine } from '../src/engine.js';
+import type { SessionInfo } from '../src/schema.js';
+import { Tmux } from '../src/tmux.js';
+
+const socket = `warden-demo-${process.pid}`;
+const dir = mkdtempSync(join(tmpdir(), 'warden-demo-'));
+const stateFile = join(dir, 'state.json');
+const tmux = new Tmux({ socket: { name: socket } });
+let step = 0;
+
+function say(text: string): void {
+  process.stdout.write(`${String(++step).padStart(2)}. ${text}\n`);
+}
+
+function show(info: SessionInfo | undefined): string {
+  if (!info) return '(no session)';
+  const exit = info.exitStatus === null ? '' : `, exit status ${info.exitStatus}`;
+  const window = info.windowId ? `window ${info.windowId}` : 'no window';
+  return `${info.key} is ${info.state}${exit} (${window}, session ${info.sessionId?.slice(0, 8)})`;
+}
+
+async function waitUntil(engine: Engine, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 250 && !check(); i++) {
+    await engine.reconcile();
+    if (!check()) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function main(): Promise<void> {
+  say(`tmux server: tmux -L ${socket}; state file: ${stateFile}`);
+  const first = await createEngine({ stateFile, socket });
+  const architect = await first.spawn('architect', {
+    command: ['sh', '-c', 'echo "architect {sessionId} at work"; read answer; exit "$answer"'],
+    resumeCommand: 'sh -c \'echo "architect {sessionId} resumed"; read answer; exit "$answer"\'',
+  });
+  say(`spawned ${show(architect)}`);
+  const apiFix = await first.spawn('api-fix', {
+    command: ['sh', '-c', 'echo "api-fix {sessionId} at work"; sleep 600'],
+    resumeCommand: 'sh -c \'echo "api-fix resumed its conversation {sessionId}"; sleep 600\'',
+    labels: { ticket: 'T-42' },
+  });
+  say(`spawned ${show(apiFix)} with label ticket=T-42`);
+  await first.close();
+  say('engine closed, as a CLI call or a crashed daemon would leave it');
+
+  await tmux.run(['kill-window', '-t', apiFix.windowId!]);
+  say(`killed window ${apiFix.windowId} behind the engine's back (tmux kill-window)`);
+
+  const second = await createEngine({ stateFile, socket, reconcileOnOpen: false });
+  second.subscribe((t) => say(`  transition ${t.key}: ${t.from} → ${t.to} on ${t.event} (durable)`));
+  say(`a new engine on the same file rehydrated ${second.list().length} sessions; one reconcile with tmux:`);
+  await second.reconcile();
+  for (const info of second.list()) say(`  ${show(info)}`);
+
+  const resumed = await second.spawn('api-fix', { mode: 'resume' });
+  say(`resumed ${show(resumed)}: same session id, new window`);
+  const screen = (await second.capture('api-fix')).trim().split('\n').filter(Boolean).pop();
+  say(`  api-fix's screen says: "${screen}"`);
+
+  await second.send('architect', '3');
+  say('typed "3" + Enter into architect: its program exits with that status');
+  await waitUntil(second, () => second.get('architect')?.exitStatus !== null);
+  say(`  ${show(second.get('architect'))}`);
+
+  for (const info of second.list()) {
+    await second.end(info.key);
+  }
+  say(`ended everything; history keeps ${(await second.history()).length} entries`);
+  const probe = await tmux.probeAll();
+  const left = probe.kind === 'ok' ? probe.panes.filter((p) => p.tag).length : 0;
+  say(`tagged windows left in tmux: ${left}`);
+  await second.close();
+}
+
+try {
+  await main();
+} finally {
+  await tmux.killServer().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+}
