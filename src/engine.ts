@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import {
   SESSION_MACHINE_VERSION,
@@ -792,6 +793,23 @@ export class Engine {
         return context.error !== null && !this.busyElsewhere(record) ? { type: 'RETRY' } : null;
       default:
         return null;
+    }
+  }
+
+  /**
+   * Reconciles continuously until `signal` aborts or the engine closes; transitions reach
+   * subscribers as they become durable. An unknown probe is skipped, never acted on.
+   */
+  async watch(options: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const intervalMs = options.intervalMs ?? 500;
+    const { signal } = options;
+    while (!signal?.aborted && !this.closed) {
+      await this.reconcile();
+      try {
+        await delay(intervalMs, undefined, { signal });
+      } catch {
+        return;
+      }
     }
   }
 
