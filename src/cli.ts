@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { WardenError } from './errors.js';
+import { registerDoctor } from './cli/doctor.js';
 import { registerEnd, registerLs, registerSpawn, registerStatus } from './cli/session-verbs.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
 
@@ -17,6 +18,7 @@ const VERBS: RegisterVerb[] = [
   registerLs,
   registerStatus,
   registerEnd,
+  registerDoctor,
 ];
 
 export function buildProgram(): Command {
@@ -37,7 +39,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A verb that completed but has a verdict to give (doctor: problems found) sets process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit with 0; commander has already printed its usage error.

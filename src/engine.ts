@@ -30,6 +30,7 @@ import {
   GroupSchema,
   KeySchema,
   LaunchSpecSchema,
+  SendTextSchema,
   SpawnModeSchema,
   type ErrorData,
   type HistoryEntry,
@@ -64,6 +65,8 @@ export interface EngineOptions {
   tmuxBin?: string | undefined;
   /** Reconcile once on open (default true). */
   reconcileOnOpen?: boolean | undefined;
+  /** Age after which a lock left by a killed process is taken over (the store's default otherwise; min 2000). */
+  lockStaleMs?: number | undefined;
 }
 
 export interface SpawnOptions {
@@ -214,7 +217,7 @@ export class Engine {
     this.group = GroupSchema.parse(options.group ?? DEFAULT_GROUP);
     const socket = typeof options.socket === 'string' ? { name: options.socket } : options.socket;
     this.tmux = new Tmux({ socket, bin: options.tmuxBin, timeoutMs: options.tmuxTimeoutMs });
-    this.store = new StateStore(this.stateFile);
+    this.store = new StateStore(this.stateFile, { lockStaleMs: options.lockStaleMs });
     this.probeTimeoutMs = options.probeTimeoutMs ?? 5000;
     this.userInspect = options.inspect;
     this.machine = sessionMachine.provide({
@@ -227,11 +230,14 @@ export class Engine {
 
   // ---------------------------------------------------------------- opening and syncing
 
-  /** Reads the state file and rehydrates; resumes spawns and cleanups whose process is gone. */
-  async open(): Promise<void> {
+  /**
+   * Reads the state file and rehydrates; resumes spawns and cleanups whose process is gone unless
+   * `resume: false` (then the first reconcile that reaches tmux resumes them).
+   */
+  async open(options: { resume?: boolean } = {}): Promise<void> {
     const document = await this.store.load();
     for (const [key, record] of Object.entries(document.sessions)) this.adoptRecord(key, record);
-    this.resumeAbandoned();
+    if (options.resume !== false) this.resumeAbandoned();
   }
 
   /** Picks up what other processes wrote since we last looked (one stat when nothing changed). */
@@ -749,6 +755,8 @@ export class Engine {
     await this.sync();
     const probe = await this.tmux.probeAll({ timeoutMs: this.probeTimeoutMs });
     if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], error: probe.error.toData() };
+    // Only now that tmux answered: a resumed spawn or cleanup without tmux would roll back a record.
+    this.resumeAbandoned();
     const panes = probe.kind === 'ok' ? probe.panes : [];
     const byTag = new Map<string, PaneRecord[]>();
     for (const pane of panes) {
@@ -830,6 +838,10 @@ export class Engine {
 
   /** Types text into the session's pane, literally; Enter after it unless `enter: false`. */
   async send(key: string, text: string, options: { enter?: boolean } = {}): Promise<void> {
+    const checked = SendTextSchema.safeParse(text);
+    if (!checked.success) {
+      throw new InvalidInputError(`cannot send that text to ${key}: ${checked.error.issues[0]?.message ?? 'invalid text'}`);
+    }
     const info = await this.activePane(key);
     await this.tmux.sendText(info.paneId!, text, options);
   }
@@ -903,7 +915,8 @@ function windowOutput(pane: PaneRecord): LaunchOutput {
 /** Opens an engine on a state file: rehydrates every session, then reconciles once with tmux. */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const engine = new Engine(options);
-  await engine.open();
-  if (options.reconcileOnOpen !== false) await engine.reconcile();
+  const reconcileOnOpen = options.reconcileOnOpen !== false;
+  await engine.open({ resume: !reconcileOnOpen });
+  if (reconcileOnOpen) await engine.reconcile();
   return engine;
 }

@@ -487,6 +487,72 @@ export class StateStore {
     }
   }
 
+  /**
+   * `doctor --repair`: puts the last good file (`.bak`) back in place of a state file that does not
+   * parse or validate (or is missing), under the lock. The bad file is kept beside it, renamed,
+   * never deleted. Refuses when the state file is valid (restoring would drop its newer changes)
+   * or when the `.bak` is missing or itself invalid.
+   */
+  restoreBackup(): Promise<{ restoredFrom: string; keptAs: string | null; sessions: number }> {
+    return this.serialised(async () => {
+      let current: 'absent' | 'invalid' | 'valid' = 'valid';
+      try {
+        await this.adapter.read();
+        if (this.adapter.seen === 'absent') current = 'absent';
+      } catch (err) {
+        if (!(err instanceof StateFileError && err.code === 'STATE_INVALID')) throw err;
+        current = 'invalid';
+      }
+      if (current === 'valid') {
+        throw new StateFileError('STATE_IO', this.path, `state file ${this.path} is valid: nothing to repair (restoring ${this.backupPath} would drop its newer changes)`);
+      }
+      let text: string;
+      try {
+        const handle = await open(this.backupPath, 'r');
+        try {
+          text = await handle.readFile('utf8');
+        } finally {
+          await handle.close().catch(() => {});
+        }
+      } catch (err) {
+        throw ioError(this.backupPath, `cannot repair ${this.path}: its backup ${this.backupPath} cannot be read (${describeError(err)}); nothing was changed`, err);
+      }
+      let backup: StateDocument;
+      try {
+        backup = parseStateDocument(text, this.backupPath);
+      } catch (err) {
+        throw new StateFileError('STATE_INVALID', this.backupPath, `cannot repair ${this.path}: its backup ${this.backupPath} is not a valid state file either (${describeError(err)}); nothing was changed`, err);
+      }
+      const lock = await this.acquireLock();
+      try {
+        const keptAs = current === 'invalid' ? `${this.path}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}` : null;
+        const temp = uniqueSibling(this.path, 'restore');
+        try {
+          const handle = await open(temp, 'wx', 0o600);
+          try {
+            await handle.writeFile(text, 'utf8');
+            await handle.sync();
+          } finally {
+            await handle.close().catch(() => {});
+          }
+          if (keptAs) await link(this.path, keptAs);
+          await this.assertLockStillOurs(lock);
+          await rename(temp, this.path);
+        } catch (err) {
+          await unlink(temp).catch(() => {});
+          if (err instanceof StateFileError) throw err;
+          throw ioError(this.path, `cannot repair ${this.path} (${describeError(err)}): nothing was changed`, err);
+        }
+        await fsyncDirectory(path.dirname(this.path));
+        this.cachedAs = null;
+        this.adapter.seen = null;
+        return { restoredFrom: this.backupPath, keptAs, sessions: Object.keys(backup.sessions).length };
+      } finally {
+        await lock.release().catch(() => {});
+      }
+    });
+  }
+
   private serialised<T>(task: () => Promise<T>): Promise<T> {
     const run = this.queue.then(task, task);
     this.queue = run.catch(() => {});

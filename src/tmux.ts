@@ -178,7 +178,7 @@ export class Tmux {
     }
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
     if (err.code === 'ENOENT') {
-      return new TmuxError('not-found', `tmux not found (${this.bin}): install tmux >= 3.2`);
+      return new TmuxError('not-found', `tmux not found (no ${this.bin} on PATH): install tmux >= 3.2`);
     }
     if (err.timedOut) {
       return new TmuxError('timeout', `tmux ${args[0] ?? ''} timed out after ${this.timeoutMs} ms`, stderr);
@@ -192,7 +192,7 @@ export class Tmux {
     return (await this.run(['-V'], options)).trim();
   }
 
-  /** Every pane of the server in one tmux process. */
+  /** Every pane of the server in one tmux process. Throws TMUX_NOT_FOUND when there is no tmux binary. */
   async probeAll(options: CallOptions = {}): Promise<ProbeResult> {
     try {
       const stdout = await this.run(['list-panes', '-a', '-F', PANE_FORMAT], options);
@@ -205,7 +205,8 @@ export class Tmux {
       return { kind: 'ok', panes };
     } catch (err) {
       if (err instanceof TmuxError && err.kind === 'no-server') return { kind: 'no-server' };
-      if (err instanceof TmuxError) return { kind: 'unknown', error: err };
+      // No tmux at all is not a transient answer: showing the last known states would be a lie.
+      if (err instanceof TmuxError && err.kind !== 'not-found') return { kind: 'unknown', error: err };
       throw err;
     }
   }
