@@ -582,7 +582,29 @@ export class Engine {
     }
   }
 
+  /**
+   * No window is killed before the `ending` record that says so is durable here: killed first, a
+   * concurrent probe elsewhere would see the window gone, orphan the record, and our end would
+   * then lose the race with the window already dead.
+   */
+  private async claimCleanup(sessionId: string): Promise<void> {
+    const key = [...this.actors].find(([, actor]) => {
+      const { value, context } = actor.getSnapshot();
+      return topState(value) === 'ending' && context.sessionId === sessionId;
+    })?.[0];
+    if (key === undefined) return;
+    const mine = (record: SessionRecord | null) =>
+      record !== null &&
+      topState(record.snapshot.value) === 'ending' &&
+      record.snapshot.context.sessionId === sessionId &&
+      record.owner?.pid === process.pid &&
+      record.owner.host === HOST;
+    if (mine(this.records.get(key) ?? null) && !this.pending.has(key)) return;
+    await this.nextDurable(key, mine);
+  }
+
   private async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
+    await this.claimCleanup(input.sessionId);
     try {
       await this.tmux.killOwnedWindows(input.sessionId, { signal });
     } catch (err) {
