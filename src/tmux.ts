@@ -6,6 +6,7 @@
  */
 import { execa, ExecaError } from 'execa';
 import { randomUUID } from 'node:crypto';
+import { lstatSync } from 'node:fs';
 import { WardenError } from './errors.js';
 
 /** `{ name }` is `tmux -L name`; `{ path }` is `tmux -S path`. */
@@ -93,7 +94,18 @@ const PANE_FIELDS = [
 const PANE_FORMAT = PANE_FIELDS.join(FIELD_SEP);
 const NEW_WINDOW_FORMAT = ['#{window_id}', '#{pane_id}', '#{pane_pid}'].join(FIELD_SEP);
 
-const NO_SERVER = /no server running|error connecting to|server exited unexpectedly/i;
+const NO_SERVER = /no server running|server exited unexpectedly/i;
+const CONNECT_FAILED = /error connecting to (.+) \(/i;
+
+/**
+ * A missing socket is a real answer (no server: every window is gone); any other failure to
+ * connect (EAGAIN under load, EACCES, ELOOP, …) says nothing about the windows. Decided by looking
+ * at the socket itself, since tmux's strerror text follows the locale.
+ */
+function socketMissing(stderr: string): boolean {
+  const socket = CONNECT_FAILED.exec(stderr)?.[1];
+  return socket !== undefined && lstatSync(socket, { throwIfNoEntry: false }) === undefined;
+}
 const NO_SESSION = /can't find session|session not found/i;
 
 function parseIntOrNull(text: string | undefined): number | null {
@@ -184,7 +196,7 @@ export class Tmux {
       return new TmuxError('timeout', `tmux ${args[0] ?? ''} timed out after ${this.timeoutMs} ms`, stderr);
     }
     if (err.isCanceled) return new TmuxError('aborted', `tmux ${args[0] ?? ''} was cancelled`, stderr);
-    if (NO_SERVER.test(stderr)) return new TmuxError('no-server', 'no tmux server running', stderr);
+    if (NO_SERVER.test(stderr) || socketMissing(stderr)) return new TmuxError('no-server', 'no tmux server running', stderr);
     return new TmuxError('failed', `tmux ${args[0] ?? ''} failed: ${stderr || err.shortMessage}`, stderr);
   }
 
