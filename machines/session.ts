@@ -248,7 +248,8 @@ export const sessionMachine = setup({
         onError: { actions: 'recordError' },
       },
       on: {
-        RETRY: { target: 'ending', reenter: true },
+        // The error is cleared on retry: `ending` without an error is what "cleanup in flight" means.
+        RETRY: { target: 'ending', reenter: true, actions: 'clearError' },
       },
     },
   },

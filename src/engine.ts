@@ -593,14 +593,11 @@ export class Engine {
       return topState(value) === 'ending' && context.sessionId === sessionId;
     })?.[0];
     if (key === undefined) return;
-    const mine = (record: SessionRecord | null) =>
-      record !== null &&
-      topState(record.snapshot.value) === 'ending' &&
-      record.snapshot.context.sessionId === sessionId &&
-      record.owner?.pid === process.pid &&
-      record.owner.host === HOST;
-    if (mine(this.records.get(key) ?? null) && !this.pending.has(key)) return;
-    await this.nextDurable(key, mine);
+    // Whoever wrote it: a retried cleanup (RETRY) may finish what a failed one recorded.
+    const durable = (record: SessionRecord | null) =>
+      record !== null && topState(record.snapshot.value) === 'ending' && record.snapshot.context.sessionId === sessionId;
+    if (durable(this.records.get(key) ?? null) && !this.pending.has(key)) return;
+    await this.nextDurable(key, durable);
   }
 
   private async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
