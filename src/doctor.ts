@@ -168,7 +168,13 @@ async function examineSessions(report: DoctorReport, options: DoctorOptions, tmu
       windows.set(pane.windowId, pane);
       windowsById.set(pane.tag, windows);
     }
-    const known = new Set(sessions.map((s) => s.sessionId).filter((id): id is string => id !== null));
+    // Every record's id counts, loadable or not: a window is untracked only if no record names it.
+    const document = await engine.store.load();
+    const known = new Set(
+      Object.values(document.sessions)
+        .map((record) => record.snapshot.context.sessionId)
+        .filter((id): id is string => id !== null),
+    );
     for (const s of sessions) {
       if (s.state === 'orphaned' || (s.state === 'active' && s.sessionId && !windowsById.has(s.sessionId))) {
         report.orphaned.push(s.key);

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -303,7 +303,7 @@ class DurableStateFile implements Adapter<StateDocument> {
       if (err instanceof StateFileError) throw err;
       throw ioError(
         this.file,
-        `cannot write state file ${this.file} (${describeError(err)}): check permissions and free space in ${dir}; the file was left as it was`,
+        `cannot write state file ${this.file} (${describeError(err)}): check permissions and free space in ${dir}; the file was left as it was (last good copy: ${this.backupFile})`,
         err,
       );
     }
@@ -399,6 +399,15 @@ const DEFAULT_LOCK_STALE_MS = 5000;
 const DEFAULT_LOCK_WAIT_MS = 15_000;
 const MIN_LOCK_STALE_MS = 2000; // proper-lockfile's floor
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface HeldLock {
@@ -422,6 +431,7 @@ export class StateStore {
   /** Deleted keys whose last stamp may still be "now": a recreation must stamp after it. */
   private readonly tombstones = new Map<string, number>();
   private writes = 0;
+  private swept = false;
 
   constructor(file: string, options: StateStoreOptions = {}) {
     this.path = path.resolve(file);
@@ -457,6 +467,7 @@ export class StateStore {
       }
       const lock = await this.acquireLock();
       try {
+        await this.sweepAbandonedTemps();
         const before = await this.readCurrent();
         return await this.mergeAndWrite(before, checked, lock);
       } finally {
@@ -551,6 +562,30 @@ export class StateStore {
         await lock.release().catch(() => {});
       }
     });
+  }
+
+  /**
+   * A writer killed between creating its temp file and renaming it (SIGKILL, or SIGXFSZ when a file
+   * size limit is hit) leaves `.state.json.new.<pid>.<rand>.tmp` behind. Under the lock, once per
+   * store, remove those whose process is gone; they were never the state file.
+   */
+  private async sweepAbandonedTemps(): Promise<void> {
+    if (this.swept) return;
+    this.swept = true;
+    const dir = path.dirname(this.path);
+    const names = [path.basename(this.path), path.basename(this.backupPath)].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const temp = new RegExp(`^\\.(?:${names.join('|')})\\.(?:new|link|restore)\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const pid = Number(temp.exec(name)?.[1]);
+      if (!pid || pid === process.pid || pidAlive(pid)) continue;
+      await unlink(path.join(dir, name)).catch(() => {});
+    }
   }
 
   private serialised<T>(task: () => Promise<T>): Promise<T> {
@@ -673,7 +708,11 @@ export class StateStore {
         });
       } catch (err) {
         if (errnoCode(err) !== 'ELOCKED') {
-          throw ioError(this.lockPath, `cannot take the lock ${this.lockPath} (${describeError(err)}): check the directory's permissions`, err);
+          throw ioError(
+            this.lockPath,
+            `cannot take the lock ${this.lockPath} (${describeError(err)}): check that ${path.dirname(this.path)} is writable and has free space; ${this.path} was left as it was (last good copy: ${this.backupPath})`,
+            err,
+          );
         }
         const left = deadline - Date.now();
         if (left <= 0) {
