@@ -27,8 +27,10 @@ import {
   toErrorData,
 } from './errors.js';
 import {
+  EnvNameSchema,
   GroupSchema,
   KeySchema,
+  LabelNameSchema,
   LaunchSpecSchema,
   SendTextSchema,
   SpawnModeSchema,
@@ -639,6 +641,14 @@ export class Engine {
   }
 
   private buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec | null): LaunchSpec {
+    // zod reports a bad record key only as "Invalid key in record": name the rule instead.
+    const names = [['--env', EnvNameSchema, options.env], ['--label', LabelNameSchema, options.labels]] as const;
+    for (const [flag, schema, pairs] of names) {
+      for (const name of Object.keys(pairs ?? {})) {
+        const checked = schema.safeParse(name);
+        if (!checked.success) throw new InvalidInputError(`spawn ${key}: ${flag} ${JSON.stringify(name)}: ${checked.error.issues[0]?.message}`);
+      }
+    }
     const parsed = LaunchSpecSchema.safeParse({
       command: options.command && options.command.length ? options.command : stored?.command ?? [],
       cwd: options.cwd ?? stored?.cwd ?? null,
