@@ -207,6 +207,8 @@ export class Engine {
   private readonly problems = new Map<string, SnapshotProblem>();
   /** Session ids restored in `spawning`: their launch must look for an existing window first. */
   private readonly resumedLaunches = new Set<string>();
+  /** Keys whose launch is left `spawning` for another process (tmux did not answer): not waited for. */
+  private readonly parkedLaunches = new Set<string>();
   private readonly pending = new Map<string, Pending>();
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<TransitionListener>();
@@ -576,11 +578,40 @@ export class Engine {
           );
       return { ...ref, dead: false, exitStatus: null };
     } catch (err) {
-      if (!signal.aborted) {
-        // Rollback: no window may carry the id of a session that did not come up.
-        await this.tmux.killOwnedWindows(sessionId).catch(() => undefined);
-      }
+      if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
+      // Rollback: no window may carry the id of a session that did not come up.
+      const rolledBack = await this.tmux.killOwnedWindows(sessionId).then(
+        () => true,
+        () => false,
+      );
+      if (!rolledBack) await this.leaveSpawning(key, sessionId, toErrorData(err, 'TMUX_FAILED'), signal);
       throw toErrorData(err, 'TMUX_FAILED');
+    }
+  }
+
+  /**
+   * tmux failed (a timeout, typically) and did not answer the rollback either: the window may
+   * exist. Rolling back to `normal` would drop the record of a window that may be there, so the
+   * record stays `spawning` and the launch is left to whoever opens the file next (after the lease
+   * when this process lives on), which adopts the window or creates it once. The caller hears now.
+   */
+  private async leaveSpawning(key: string, sessionId: string, error: ErrorData, signal: AbortSignal): Promise<void> {
+    const unconfirmed = new WardenError(
+      'TMUX_FAILED',
+      `spawn of ${key} is unconfirmed: tmux did not answer (${error.message}); it stays spawning and the next 'warden ls' finishes it`,
+      { stderr: error.stderr },
+    );
+    for (const waiter of [...this.waiters]) {
+      if (waiter.key !== key) continue;
+      this.waiters.delete(waiter);
+      waiter.reject(unconfirmed);
+    }
+    this.resumedLaunches.add(sessionId);
+    this.parkedLaunches.add(key);
+    try {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      this.parkedLaunches.delete(key);
     }
   }
 
@@ -855,7 +886,8 @@ export class Engine {
     for (;;) {
       await new Promise((resolve) => setImmediate(resolve));
       await this.flush();
-      const inFlight = [...this.actors.values()].some((actor) => {
+      const inFlight = [...this.actors].some(([key, actor]) => {
+        if (this.parkedLaunches.has(key)) return false;
         const { value, context } = actor.getSnapshot();
         const state = topState(value);
         return state === 'spawning' || (state === 'ending' && context.error === null);

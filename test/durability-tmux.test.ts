@@ -2,6 +2,7 @@
  * tmux faults: the server killed, its socket deleted, the binary missing, tmux hanging, a window
  * killed in the middle of a spawn. Each against a real server of its own (they run concurrently).
  */
+import { execa } from 'execa';
 import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -137,6 +138,40 @@ describe.concurrent('tmux faults', () => {
     expect(recovered.map((s) => [s.key, s.state])).toEqual([['slow-b', 'active']]);
     expect(await ownedWindows(hanging.tmux, infos[0]!.sessionId!)).toEqual([]);
     expect(await ownedWindows(hanging.tmux, infos[1]!.sessionId!)).toEqual([infos[1]!.windowId]);
+  });
+
+  it('tmux hanging in the middle of a spawn: unconfirmed (not rolled back), finished by the next ls with one window', async () => {
+    const t = target(hanging);
+    // new-window creates and tags the window, then tmux hangs; the rollback's probe hangs too.
+    const dir = fakeTmuxDir(
+      hanging,
+      'hang-after-create',
+      `case " $* " in
+  *" new-window "*|*" new-session "*) "${realTmux}" "$@" >/dev/null; exec sleep 60 ;;
+  *" list-panes "*) exec sleep 60 ;;
+esac
+exec "${realTmux}" "$@"`,
+    );
+    // A process of its own (short timeouts through the library), which then exits like a CLI call.
+    const script = `
+      const { createEngine } = await import(${JSON.stringify(join(process.cwd(), 'dist/src/engine.js'))});
+      const engine = await createEngine({ stateFile: ${JSON.stringify(t.state)}, socket: ${JSON.stringify(hanging.socket)},
+        tmuxBin: ${JSON.stringify(join(dir, 'tmux'))}, tmuxTimeoutMs: 300, probeTimeoutMs: 300 });
+      const err = await engine.spawn('hung', { command: ['sleep', '600'] }).catch((e) => e);
+      await engine.close();
+      console.log(JSON.stringify({ code: err.code, message: err.message }));`;
+    const child = await execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, encoding: 'utf8' });
+    expect(child.exitCode, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toMatchObject({ code: 'TMUX_FAILED', message: expect.stringMatching(/^spawn of hung is unconfirmed: .*stays spawning/) });
+    const record = readState(t.state).sessions.hung!;
+    expect(record.snapshot.value).toBe('spawning');
+    const sessionId = record.snapshot.context.sessionId!;
+    const created = await ownedWindows(hanging.tmux, sessionId);
+    expect(created).toHaveLength(1); // the window tmux made before it hung: it must not be lost track of
+
+    const sessions = await lsJson(t);
+    expect(sessions.find((s) => s.key === 'hung')).toMatchObject({ state: 'active', sessionId, windowId: created[0] });
+    expect(await ownedWindows(hanging.tmux, sessionId)).toEqual(created);
   });
 
   it('a window killed in the middle of a spawn: orphaned on the next ls, resumed into one window', async () => {
