@@ -37,10 +37,13 @@ async function populated(dir: string, socket = server.socket): Promise<{ t: CliT
   mkdirSync(dir, { recursive: true });
   const t = { state: join(dir, 'state.json'), socket };
   const infos: SessionInfo[] = [];
-  for (const key of [`${dir.split('/').at(-1)}-a`, `${dir.split('/').at(-1)}-b`]) {
-    const r = await warden(t, ['--json', 'spawn', key, '--', ...LONG_RUNNING]);
-    expect(r, r.stderr).toMatchObject({ exitCode: 0 });
-    infos.push(JSON.parse(r.stdout) as SessionInfo);
+  const engine = await createEngine({ stateFile: t.state, socket });
+  try {
+    for (const key of [`${dir.split('/').at(-1)}-a`, `${dir.split('/').at(-1)}-b`]) {
+      infos.push(await engine.spawn(key, { command: LONG_RUNNING }));
+    }
+  } finally {
+    await engine.close();
   }
   return { t, infos, file: t.state, bak: `${t.state}.bak` };
 }
@@ -65,7 +68,7 @@ async function writesRefused(t: CliTarget, infos: SessionInfo[], run = (args: st
   return results;
 }
 
-describe('disk faults: a clear error naming the file and its .bak, the file untouched', () => {
+describe.concurrent('disk faults: a clear error naming the file and its .bak, the file untouched', () => {
   it.skipIf(!mountable)('the state directory read-only (a read-only bind mount: EROFS)', async () => {
     const dir = join(server.dir, 'readonly');
     const { t, infos, file, bak } = await populated(dir);
