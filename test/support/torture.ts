@@ -5,6 +5,7 @@
  * (the exact moment a kill lands still depends on the machine's speed).
  */
 import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
 import type { SessionInfo } from '../../src/schema.js';
 import { Tmux } from '../../src/tmux.js';
 import { CLI, readState, startWarden, type CliTarget } from './warden-cli.js';
@@ -34,7 +35,7 @@ export interface TortureOptions {
   parallel: number;
   /** Size of the key pool. */
   keys: number;
-  /** A kill lands uniformly in [80, maxDelayMs] ms after the process starts. */
+  /** A timed kill lands uniformly in [80, maxDelayMs] ms after the process starts. */
   maxDelayMs: number;
   /** Chance that a process is sent SIGKILL at all. */
   killChance?: number;
@@ -47,6 +48,8 @@ export interface TortureFigures {
   processes: number;
   parallel: number;
   kills: number;
+  /** Kills aimed a few ms after the process's first write to its key. */
+  killsAfterWrite: number;
   killsByOp: Record<TortureOp, number>;
   completedByOp: Record<TortureOp, number>;
   windowsKilledBehindOurBack: number;
@@ -56,6 +59,18 @@ export interface TortureFigures {
   recordsLost: number;
   violations: string[];
   durationMs: number;
+}
+
+type Kill = { kind: 'none' } | { kind: 'at'; ms: number } | { kind: 'after-write'; ms: number };
+
+/** `rev/updatedAt` of a key in the file as it is now ('' when absent or unreadable). */
+function recordStamp(file: string, key: string): string {
+  try {
+    const record = (JSON.parse(readFileSync(file, 'utf8')) as { sessions: Record<string, { rev: number; updatedAt: string }> }).sessions[key];
+    return record ? `${record.rev}/${record.updatedAt}` : '';
+  } catch {
+    return '';
+  }
 }
 
 interface Planned {
@@ -166,6 +181,7 @@ export async function torture(options: TortureOptions): Promise<TortureFigures> 
     processes: 0,
     parallel,
     kills: 0,
+    killsAfterWrite: 0,
     killsByOp: { spawn: 0, resume: 0, fresh: 0, end: 0 },
     completedByOp: { spawn: 0, resume: 0, fresh: 0, end: 0 },
     windowsKilledBehindOurBack: 0,
@@ -204,21 +220,49 @@ export async function torture(options: TortureOptions): Promise<TortureFigures> 
 
     const chosen = [...keys].sort(() => random() - 0.5).slice(0, parallel);
     const plans = chosen.map((key) => planFor(random, key, current.get(key)));
-    // Not before ~node's start-up: a kill there would test nothing.
-    const kills = plans.map(() => (random() < killChance ? 80 + Math.floor(random() * (maxDelayMs - 80)) : null));
+    // Half the kills land at a random moment (not before node's start-up: that would test
+    // nothing); the other half a few ms after the process's first write to its key, to hit the
+    // short windows between "spawning/ending is durable" and "done" on purpose.
+    const kills: Kill[] = plans.map(() => {
+      if (random() >= killChance) return { kind: 'none' };
+      return random() < 0.5
+        ? { kind: 'at', ms: 80 + Math.floor(random() * (maxDelayMs - 80)) }
+        : { kind: 'after-write', ms: Math.floor(random() * 40) };
+    });
+    const stampAtStart = new Map(plans.map((plan) => [plan.key, recordStamp(target.state, plan.key)]));
+    const children = plans.map((plan) => startWarden(target, argsFor(plan)));
+    const timers: NodeJS.Timeout[] = [];
+    const watching = kills.some((k) => k.kind === 'after-write');
+    let running = true;
+    const watcher = (async () => {
+      const pending = new Set(kills.flatMap((k, i) => (k.kind === 'after-write' ? [i] : [])));
+      while (running && watching && pending.size > 0) {
+        for (const i of [...pending]) {
+          if (recordStamp(target.state, plans[i]!.key) === stampAtStart.get(plans[i]!.key)) continue;
+          pending.delete(i);
+          timers.push(setTimeout(() => children[i]!.kill('SIGKILL'), (kills[i] as { ms: number }).ms));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    kills.forEach((kill, i) => {
+      if (kill.kind === 'at') timers.push(setTimeout(() => children[i]!.kill('SIGKILL'), kill.ms));
+    });
     const results = await Promise.all(
-      plans.map(async (plan, i) => {
-        const child = startWarden(target, argsFor(plan));
-        const killAt = kills[i];
-        const timer = killAt === null || killAt === undefined ? null : setTimeout(() => child.kill('SIGKILL'), killAt);
+      children.map(async (child) => {
         const r = await child;
-        if (timer) clearTimeout(timer);
         const killed = r.signal === 'SIGKILL';
         let info: SessionInfo | null = null;
         if (!killed && r.exitCode === 0) info = JSON.parse(r.stdout) as SessionInfo;
         return { killed, exitCode: r.exitCode, stderr: r.stderr, info };
       }),
     );
+    running = false;
+    await watcher;
+    for (const timer of timers) clearTimeout(timer);
+    results.forEach((r, i) => {
+      if (r.killed) figures.killsAfterWrite += kills[i]!.kind === 'after-write' ? 1 : 0;
+    });
     figures.processes += plans.length;
     const roundViolations: string[] = [];
     results.forEach((r, i) => {
