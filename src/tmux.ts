@@ -347,6 +347,11 @@ export class Tmux {
       : [this.bin, ...this.socketArgs(), ...show, 'attach-session', '-t', windowId];
   }
 
+  /** The path of the server's socket, as `$TMUX` names it inside its panes. */
+  async socketPath(options: CallOptions = {}): Promise<string> {
+    return (await this.run(['display-message', '-p', '#{socket_path}'], options)).trim();
+  }
+
   async killServer(options: CallOptions = {}): Promise<void> {
     try {
       await this.run(['kill-server'], options);

@@ -3,9 +3,8 @@
  * Verbs parse, call the engine and print; nothing else.
  */
 import type { Command } from 'commander';
-import { createEngine, type Engine, type EngineOptions } from '../engine.js';
+import { createEngine, validateKey, type Engine, type EngineOptions } from '../engine.js';
 import { InvalidInputError } from '../errors.js';
-import type { SessionInfo } from '../schema.js';
 
 export interface GlobalOptions {
   state?: string;
@@ -40,13 +39,6 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function describeSession(info: SessionInfo): string {
-  const state = info.exitStatus !== null && info.state === 'active' ? `active (exited ${info.exitStatus})` : info.state;
-  const where = info.windowId ? ` window ${info.windowId}` : '';
-  const pid = info.pid !== null ? ` pid ${info.pid}` : '';
-  return `${info.key}: ${state}${where}${pid}  ${info.command.join(' ')}`;
-}
-
 /** A commander option parser for repeatable `K=V` pairs. */
 export function collectPair(flag: string) {
   return (value: string, previous: Record<string, string> = {}): Record<string, string> => {
@@ -54,4 +46,21 @@ export function collectPair(flag: string) {
     if (at <= 0) throw new InvalidInputError(`${flag} ${JSON.stringify(value)} is not K=V: write it as ${flag} NAME=value`);
     return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
   };
+}
+
+/**
+ * A commander argument parser for session keys. It throws our own `InvalidInputError` rather
+ * than commander's, so the message is ours alone, and a bad key stops before anything opens.
+ */
+export const parseKey = (value: string): string => validateKey(value);
+
+/** A commander option parser for a count of lines. */
+export function parseLineCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidInputError(`-n ${JSON.stringify(value)} is not a number of lines: use e.g. -n 100`);
+  return Number.parseInt(value, 10);
+}
+
+/** The `Example:` block every verb's `--help` ends with. */
+export function examples(...lines: string[]): string {
+  return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  ${l}`).join('\n')}`;
 }
