@@ -149,6 +149,19 @@ function firstIssue(error: { issues: { path: PropertyKey[]; message: string }[] 
   return `invalid ${where}: ${issue.message}`;
 }
 
+/** The first problem of a launch spec, named as the CLI flag that carries it. */
+function specIssue(key: string, error: { issues: { path: PropertyKey[]; message: string; issues?: unknown }[] }): string {
+  const issue = error.issues[0];
+  const flag = { env: '--env', labels: '--label', cwd: '--cwd', group: '--group', resumeCommand: '--resume-command' }[
+    String(issue?.path[0])
+  ];
+  if (!issue || !flag) return firstIssue(error as never, `spawn ${key}`);
+  // A bad record key (env or label name) carries its reason one level down.
+  const nested = (issue.issues as { message: string }[] | undefined)?.[0]?.message;
+  const name = issue.path.length > 1 ? ` ${JSON.stringify(String(issue.path[1]))}` : '';
+  return `invalid ${flag}${name}: ${nested ?? issue.message}`;
+}
+
 export function validateKey(key: unknown): string {
   const parsed = KeySchema.safeParse(key);
   if (!parsed.success) {
@@ -503,7 +516,7 @@ export class Engine {
       if (entry && context) {
         for (const t of entry.transitions) {
           const info = sessionInfo(key, value, context, record?.updatedAt ?? null);
-          reports.push({ ...t, session: { ...info, state: topState(t.to) as SessionState } });
+          reports.push({ ...t, session: { ...info, state: t.to.split('.')[0] as SessionState } });
         }
       }
       this.settleWaiters(key, { record, context: context ?? null });
@@ -630,7 +643,7 @@ export class Engine {
       group: options.group ?? stored?.group ?? this.group,
       resumeCommand: options.resumeCommand ?? stored?.resumeCommand ?? null,
     });
-    if (!parsed.success) throw new InvalidInputError(firstIssue(parsed.error, `spawn ${key}:`).replace(': ', ' '));
+    if (!parsed.success) throw new InvalidInputError(specIssue(key, parsed.error));
     const spec = parsed.data;
     if (spec.command[0]!.trim() === '') {
       throw new InvalidInputError(`spawn ${key}: the command is empty: name a program after --`);
