@@ -776,7 +776,12 @@ export class Engine {
    * alone; a cleanup that fails is reported in `failed` and the others still go ahead.
    */
   async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
-    await this.reconcile();
+    const probe = await this.reconcile();
+    if (probe.probe === 'unknown') {
+      // An orphan whose window came back would be ended: gc acts only on a fresh answer.
+      if (probe.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', probe.error.message);
+      throw new WardenError('TMUX_FAILED', `tmux did not answer (${probe.error?.message ?? 'no answer'}): gc ended nothing, try again`);
+    }
     const orphaned = this.list().filter((info) => info.state === 'orphaned');
     if (options.dryRun) return { sessions: orphaned, failed: [] };
     const result: GcResult = { sessions: [], failed: [] };

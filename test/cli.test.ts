@@ -2,7 +2,8 @@
  * The `warden` CLI, driven as a subprocess (the built dist/src/cli.js) against a real tmux server
  * on a private socket and a state file of its own: one describe per verb of the DESIGN CLI table,
  * asserting its human output, its --json shape (parsed by the schema), its exit code, and what
- * tmux and the state file really show. Pane verbs (send, logs, attach) and watch: cli-pane.test.ts.
+ * tmux and the state file really show. Here: spawn, bad input, --help, --version, completion;
+ * ls, status, end, gc, history: cli-list.test.ts; send, logs, attach, watch: cli-pane.test.ts.
  */
 import { execa } from 'execa';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,10 +17,6 @@ import { ownedWindows, useTmuxServer } from './support/tmux-server.js';
 const server = useTmuxServer('cli');
 const { tmux } = server;
 
-const SessionsSchema = z.object({ sessions: z.array(SessionInfoSchema) }).strict();
-const GcSchema = z
-  .object({ dryRun: z.boolean(), sessions: z.array(SessionInfoSchema), failed: z.array(z.object({ key: z.string() }).loose()) })
-  .strict();
 const HistorySchema = z.object({ history: z.array(HistoryEntrySchema) }).strict();
 
 const LONG = ['--', 'sleep', '600'];
@@ -178,7 +175,7 @@ describe('bad input: one line naming the fix, exit 2, the state file untouched',
     ['an unknown shell', ['completion', 'fish'], /Allowed choices are bash, zsh/],
   ];
 
-  it.each(cases)('%s', async (_what, args, says) => {
+  it.concurrent.each(cases)('%s', async (_what, args, says) => {
     const fresh = warden(server);
     refused(await fresh.run(args), 2, says);
     expect(fresh.stateBytes()).toBeNull();
@@ -188,176 +185,9 @@ describe('bad input: one line naming the fix, exit 2, the state file untouched',
     const w = warden(server);
     session(await w.run(['spawn', 'keep', '--json', ...LONG]));
     const before = w.stateBytes();
-    for (const [, args] of cases) {
-      const result = await w.run(args.map((a) => (a === 'k' ? 'keep2' : a)));
-      expect(result.exitCode).toBe(2);
-    }
+    const results = await Promise.all(cases.map(([, args]) => w.run(args.map((a) => (a === 'k' ? 'keep2' : a)))));
+    expect(results.map((r) => r.exitCode)).toEqual(cases.map(() => 2));
     expect(w.stateBytes()).toEqual(before);
-  });
-});
-
-describe('ls (after one reconcile)', () => {
-  it('prints a table for people: key, state, age, window, pid, exit status, command; plain when piped', async () => {
-    const w = warden(server);
-    const a = session(await w.run(['spawn', 'one', '--json', ...LONG]));
-    const b = session(await w.run(['spawn', 'two', '--json', '--', 'sh', '-c', 'exit 3']));
-    await w.run(['spawn', 'three', '--json', ...LONG]).then(session).then((s) => killWindow(s.windowId));
-    let table = '';
-    for (let i = 0; i < 200 && !/exited/.test(table); i++) table = (await w.run(['ls'])).stdout;
-    const lines = table.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^KEY\s+STATE\s+AGE\s+WINDOW\s+PID\s+EXIT\s+COMMAND$/);
-    expect(lines.slice(1)).toEqual([
-      expect.stringMatching(new RegExp(`^one\\s+running\\s+\\d+s\\s+${a.windowId}\\s+${a.pid}\\s+-\\s+sleep 600$`)),
-      expect.stringMatching(/^three\s+orphaned\s+\d+s\s+-\s+-\s+-\s+sleep 600$/),
-      expect.stringMatching(new RegExp(`^two\\s+exited\\s+\\d+s\\s+${b.windowId}\\s+\\d+\\s+3\\s+sh -c exit 3$`)),
-    ]);
-    expect(table).not.toContain('\x1b');
-  });
-
-  it('colours on request (FORCE_COLOR) and never with NO_COLOR', async () => {
-    const w = warden(server);
-    await w.run(['spawn', 'hue', ...LONG]);
-    const forced = await w.run(['ls'], { env: { FORCE_COLOR: '1' } });
-    expect(forced.stdout).toContain('\x1b[32mrunning\x1b[39m');
-    const plain = await w.run(['ls'], { env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
-    expect(plain.stdout).not.toContain('\x1b');
-    expect(plain.stdout).toMatch(/^hue\s+running/m);
-  });
-
-  it('--json gives {"sessions":[…]} of session objects, reconciled: a killed window shows orphaned', async () => {
-    const w = warden(server);
-    const s = session(await w.run(['spawn', 'gone', '--json', ...LONG]));
-    await killWindow(s.windowId);
-    const { sessions } = json(SessionsSchema, await w.run(['ls', '--json']));
-    expect(sessions).toEqual([expect.objectContaining({ key: 'gone', state: 'orphaned', sessionId: s.sessionId })]);
-    expect(readState(w.stateFile).sessions.gone?.snapshot.value).toBe('orphaned');
-  });
-
-  it('--label K=V filters; repeated labels must all match', async () => {
-    const w = warden(server);
-    await w.run(['spawn', 't1', '--label', 'ticket=T-1', '--label', 'team=a', ...LONG]);
-    await w.run(['spawn', 't2', '--label', 'ticket=T-2', '--label', 'team=a', ...LONG]);
-    await w.run(['spawn', 't3', ...LONG]);
-    const keys = async (...labels: string[]) =>
-      json(SessionsSchema, await w.run(['ls', '--json', ...labels.flatMap((l) => ['--label', l])])).sessions.map((s) => s.key);
-    expect(await keys()).toEqual(['t1', 't2', 't3']);
-    expect(await keys('team=a')).toEqual(['t1', 't2']);
-    expect(await keys('team=a', 'ticket=T-2')).toEqual(['t2']);
-    expect(await keys('ticket=T-9')).toEqual([]);
-    expect((await w.run(['ls', '--label', 'ticket=T-9'])).stdout).toBe('no session carries those labels\n');
-  });
-
-  it('says how to start when there is nothing', async () => {
-    const w = warden(server);
-    expect((await w.run(['ls'])).stdout).toBe("no sessions: start one with 'warden spawn KEY -- CMD'\n");
-    expect(json(SessionsSchema, await w.run(['ls', '--json']))).toEqual({ sessions: [] });
-  });
-});
-
-describe('status KEY', () => {
-  it('shows one session after a reconcile: details for people, the session object on --json', async () => {
-    const w = warden(server);
-    const s = session(await w.run(['spawn', 'stat', '--json', '--label', 'ticket=T-7', ...LONG]));
-    const human = await w.run(['status', 'stat']);
-    expect(human.exitCode).toBe(0);
-    expect(human.stdout).toMatch(/^key\s+stat$/m);
-    expect(human.stdout).toMatch(/^state\s+running$/m);
-    expect(human.stdout).toContain(s.sessionId!);
-    expect(human.stdout).toMatch(/^labels\s+ticket=T-7$/m);
-    expect(session(await w.run(['status', 'stat', '--json']))).toEqual(s);
-    await killWindow(s.windowId);
-    expect(session(await w.run(['status', 'stat', '--json'])).state).toBe('orphaned');
-  });
-
-  it('is not found (exit 4) for an unknown key', async () => {
-    const w = warden(server);
-    refused(await w.run(['status', 'nope']), 4, /no session nope: 'warden ls' lists them/);
-  });
-});
-
-describe('end KEY', () => {
-  it("kills the session's window, removes the record, keeps history; --json is the last object in state normal", async () => {
-    const w = warden(server);
-    const s = session(await w.run(['spawn', 'bye', '--json', ...LONG]));
-    const ended = session(await w.run(['end', 'bye', '--json']));
-    expect(ended).toMatchObject({ key: 'bye', state: 'normal', sessionId: s.sessionId, windowId: s.windowId });
-    expect(await ownedWindows(tmux, s.sessionId!)).toEqual([]);
-    const state = readState(w.stateFile);
-    expect(state.sessions.bye).toBeUndefined();
-    expect(state.history.at(-1)).toMatchObject({ key: 'bye', sessionId: s.sessionId, reason: 'ended' });
-
-    session(await w.run(['spawn', 'bye2', '--json', ...LONG]));
-    const human = await w.run(['end', 'bye2']);
-    expect(human.stdout).toMatch(/^bye2: ended \(session [0-9a-f-]{36}\)\n$/);
-  });
-
-  it('never touches a window of the same name that warden did not create', async () => {
-    const w = warden(server);
-    await w.run(['spawn', 'mine', ...LONG]);
-    await tmux.run(['new-window', '-d', '-t', '=warden:', '-n', 'mine', 'sleep', '600']);
-    await w.run(['end', 'mine']);
-    const names = (await tmux.run(['list-windows', '-t', '=warden:', '-F', '#{window_name}'])).split('\n');
-    expect(names.filter((n) => n === 'mine')).toHaveLength(1);
-  });
-
-  it('is not found (exit 4) for an unknown key, and writes nothing', async () => {
-    const w = warden(server);
-    session(await w.run(['spawn', 'stay', '--json', ...LONG]));
-    const before = w.stateBytes();
-    refused(await w.run(['end', 'nope']), 4, /no session nope/);
-    expect(w.stateBytes()).toEqual(before);
-  });
-});
-
-describe('gc', () => {
-  it('--dry-run lists the orphaned sessions and ends nothing; gc ends every one of them and only them', async () => {
-    const w = warden(server);
-    const keep = session(await w.run(['spawn', 'keep', '--json', ...LONG]));
-    const lost1 = session(await w.run(['spawn', 'lost1', '--json', ...LONG]));
-    const lost2 = session(await w.run(['spawn', 'lost2', '--json', ...LONG]));
-    await killWindow(lost1.windowId);
-    await killWindow(lost2.windowId);
-
-    const dry = json(GcSchema, await w.run(['gc', '--dry-run', '--json']));
-    expect(dry.dryRun).toBe(true);
-    expect(dry.sessions.map((s) => [s.key, s.state])).toEqual([['lost1', 'orphaned'], ['lost2', 'orphaned']]);
-    const human = await w.run(['gc', '--dry-run']);
-    expect(human.stdout).toBe(`would end lost1 (session ${lost1.sessionId})\nwould end lost2 (session ${lost2.sessionId})\n`);
-    expect(Object.keys(readState(w.stateFile).sessions).sort()).toEqual(['keep', 'lost1', 'lost2']);
-
-    const done = json(GcSchema, await w.run(['gc', '--json']));
-    expect(done).toMatchObject({ dryRun: false, failed: [] });
-    expect(done.sessions.map((s) => [s.key, s.state, s.sessionId])).toEqual([
-      ['lost1', 'normal', lost1.sessionId],
-      ['lost2', 'normal', lost2.sessionId],
-    ]);
-    const state = readState(w.stateFile);
-    expect(Object.keys(state.sessions)).toEqual(['keep']);
-    expect(state.history.map((h) => [h.key, h.reason])).toEqual([['lost1', 'ended'], ['lost2', 'ended']]);
-    expect(await ownedWindows(tmux, keep.sessionId!)).toEqual([keep.windowId]);
-    expect((await w.run(['gc'])).stdout).toBe('no orphaned sessions\n');
-  });
-});
-
-describe('history [KEY]', () => {
-  it('lists ended sessions oldest first, all or one key; a table for people, {"history":[…]} on --json', async () => {
-    const w = warden(server);
-    const a = session(await w.run(['spawn', 'ha', '--json', ...LONG]));
-    await w.run(['end', 'ha']);
-    const b = session(await w.run(['spawn', 'hb', '--json', '--', 'sh', '-c', 'exit 5']));
-    for (let i = 0; i < 200; i++) if (session(await w.run(['status', 'hb', '--json'])).exitStatus !== null) break;
-    await w.run(['end', 'hb']);
-
-    const all = json(HistorySchema, await w.run(['history', '--json'])).history;
-    expect(all.map((h) => [h.key, h.sessionId, h.reason, h.exitStatus])).toEqual([
-      ['ha', a.sessionId, 'ended', null],
-      ['hb', b.sessionId, 'ended', 5],
-    ]);
-    expect(json(HistorySchema, await w.run(['history', 'hb', '--json'])).history.map((h) => h.key)).toEqual(['hb']);
-    const table = (await w.run(['history'])).stdout.trimEnd().split('\n');
-    expect(table[0]).toMatch(/^ENDED\s+KEY\s+REASON\s+EXIT\s+SESSION\s+COMMAND$/);
-    expect(table[2]).toMatch(new RegExp(`^\\S+Z\\s+hb\\s+ended\\s+5\\s+${b.sessionId}\\s+sh -c exit 5$`));
-    expect((await w.run(['history', 'never'])).stdout).toBe('no ended sessions of never\n');
   });
 });
 
@@ -376,8 +206,10 @@ describe('--help on every verb, --version', () => {
   });
 
   it('prints usage and an example for every verb, exit 0', async () => {
-    for (const verb of await verbs()) {
-      const result = await warden(server).run([verb, '--help']);
+    const all = await verbs();
+    const results = await Promise.all(all.map((verb) => warden(server).run([verb, '--help'])));
+    for (const [i, verb] of all.entries()) {
+      const result = results[i]!;
       expect(result.exitCode, verb).toBe(0);
       expect(result.stdout, verb).toMatch(new RegExp(`^Usage: warden ${verb}\\b`));
       expect(result.stdout, verb).toMatch(/\nExamples?:\n {2}(warden|source) /);

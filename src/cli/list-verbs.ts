@@ -14,7 +14,7 @@ export const registerLs: RegisterVerb = (program, globals) => {
     )
     .action(async (opts: { label?: Record<string, string> }) => {
       const g = globals();
-      // createEngine reconciles once on open: the list is what tmux shows now.
+      // withEngine reconciles once first: the list is what tmux shows now.
       const sessions = await withEngine(g, async (engine) => engine.list({ labels: opts.label }));
       if (g.json) printJson({ sessions });
       else if (sessions.length === 0) {
@@ -33,7 +33,7 @@ export const registerGc: RegisterVerb = (program, globals) => {
     .addHelpText('after', examples('warden gc --dry-run', 'warden gc --json'))
     .action(async (opts: { dryRun?: boolean }) => {
       const g = globals();
-      const result = await withEngine(g, (engine) => engine.gc({ dryRun: opts.dryRun === true }), { reconcileOnOpen: false });
+      const result = await withEngine(g, (engine) => engine.gc({ dryRun: opts.dryRun === true }), { reconcile: false });
       if (g.json) printJson({ dryRun: opts.dryRun === true, ...result });
       else {
         const verb = opts.dryRun ? 'would end' : 'ended';
@@ -55,7 +55,7 @@ export const registerHistory: RegisterVerb = (program, globals) => {
     .addHelpText('after', examples('warden history', 'warden history api-fix --json'))
     .action(async (key: string | undefined) => {
       const g = globals();
-      const history = await withEngine(g, (engine) => engine.history(key), { reconcileOnOpen: false });
+      const history = await withEngine(g, (engine) => engine.history(key), { reconcile: false });
       if (g.json) printJson({ history });
       else if (history.length === 0) process.stdout.write(key ? `no ended sessions of ${key}\n` : 'no ended sessions\n');
       else process.stdout.write(historyTable(history, colorsFor(process.stdout)));

@@ -3,8 +3,8 @@
  * Verbs parse, call the engine and print; nothing else.
  */
 import type { Command } from 'commander';
-import { createEngine, validateKey, type Engine, type EngineOptions } from '../engine.js';
-import { InvalidInputError } from '../errors.js';
+import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
+import { InvalidInputError, WardenError } from '../errors.js';
 
 export interface GlobalOptions {
   state?: string;
@@ -22,17 +22,33 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
   };
 }
 
+/**
+ * Opens an engine, reconciles once with tmux (unless `reconcile: false`), runs `body`, and closes
+ * the engine whatever happens, so pending writes land before the process exits.
+ */
 export async function withEngine<T>(
   globals: GlobalOptions,
   body: (engine: Engine) => Promise<T>,
-  options: Partial<EngineOptions> = {},
+  options: Partial<EngineOptions> & { reconcile?: boolean } = {},
 ): Promise<T> {
-  const engine = await createEngine({ ...engineOptions(globals), ...options });
+  const { reconcile = true, ...overrides } = options;
+  const engine = await createEngine({ ...engineOptions(globals), ...overrides, reconcileOnOpen: false });
   try {
+    if (reconcile) reportProbe(await engine.reconcile());
     return await body(engine);
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * A probe tmux did not answer changes nothing (invariant 3); a person is told the state shown
+ * is the last one recorded. No tmux at all is an error: nothing useful can follow.
+ */
+export function reportProbe(result: ReconcileResult): void {
+  if (result.probe !== 'unknown') return;
+  if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
+  process.stderr.write(`warden: tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded\n`);
 }
 
 export function printJson(value: unknown): void {

@@ -1,7 +1,7 @@
 /** `warden watch`: stay running, reconcile continuously, print each transition once it is durable. */
 import { colorsFor, transitionLine } from './format.js';
 import { InvalidInputError } from '../errors.js';
-import { examples, withEngine, type RegisterVerb } from './shared.js';
+import { examples, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 
 function parseInterval(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 10) {
@@ -32,10 +32,11 @@ export const registerWatch: RegisterVerb = (program, globals) => {
             engine.subscribe((t) => {
               process.stdout.write(g.json ? `${JSON.stringify(t)}\n` : transitionLine(t, c));
             });
+            reportProbe(await engine.reconcile());
             process.stderr.write(`warden: watching ${engine.stateFile} (Ctrl-C to stop)\n`);
             await engine.watch({ intervalMs: opts.interval, signal: stop.signal });
           },
-          { reconcileOnOpen: false },
+          { reconcile: false },
         );
       } finally {
         process.off('SIGINT', onSignal);
