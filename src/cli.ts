@@ -56,6 +56,8 @@ export function buildProgram(): Command {
       '\nExit codes: 0 ok · 1 runtime error · 2 bad usage or input · 3 conflict · 4 no such session\n' +
         "Every verb has --help with an example: 'warden spawn --help'.",
     )
+    // Every verb's --help shows --json, --state and --socket too: they are used on every verb.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   for (const register of VERBS) register(program, globals);
