@@ -3,12 +3,12 @@
  * subprocesses of the built CLI against a real tmux server on a private socket: human output,
  * --json shape (parsed by the schema), exit code, and what tmux and the state file really show.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { HistoryEntrySchema, SessionInfoSchema, StateDocumentSchema } from '../src/schema.js';
-import { warden, type CliResult } from './support/cli.js';
+import { HistoryEntrySchema, SessionInfoSchema } from '../src/schema.js';
+import { LONG, json, readState, refused, session, warden } from './support/cli.js';
 import { realTmux } from './support/fault-tmux.js';
 import { ownedWindows, useTmuxServer } from './support/tmux-server.js';
 
@@ -20,30 +20,6 @@ const GcSchema = z
   .object({ dryRun: z.boolean(), sessions: z.array(SessionInfoSchema), failed: z.array(z.object({ key: z.string() }).loose()) })
   .strict();
 const HistorySchema = z.object({ history: z.array(HistoryEntrySchema) }).strict();
-
-const LONG = ['--', 'sleep', '600'];
-
-function json<T>(schema: z.ZodType<T>, result: CliResult): T {
-  expect(result.stderr).toBe('');
-  expect(result.exitCode).toBe(0);
-  return schema.parse(JSON.parse(result.stdout));
-}
-
-function session(result: CliResult) {
-  return json(SessionInfoSchema.strict(), result);
-}
-
-/** A refusal: its exit code, exactly one line on stderr naming the fix, nothing on stdout. */
-function refused(result: CliResult, exitCode: number, says: RegExp): void {
-  expect(result.stdout).toBe('');
-  expect(result.stderr).toMatch(/^warden: [^\n]+\n$/);
-  expect(result.stderr).toMatch(says);
-  expect(result.exitCode).toBe(exitCode);
-}
-
-function readState(file: string) {
-  return StateDocumentSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-}
 
 async function killWindow(windowId: string | null): Promise<void> {
   await tmux.run(['kill-window', '-t', windowId!]);
@@ -213,7 +189,6 @@ describe('history [KEY]', () => {
     expect((await w.run(['history', 'never'])).stdout).toBe('no ended sessions of never\n');
   });
 });
-
 
 describe('when tmux cannot answer (invariant 3 from the command line)', () => {
   /** A PATH where `tmux` is a wrapper whose list-panes fails with an unexpected error. */

@@ -3,20 +3,18 @@
  * (watch), driven as subprocesses of the built CLI against a real tmux server on a private socket.
  */
 import { execa } from 'execa';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SessionInfoSchema, StateDocumentSchema, type SessionInfo } from '../src/schema.js';
-import { cleanEnv, shellLine, warden, type CliResult, type Warden } from './support/cli.js';
+import { SessionInfoSchema } from '../src/schema.js';
+import { LONG, cleanEnv, readState, session, shellLine, warden, type Warden } from './support/cli.js';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('cli-pane');
 /** A second server: the "other tmux" a person may be sitting in when they attach. */
 const outer = useTmuxServer('cli-pane-outer');
 const { tmux } = server;
-
-const LONG = ['--', 'sleep', '600'];
 
 const TransitionSchema = z
   .object({
@@ -29,12 +27,6 @@ const TransitionSchema = z
     session: SessionInfoSchema.strict(),
   })
   .strict();
-
-function session(result: CliResult): SessionInfo {
-  expect(result.stderr).toBe('');
-  expect(result.exitCode).toBe(0);
-  return SessionInfoSchema.strict().parse(JSON.parse(result.stdout));
-}
 
 async function logsUntil(w: Warden, key: string, test: (text: string) => boolean, args: string[] = []): Promise<string> {
   return waitFor(async () => {
@@ -145,7 +137,7 @@ describe('watch', () => {
     );
     expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}watched {2}active\.running → orphaned {2}\(WINDOW_GONE\)$/);
     // Persist before report: the state file already says so.
-    const state = StateDocumentSchema.parse(JSON.parse(readFileSync(w.stateFile, 'utf8')));
+    const state = readState(w.stateFile);
     expect(state.sessions.watched?.snapshot.value).toBe('orphaned');
 
     watch.child.kill('SIGTERM');
@@ -179,7 +171,7 @@ describe('watch', () => {
     });
     watch.child.kill('SIGINT');
     expect((await watch.child).exitCode).toBe(0);
-    StateDocumentSchema.parse(JSON.parse(readFileSync(w.stateFile, 'utf8')));
+    expect(readState(w.stateFile).sessions.brief?.snapshot.context.exitStatus).toBe(7);
   });
 });
 

@@ -10,38 +10,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { HistoryEntrySchema, SessionInfoSchema, StateDocumentSchema } from '../src/schema.js';
-import { CLI_PATH, cleanEnv, warden, type CliResult } from './support/cli.js';
+import { HistoryEntrySchema, SessionInfoSchema } from '../src/schema.js';
+import { CLI_PATH, LONG, cleanEnv, json, readState, refused, session, warden } from './support/cli.js';
 import { ownedWindows, useTmuxServer } from './support/tmux-server.js';
 
 const server = useTmuxServer('cli');
 const { tmux } = server;
 
 const HistorySchema = z.object({ history: z.array(HistoryEntrySchema) }).strict();
-
-const LONG = ['--', 'sleep', '600'];
-
-function json<T>(schema: z.ZodType<T>, result: CliResult): T {
-  expect(result.stderr).toBe('');
-  expect(result.exitCode).toBe(0);
-  return schema.parse(JSON.parse(result.stdout));
-}
-
-function session(result: CliResult) {
-  return json(SessionInfoSchema.strict(), result);
-}
-
-/** A refusal: its exit code, exactly one line on stderr naming the fix, nothing on stdout. */
-function refused(result: CliResult, exitCode: number, says: RegExp): void {
-  expect(result.stdout).toBe('');
-  expect(result.stderr).toMatch(/^warden: [^\n]+\n$/);
-  expect(result.stderr).toMatch(says);
-  expect(result.exitCode).toBe(exitCode);
-}
-
-function readState(file: string) {
-  return StateDocumentSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-}
 
 async function killWindow(windowId: string | null): Promise<void> {
   await tmux.run(['kill-window', '-t', windowId!]);

@@ -5,6 +5,9 @@
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import type { z } from 'zod';
+import { SessionInfoSchema, StateDocumentSchema, type SessionInfo, type StateDocument } from '../../src/schema.js';
 import type { TmuxTestServer } from './tmux-server.js';
 
 export const CLI_PATH = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
@@ -55,3 +58,30 @@ export function warden(server: TmuxTestServer, stateFile = server.stateFile()): 
 export function shellLine(argv: string[]): string {
   return argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
 }
+
+/** The parsed JSON of a successful run (exit 0, nothing on stderr). */
+export function json<T>(schema: z.ZodType<T>, result: CliResult): T {
+  expect(result.stderr).toBe('');
+  expect(result.exitCode).toBe(0);
+  return schema.parse(JSON.parse(result.stdout));
+}
+
+/** The session object a successful run printed, exactly as DESIGN shapes it. */
+export function session(result: CliResult): SessionInfo {
+  return json(SessionInfoSchema.strict(), result);
+}
+
+/** A refusal: its exit code, exactly one line on stderr naming the fix, nothing on stdout. */
+export function refused(result: CliResult, exitCode: number, says: RegExp): void {
+  expect(result.stdout).toBe('');
+  expect(result.stderr).toMatch(/^warden: [^\n]+\n$/);
+  expect(result.stderr).toMatch(says);
+  expect(result.exitCode).toBe(exitCode);
+}
+
+export function readState(file: string): StateDocument {
+  return StateDocumentSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+}
+
+/** A program that stays up until killed, after the `--` of spawn. */
+export const LONG = ['--', 'sleep', '600'];
