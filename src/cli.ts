@@ -84,4 +84,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// The reader went away (`warden ls | head -1`, `warden watch | grep -m1 …`): stop quietly, as
+// SIGTERM would (watch closes its engine first), rather than dying on a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+  else process.exit(0);
+});
+
 process.exitCode = await main(process.argv);
