@@ -25,7 +25,7 @@ async function killWindow(windowId: string | null): Promise<void> {
   await tmux.run(['kill-window', '-t', windowId!]);
 }
 
-describe('ls (after one reconcile)', () => {
+describe.concurrent('ls (after one reconcile)', () => {
   it('prints a table for people: key, state, age, window, pid, exit status, command; plain when piped', async () => {
     const w = warden(server);
     const a = session(await w.run(['spawn', 'one', '--json', ...LONG]));
@@ -83,7 +83,7 @@ describe('ls (after one reconcile)', () => {
   });
 });
 
-describe('status KEY', () => {
+describe.concurrent('status KEY', () => {
   it('shows one session after a reconcile: details for people, the session object on --json', async () => {
     const w = warden(server);
     const s = session(await w.run(['spawn', 'stat', '--json', '--label', 'ticket=T-7', ...LONG]));
@@ -104,7 +104,7 @@ describe('status KEY', () => {
   });
 });
 
-describe('end KEY', () => {
+describe.concurrent('end KEY', () => {
   it("kills the session's window, removes the record, keeps history; --json is the last object in state normal", async () => {
     const w = warden(server);
     const s = session(await w.run(['spawn', 'bye', '--json', ...LONG]));
@@ -138,7 +138,7 @@ describe('end KEY', () => {
   });
 });
 
-describe('gc', () => {
+describe.concurrent('gc', () => {
   it('--dry-run lists the orphaned sessions and ends nothing; gc ends every one of them and only them', async () => {
     const w = warden(server);
     const keep = session(await w.run(['spawn', 'keep', '--json', ...LONG]));
@@ -168,7 +168,7 @@ describe('gc', () => {
   });
 });
 
-describe('history [KEY]', () => {
+describe.concurrent('history [KEY]', () => {
   it('lists ended sessions oldest first, all or one key; a table for people, {"history":[…]} on --json', async () => {
     const w = warden(server);
     const a = session(await w.run(['spawn', 'ha', '--json', ...LONG]));
@@ -190,7 +190,7 @@ describe('history [KEY]', () => {
   });
 });
 
-describe('when tmux cannot answer (invariant 3 from the command line)', () => {
+describe.concurrent('when tmux cannot answer (invariant 3 from the command line)', () => {
   /** A PATH where `tmux` is a wrapper whose list-panes fails with an unexpected error. */
   function pathWithFailingProbe(): string {
     const dir = join(server.dir, 'failing-probe');

@@ -35,7 +35,7 @@ async function logsUntil(w: Warden, key: string, test: (text: string) => boolean
   }, `the pane of ${key} to show what was expected`);
 }
 
-describe('send KEY TEXT… [--no-enter], then logs KEY: the text round-trips', () => {
+describe.concurrent('send KEY TEXT… [--no-enter], then logs KEY: the text round-trips', () => {
   it('types words joined by spaces, literally, and Enter', async () => {
     const w = warden(server);
     session(await w.run(['spawn', 'echo', '--json', '--', 'sh', '-c', 'while read -r line; do echo "got[$line]"; done']));
@@ -89,7 +89,7 @@ describe('send KEY TEXT… [--no-enter], then logs KEY: the text round-trips', (
   });
 });
 
-describe('logs KEY [-n LINES]', () => {
+describe.concurrent('logs KEY [-n LINES]', () => {
   it('prints the screen; -n adds that much scrollback; --json is {key, text}', async () => {
     const w = warden(server);
     session(await w.run(['spawn', 'counter', '--json', '--', 'sh', '-c', 'seq 1 300; sleep 600']));
@@ -114,7 +114,7 @@ describe('logs KEY [-n LINES]', () => {
   });
 });
 
-describe('watch', () => {
+describe.concurrent('watch', () => {
   function startWatch(w: Warden, args: string[] = []) {
     const [bin, ...rest] = w.argv(['watch', '--interval', '100', ...args]);
     const child = execa(bin!, rest, { env: cleanEnv(), extendEnv: false, reject: false, buffer: false, stdin: 'ignore' });
@@ -175,7 +175,7 @@ describe('watch', () => {
   });
 });
 
-describe('attach KEY', () => {
+describe.concurrent('attach KEY', () => {
   /** The clients of the warden server and the window each one shows. */
   async function clients(): Promise<string[]> {
     const out = await tmux.run(['list-clients', '-F', '#{client_session} #{window_id}']).catch(() => '');
@@ -216,7 +216,7 @@ describe('attach KEY', () => {
   });
 });
 
-describe('ls on a terminal', () => {
+describe.concurrent('ls on a terminal', () => {
   it('colours the table when stdout is a TTY (a tmux pane)', async () => {
     const w = warden(server);
     session(await w.run(['spawn', 'tty', '--json', ...LONG]));
