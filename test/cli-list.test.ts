@@ -3,6 +3,7 @@
  * subprocesses of the built CLI against a real tmux server on a private socket: human output,
  * --json shape (parsed by the schema), exit code, and what tmux and the state file really show.
  */
+import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { z } from 'zod';
 import { HistoryEntrySchema, SessionInfoSchema } from '../src/schema.js';
 import { LONG, json, readState, refused, session, warden } from './support/cli.js';
 import { realTmux } from './support/fault-tmux.js';
+import { persistedIn, spec, writeRecord } from './support/snapshots.js';
 import { ownedWindows, useTmuxServer } from './support/tmux-server.js';
 
 const server = useTmuxServer('cli-list');
@@ -226,5 +228,19 @@ describe.concurrent('when tmux cannot answer (invariant 3 from the command line)
       refused(await w.run(args, { env }), 1, /tmux not found \(tmux\): install tmux >= 3\.2/);
     }
     expect(w.stateBytes()).toBeNull();
+  });
+});
+
+describe.concurrent('a record that cannot be loaded', () => {
+  it('ls lists the others and names it on stderr; status names it and points at doctor (exit 1)', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'fine', '--json', ...LONG]));
+    const snapshot = await persistedIn('active.running', 'strange', spec(['sleep', '600']), randomUUID());
+    await writeRecord(w.stateFile, 'strange', { ...snapshot, value: 'limbo' }, null);
+    const listed = await w.run(['ls', '--json']);
+    expect(listed.exitCode).toBe(0);
+    expect(listed.stderr).toBe("warden: not listed, cannot be loaded: strange: run 'warden doctor'\n");
+    expect(SessionsSchema.parse(JSON.parse(listed.stdout)).sessions.map((s) => s.key)).toEqual(['fine']);
+    refused(await w.run(['status', 'strange']), 1, /^warden: strange cannot be loaded \(unknown state "limbo"\): run 'warden doctor'\n$/);
   });
 });

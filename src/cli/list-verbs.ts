@@ -15,7 +15,13 @@ export const registerLs: RegisterVerb = (program, globals) => {
     .action(async (opts: { label?: Record<string, string> }) => {
       const g = globals();
       // withEngine reconciles once first: the list is what tmux shows now.
-      const sessions = await withEngine(g, async (engine) => engine.list({ labels: opts.label }));
+      const sessions = await withEngine(g, async (engine) => {
+        const unloadable = engine.snapshotProblems().map((p) => p.key);
+        if (unloadable.length > 0) {
+          process.stderr.write(`warden: not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'\n`);
+        }
+        return engine.list({ labels: opts.label });
+      });
       if (g.json) printJson({ sessions });
       else if (sessions.length === 0) {
         process.stdout.write(

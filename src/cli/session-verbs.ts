@@ -1,6 +1,6 @@
 /** The verbs that start, show and end one session: spawn, status, end. */
 import { Option } from 'commander';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, WardenError } from '../errors.js';
 import { SPAWN_MODES } from '../schema.js';
 import { colorsFor, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
@@ -57,6 +57,10 @@ export const registerStatus: RegisterVerb = (program, globals) => {
       const g = globals();
       const info = await withEngine(g, async (engine) => {
         const found = engine.get(key);
+        const problem = engine.snapshotProblems().find((p) => p.key === key);
+        if (problem) {
+          throw new WardenError('SNAPSHOT_INVALID', `${key} cannot be loaded (${problem.message}): run 'warden doctor'`);
+        }
         if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
         return found;
       });
