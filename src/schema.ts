@@ -37,12 +37,6 @@ export const PlainTextSchema = z
  */
 export const SEND_TEXT_MAX_BYTES = 15_000;
 
-/** Text typed into a pane: tabs and line breaks pass, other control characters (NUL, ESC, …) do not. */
-export const SendTextSchema = z
-  .string()
-  .refine((s) => Buffer.byteLength(s, 'utf8') <= SEND_TEXT_MAX_BYTES, `at most ${SEND_TEXT_MAX_BYTES} bytes per send`)
-  .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'control characters other than tab and newline are not allowed');
-
 /** Errors kept in context are plain data, never `Error` objects (invariant 6). */
 export const ErrorDataSchema = z.object({
   code: z.string(),

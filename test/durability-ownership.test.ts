@@ -1,7 +1,7 @@
 /**
  * Ownership (invariant 1) against a user's own tmux: windows and sessions made by hand — with the
- * very names warden uses — are never killed by end, fresh spawn, rollback or the end of orphans,
- * and never adopted by name.
+ * very names warden uses — are never killed by end, fresh spawn, rollback or gc, and never
+ * adopted by name.
  */
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -87,14 +87,17 @@ describe('invariant 1: ownership guard against windows and sessions made by hand
     await expectUserWindowsIntact();
   });
 
-  it('an orphan is never adopted by name, and ending it touches nothing of the user', async () => {
+  it('an orphan is never adopted by name, and gc ending it touches nothing of the user', async () => {
     const info = await spawn(['api', '--', ...LONG_RUNNING]);
     await tmux.run(['kill-window', '-t', info.windowId!]);
     const ls = await warden(t, ['--json', 'ls']);
     const session = (JSON.parse(ls.stdout) as { sessions: SessionInfo[] }).sessions.find((s) => s.key === 'api')!;
     // Three windows named api are there (two of them the user's, one tagged by someone else): not ours.
     expect(session).toMatchObject({ state: 'orphaned', sessionId: info.sessionId });
-    expect((await warden(t, ['end', 'api'])).exitCode).toBe(0);
+    const gc = await warden(t, ['--json', 'gc']);
+    expect(gc, gc.stderr).toMatchObject({ exitCode: 0 });
+    expect(gc.stdout).toContain(info.sessionId!);
+    expect((await warden(t, ['status', 'api'])).exitCode).toBe(4);
     await expectUserWindowsIntact();
   });
 

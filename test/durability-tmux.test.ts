@@ -147,7 +147,7 @@ describe.concurrent('tmux faults', () => {
       hanging,
       'hang-after-create',
       `case " $* " in
-  *" new-window "*|*" new-session "*) "${realTmux}" "$@" >/dev/null; exec sleep 60 ;;
+  *" new-window "*|*" new-session "*) "${realTmux}" "$@" >/dev/null || exit $?; exec sleep 60 ;;
   *" list-panes "*) exec sleep 60 ;;
 esac
 exec "${realTmux}" "$@"`,

@@ -1,13 +1,13 @@
 /**
- * Runs the built `warden` CLI (dist/src/cli.js) as a separate process, the way a user or a script
- * does: the cross-process behaviour (lock, revisions, crash recovery) is only real across processes.
+ * The built `warden` (see ./cli.ts) as processes that can be started in bulk and SIGKILLed: the
+ * cross-process behaviour (lock, revisions, crash recovery) is only real across processes.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { StateDocumentSchema, type StateDocument } from '../../src/schema.js';
+import { CLI_PATH, cleanEnv, readState } from './cli.js';
 
-export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+export const CLI = CLI_PATH;
+export { readState };
 
 export interface CliTarget {
   state: string;
@@ -29,7 +29,8 @@ export function startWarden(target: CliTarget, args: string[], options: { env?: 
   return execa(process.execPath, [CLI, '--socket', target.socket, '--state', target.state, ...args], {
     reject: false,
     encoding: 'utf8',
-    env: options.env ?? {},
+    env: cleanEnv(options.env),
+    extendEnv: false,
     stdin: 'ignore',
   }) as unknown as WardenProcess;
 }
@@ -37,11 +38,6 @@ export function startWarden(target: CliTarget, args: string[], options: { env?: 
 export async function warden(target: CliTarget, args: string[], options: Parameters<typeof startWarden>[2] = {}): Promise<CliResult> {
   const r = await startWarden(target, args, options);
   return { exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** The state file, parsed and validated (throws if it does not). */
-export function readState(file: string): StateDocument {
-  return StateDocumentSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
 }
 
 /** The state file's bytes, or null when absent: "nothing stored changed" compares these. */
