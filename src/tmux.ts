@@ -97,14 +97,17 @@ const NEW_WINDOW_FORMAT = ['#{window_id}', '#{pane_id}', '#{pane_pid}'].join(FIE
 const NO_SERVER = /no server running|server exited unexpectedly/i;
 const CONNECT_FAILED = /error connecting to (.+) \(/i;
 
+const SOCKET_GONE = /\((No such file or directory|Connection refused)\)\s*$/;
+
 /**
  * A missing socket is a real answer (no server: every window is gone); any other failure to
- * connect (EAGAIN under load, EACCES, ELOOP, …) says nothing about the windows. Decided by looking
- * at the socket itself, since tmux's strerror text follows the locale.
+ * connect (EAGAIN under load, EACCES, ELOOP, …) says nothing about the windows. tmux's strerror
+ * text follows the locale: when it is not the C text, look at the socket itself.
  */
 function socketMissing(stderr: string): boolean {
   const socket = CONNECT_FAILED.exec(stderr)?.[1];
-  return socket !== undefined && lstatSync(socket, { throwIfNoEntry: false }) === undefined;
+  if (socket === undefined) return false;
+  return SOCKET_GONE.test(stderr) || lstatSync(socket, { throwIfNoEntry: false }) === undefined;
 }
 const NO_SESSION = /can't find session|session not found/i;
 
@@ -199,7 +202,7 @@ export class Tmux {
     }
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
     if (err.code === 'ENOENT') {
-      return new TmuxError('not-found', `tmux not found (no ${this.bin} on PATH): install tmux >= 3.2`);
+      return new TmuxError('not-found', `tmux not found (${this.bin}): install tmux >= 3.2`);
     }
     if (err.timedOut) {
       return new TmuxError('timeout', `tmux ${args[0] ?? ''} timed out after ${this.timeoutMs} ms`, stderr);

@@ -61,11 +61,11 @@ describe(`many processes, one file: ${PARALLEL} CLI processes at once`, () => {
     );
     const winners = results.filter((r) => r.exitCode === 0);
     const losers = results.filter((r) => r.exitCode !== 0);
-    expect(winners).toHaveLength(1);
+    expect(winners, JSON.stringify({ results, file: readState(t.state) }, null, 1)).toHaveLength(1);
     expect(losers).toHaveLength(PARALLEL - 1);
     for (const r of losers) {
       expect(r.exitCode, r.stderr).toBe(3);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
       expect(r.stderr).toMatch(/^warden: contended (is (active|spawning)|was changed by another process).*: .+/);
     }
     const winner = JSON.parse(winners[0]!.stdout) as SessionInfo;

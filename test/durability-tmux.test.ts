@@ -103,7 +103,7 @@ describe.concurrent('tmux faults', () => {
     for (const args of [['ls'], ['status', 'kept'], ['spawn', 'new', '--', 'true'], ['end', 'kept'], ['spawn', 'kept', '--mode', 'resume']]) {
       const r = await warden(t, args, { env: noTmux });
       expect(r.exitCode, args.join(' ')).toBe(1);
-      expect(r.stderr).toBe('warden: tmux not found (no tmux on PATH): install tmux >= 3.2');
+      expect(r.stderr).toBe('warden: tmux not found (tmux): install tmux >= 3.2');
       expect(stateBytes(t.state)).toBe(before);
     }
     const doctor = await warden(t, ['--json', 'doctor'], { env: noTmux });
