@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { WardenError } from './errors.js';
+import { registerGraph } from './cli/graph.js';
 import { registerEnd, registerLs, registerSpawn, registerStatus } from './cli/session-verbs.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
 
@@ -17,6 +18,7 @@ const VERBS: RegisterVerb[] = [
   registerLs,
   registerStatus,
   registerEnd,
+  registerGraph,
 ];
 
 export function buildProgram(): Command {
