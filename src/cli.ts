@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { WardenError } from './errors.js';
 import { registerGraph } from './cli/graph.js';
+import { registerInspect } from './cli/inspect.js';
 import { registerEnd, registerLs, registerSpawn, registerStatus } from './cli/session-verbs.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
 
@@ -19,6 +20,7 @@ const VERBS: RegisterVerb[] = [
   registerStatus,
   registerEnd,
   registerGraph,
+  registerInspect,
 ];
 
 export function buildProgram(): Command {
@@ -28,6 +30,7 @@ export function buildProgram(): Command {
     .option('--state <file>', 'state file (env WARDEN_STATE)')
     .option('--socket <name>', 'tmux socket name, as tmux -L (env WARDEN_TMUX_SOCKET)')
     .option('--json', 'print JSON for scripts')
+    .option('--inspect-log <file>', 'append the XState inspection events of this run to FILE (JSONL, for inspect --replay)')
     .showHelpAfterError()
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();

@@ -232,6 +232,7 @@ export class Engine {
     const document = await this.store.load();
     for (const [key, record] of Object.entries(document.sessions)) this.adoptRecord(key, record);
     this.resumeAbandoned();
+    this.showToInspector();
   }
 
   /** Picks up what other processes wrote since we last looked (one stat when nothing changed). */
@@ -248,6 +249,20 @@ export class Engine {
       this.adoptRecord(key, record);
     }
     this.resumeAbandoned();
+    this.showToInspector();
+  }
+
+  /**
+   * With an inspector attached, every session gets its actor now, not when something first
+   * happens to it, so the inspector shows them all. Only records at rest: no service runs in
+   * those states, so creating the actor does nothing; `spawning`/`ending` get theirs when resumed.
+   */
+  private showToInspector(): void {
+    if (!this.userInspect) return;
+    for (const [key, record] of this.records) {
+      if (this.problems.has(key) || this.actors.has(key) || isInFlightSnapshot(record.snapshot)) continue;
+      this.actorFor(key);
+    }
   }
 
   private adoptRecord(key: string, record: SessionRecord): void {

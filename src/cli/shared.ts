@@ -11,6 +11,8 @@ export interface GlobalOptions {
   state?: string;
   socket?: string;
   json?: boolean;
+  /** Append the XState inspection events of this run to this file (JSONL). */
+  inspectLog?: string;
 }
 
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
@@ -28,11 +30,19 @@ export async function withEngine<T>(
   body: (engine: Engine) => Promise<T>,
   options: Partial<EngineOptions> = {},
 ): Promise<T> {
-  const engine = await createEngine({ ...engineOptions(globals), ...options });
+  // Loaded only when asked for: the inspector is not part of every verb's cold start.
+  const inspection = globals.inspectLog ? await import('../inspect.js') : null;
+  const log = inspection ? await inspection.openInspectionLog(globals.inspectLog!) : null;
+  const inspect = inspection && log ? inspection.combineObservers([options.inspect, log.observer]) : options.inspect;
   try {
-    return await body(engine);
+    const engine = await createEngine({ ...engineOptions(globals), ...options, inspect });
+    try {
+      return await body(engine);
+    } finally {
+      await engine.close();
+    }
   } finally {
-    await engine.close();
+    await log?.close();
   }
 }
 

@@ -1,0 +1,100 @@
+/**
+ * `warden inspect`: the reconcile loop of `watch`, with every session actor shown live in the
+ * Stately inspector; `--replay FILE` plays a log written by `--inspect-log` into it instead.
+ */
+import { createInterface } from 'node:readline';
+import { InvalidInputError } from '../errors.js';
+import type { TransitionEvent } from '../engine.js';
+import { printJson, withEngine, type GlobalOptions, type RegisterVerb } from './shared.js';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidInputError(`--port ${value} is not a port: pass 1-65535, or 0 for any free one`);
+  return port;
+}
+
+/** Aborts on Ctrl-C or SIGTERM, so the loop ends and everything is closed in order. */
+function untilStopped(): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    release: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function printTransition(g: GlobalOptions, t: TransitionEvent): void {
+  if (g.json) process.stdout.write(`${JSON.stringify(t)}\n`);
+  else say(`${t.at} ${t.key}: ${t.from} → ${t.to} (${t.event})`);
+}
+
+export const registerInspect: RegisterVerb = (program, globals) => {
+  program
+    .command('inspect')
+    .description('like watch, with every session actor shown live in the Stately inspector')
+    .option('--port <n>', 'port of the local inspector server (0 picks a free one)', parsePort, 8080)
+    .option('--replay <file>', 'play a log written by --inspect-log into the inspector instead of watching')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  warden inspect                      # open the printed URL, then spawn, kill windows, end…\n' +
+        '  warden --inspect-log run.jsonl spawn api-fix -- claude\n  warden inspect --replay run.jsonl',
+    )
+    .action(async (opts: { port: number; replay?: string }) => {
+      const g = globals();
+      // Loaded on demand: the other verbs' cold start does not pay for the inspector.
+      const inspection = await import('../inspect.js');
+      // A bad log is refused before anything starts.
+      const recorded = opts.replay ? await inspection.readInspectionLog(opts.replay) : null;
+      const stopped = untilStopped();
+      const server = await inspection.startInspectorServer(opts.port);
+      try {
+        if (g.json) printJson({ url: server.url, wsUrl: server.wsUrl });
+        else say(`inspector: open ${server.url} in a browser (events at ${server.wsUrl}); Ctrl-C to stop`);
+
+        if (recorded) {
+          const play = async () => {
+            const sent = await inspection.replayInspectionEvents(server.wsUrl, recorded);
+            if (!g.json) say(`replayed ${sent} events from ${opts.replay} (the server keeps the last 200 for a page opened later)`);
+          };
+          await play();
+          if (process.stdin.isTTY) {
+            say('press Enter to play it again');
+            const lines = createInterface({ input: process.stdin });
+            lines.on('line', () => void play());
+            stopped.signal.addEventListener('abort', () => lines.close(), { once: true });
+          }
+          if (!stopped.signal.aborted) await new Promise((resolve) => stopped.signal.addEventListener('abort', resolve, { once: true }));
+          return;
+        }
+
+        const live = inspection.connectInspector(server.wsUrl);
+        try {
+          await withEngine(
+            g,
+            async (engine) => {
+              engine.subscribe((t) => printTransition(g, t));
+              if (!g.json) {
+                for (const s of engine.list()) say(`${s.key}: ${s.state}${s.exitStatus !== null ? ` (exited ${s.exitStatus})` : ''}`);
+              }
+              await engine.watch({ signal: stopped.signal });
+            },
+            { inspect: live.observer },
+          );
+        } finally {
+          await live.stop();
+        }
+      } finally {
+        stopped.release();
+        await server.stop();
+      }
+    });
+};
