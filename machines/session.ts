@@ -248,7 +248,8 @@ export const sessionMachine = setup({
         onError: { actions: 'recordError' },
       },
       on: {
-        RETRY: { target: 'ending', reenter: true },
+        // The error is cleared so the retried cleanup reads as in flight (and is claimed) again.
+        RETRY: { target: 'ending', reenter: true, actions: 'clearError' },
       },
     },
   },
