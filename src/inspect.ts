@@ -254,6 +254,58 @@ export function connectInspector(wsUrl: string): LiveInspector {
 }
 
 /**
+ * Streams the inspection events of a short-lived `warden` command to a running `warden inspect`
+ * (env `WARDEN_INSPECT=ws://localhost:PORT`), so a spawn made elsewhere shows its `spawning` too.
+ * `createWebSocketInspector` cannot say when its events have been sent, which a command that exits
+ * right after needs: this is the same `createInspector` over a socket that `stop()` flushes. An
+ * unreachable inspector costs one warning on stderr, never the command.
+ */
+export function streamToInspector(wsUrl: string): LiveInspector {
+  const socket = new WebSocket(wsUrl);
+  const queued: string[] = [];
+  const sends: Promise<void>[] = [];
+  let status: 'connecting' | 'open' | 'unreachable' = 'connecting';
+  const transmit = (message: string) =>
+    sends.push(new Promise<void>((resolve) => socket.send(message, () => resolve())));
+  const settled = new Promise<void>((resolve) => {
+    socket.once('open', () => {
+      status = 'open';
+      for (const message of queued.splice(0)) transmit(message);
+      resolve();
+    });
+    socket.once('error', (err) => {
+      status = 'unreachable';
+      queued.length = 0;
+      process.stderr.write(`warden: no inspector at ${wsUrl} (${err.message}): start 'warden inspect' or unset WARDEN_INSPECT\n`);
+      resolve();
+    });
+  });
+  const inspector = createInspector(
+    {
+      send(event) {
+        const message = JSON.stringify(event);
+        if (status === 'open') transmit(message);
+        else if (status === 'connecting') queued.push(message);
+      },
+    },
+    { serialize: serializeInspectionEvent },
+  );
+  return {
+    observer: inspector.inspect,
+    async stop() {
+      await drainInspector();
+      await Promise.race([settled, delay(2000)]);
+      await Promise.race([Promise.all(sends), delay(2000)]);
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+        const closed = once(socket, 'close').catch(() => undefined);
+        socket.close();
+        await Promise.race([closed, delay(2000)]);
+      }
+    },
+  };
+}
+
+/**
  * Plays recorded events into the inspector server at `wsUrl`, in order, over one WebSocket
  * connection; resolves with the number sent once the server has them all.
  */

@@ -38,10 +38,10 @@ function snapshotsOf(events: StatelyInspectionEvent[], key: string) {
     .map((e) => ({ value: (e.snapshot as unknown as { value: unknown }).value, event: e.event.type }));
 }
 
-function warden(args: string[], stateFile: string) {
+function warden(args: string[], stateFile: string, env: Record<string, string> = {}) {
   return execa('node', [cli, ...args], {
     reject: false,
-    env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket },
+    env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket, ...env },
   });
 }
 
@@ -104,7 +104,7 @@ describe('inspector server', () => {
 });
 
 describe('warden inspect', () => {
-  it('prints the URL, shows a session spawned by another command and its orphaning when its window is killed, stops on SIGTERM', async () => {
+  it('prints the URL and shows a session go spawning → active → orphaned as its window is killed; stops on SIGTERM', async () => {
     const stateFile = server.stateFile();
     const child = execa('node', [cli, 'inspect', '--port', '0'], {
       reject: false,
@@ -113,14 +113,23 @@ describe('warden inspect', () => {
     children.push(child);
     let stdout = '';
     child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
-    const url = await waitFor(() => /open (http:\/\/localhost:\d+)/.exec(stdout)?.[1], 'the inspector URL');
+    const url = await waitFor(
+      () => (stdout.includes('WARDEN_INSPECT=') ? /open (http:\/\/localhost:\d+)/.exec(stdout)?.[1] : undefined),
+      'the inspector URL',
+    );
     const client = await listen(url.replace('http', 'ws'));
 
-    // Spawned from another process with its own inspection log: `inspect` sees it land.
+    // Spawned by another command that streams to the inspector (and logs to a file as well).
+    const wsUrl = url.replace('http', 'ws');
+    expect(stdout).toContain(`WARDEN_INSPECT=${wsUrl}`);
     const log = `${server.dir}/spawn.jsonl`;
-    const spawned = await warden(['--inspect-log', log, 'spawn', 'watched', '--', ...LONG_RUNNING], stateFile);
+    const spawned = await warden(['--inspect-log', log, 'spawn', 'watched', '--', ...LONG_RUNNING], stateFile, {
+      WARDEN_INSPECT: wsUrl,
+    });
     expect(spawned.exitCode).toBe(0);
-    await waitFor(() => snapshotsOf(client.events, 'watched').length > 0, 'the session in the inspector');
+    const states = () => snapshotsOf(client.events, 'watched').map((s) => JSON.stringify(s.value));
+    await waitFor(() => states().includes('{"active":"running"}'), 'the active snapshot');
+    expect(states()).toContain('"spawning"');
     const windowId = JSON.parse((await warden(['status', 'watched', '--json'], stateFile)).stdout).windowId as string;
     await server.tmux.run(['kill-window', '-t', windowId]);
     await waitFor(() => snapshotsOf(client.events, 'watched').some((s) => s.value === 'orphaned'), 'the orphaned snapshot');
@@ -174,5 +183,13 @@ describe('warden inspect', () => {
     busy.close();
     expect(taken.exitCode).toBe(3);
     expect(taken.stderr).toContain(`port ${port} is in use`);
+  });
+
+  it('WARDEN_INSPECT without an inspector listening costs a warning, never the command', async () => {
+    const stateFile = server.stateFile();
+    const result = await warden(['spawn', 'unwatched', '--', ...LONG_RUNNING], stateFile, { WARDEN_INSPECT: 'ws://localhost:1' });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toContain('no inspector at ws://localhost:1');
+    expect(JSON.parse((await warden(['status', 'unwatched', '--json'], stateFile)).stdout).state).toBe('active');
   });
 });

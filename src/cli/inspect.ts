@@ -58,7 +58,10 @@ export const registerInspect: RegisterVerb = (program, globals) => {
       const server = await inspection.startInspectorServer(opts.port);
       try {
         if (g.json) printJson({ url: server.url, wsUrl: server.wsUrl });
-        else say(`inspector: open ${server.url} in a browser (events at ${server.wsUrl}); Ctrl-C to stop`);
+        else {
+          say(`inspector: open ${server.url} in a browser; Ctrl-C to stop`);
+          if (!recorded) say(`other warden commands show there too with WARDEN_INSPECT=${server.wsUrl}`);
+        }
 
         if (recorded) {
           const play = async () => {
@@ -76,6 +79,8 @@ export const registerInspect: RegisterVerb = (program, globals) => {
           return;
         }
 
+        // This process is the inspector: its own actors go to it through `live`, not twice.
+        delete process.env.WARDEN_INSPECT;
         const live = inspection.connectInspector(server.wsUrl);
         try {
           await withEngine(

@@ -30,10 +30,14 @@ export async function withEngine<T>(
   body: (engine: Engine) => Promise<T>,
   options: Partial<EngineOptions> = {},
 ): Promise<T> {
+  const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
-  const inspection = globals.inspectLog ? await import('../inspect.js') : null;
-  const log = inspection ? await inspection.openInspectionLog(globals.inspectLog!) : null;
-  const inspect = inspection && log ? inspection.combineObservers([options.inspect, log.observer]) : options.inspect;
+  const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
+  const log = inspection && globals.inspectLog ? await inspection.openInspectionLog(globals.inspectLog) : null;
+  const live = inspection && liveUrl ? inspection.streamToInspector(liveUrl) : null;
+  const inspect = inspection
+    ? inspection.combineObservers([options.inspect, log?.observer, live?.observer])
+    : options.inspect;
   try {
     const engine = await createEngine({ ...engineOptions(globals), ...options, inspect });
     try {
@@ -42,6 +46,7 @@ export async function withEngine<T>(
       await engine.close();
     }
   } finally {
+    await live?.stop();
     await log?.close();
   }
 }
