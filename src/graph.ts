@@ -114,7 +114,7 @@ export function machineGraph(machine: AnyStateMachine = sessionMachine): Machine
   return { id: machine.id, initial: initial ? dotted(initial.path) : '', states, transitions };
 }
 
-/** `SPAWN [isFresh] / queueFreshSpawn`: how a transition is labelled in every picture. */
+/** `SPAWN [modeFresh] / queueFreshSpawn`: how a transition is labelled in every picture. */
 export function transitionLabel(t: GraphTransition): string {
   const guard = t.guard ? ` [${t.guard}]` : '';
   const actions = t.actions.length ? ` / ${t.actions.join(', ')}` : '';

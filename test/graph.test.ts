@@ -54,13 +54,13 @@ describe('graph derived from the machine (xstate/graph)', () => {
     expect(graph.states.find((s) => s.path === 'ending')!.invokes).toEqual(['cleanupWindow']);
     expect(graph.transitions).toHaveLength(definedTransitions(sessionMachine));
     expect(graph.transitions).toContainEqual(
-      expect.objectContaining({ from: 'orphaned', trigger: 'SPAWN', guard: 'isFresh', to: 'ending', actions: ['queueFreshSpawn'] }),
+      expect.objectContaining({ from: 'orphaned', trigger: 'SPAWN', guard: 'modeFresh', to: 'ending', actions: ['queueFreshSpawn'] }),
     );
     expect(graph.transitions).toContainEqual(
       expect.objectContaining({ from: 'spawning', trigger: 'error launchWindow', guard: null, to: 'normal' }),
     );
     expect(graph.transitions).toContainEqual(
-      expect.objectContaining({ from: 'active.running', trigger: 'SPAWN', guard: 'isResume', targetless: true }),
+      expect.objectContaining({ from: 'active.running', trigger: 'SPAWN', guard: 'modeResume', targetless: true }),
     );
   });
 
@@ -96,7 +96,7 @@ describe('graph derived from the machine (xstate/graph)', () => {
     const names = <K extends string>(keys: K[]) => Object.fromEntries(keys.map((k) => [k, () => true])) as Record<K, () => boolean>;
     const rebuilt = setup({
       actors: { launchWindow: noop, cleanupWindow: noop },
-      guards: names(['isNewSpawn', 'isResume', 'isFresh', 'hasNextSpawn', 'launchedDead', 'foundDead']),
+      guards: names(['modeNormalOrFresh', 'modeResume', 'modeFresh', 'hasNextSpawn', 'launchedPaneDead', 'foundPaneDead']),
     }).createMachine(definition as never);
     expect(machineGraph(rebuilt as unknown as AnyStateMachine)).toEqual(machineGraph());
   });
