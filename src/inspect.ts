@@ -84,6 +84,13 @@ export function serializeInspectionEvent(event: StatelyInspectionEvent): Stately
   return qualifyIds(redactEnv(JSON.parse(safeJson(event))) as Record<string, unknown>) as unknown as StatelyInspectionEvent;
 }
 
+/** Waits for `promise`, at most `ms`; the timer does not keep the process alive afterwards. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Waits for the inspector's conversions, which it defers by one macrotask per event. */
 async function drainInspector(): Promise<void> {
   await delay(1);
@@ -294,12 +301,12 @@ export function streamToInspector(wsUrl: string): LiveInspector {
     observer: inspector.inspect,
     async stop() {
       await drainInspector();
-      await Promise.race([settled, delay(2000)]);
-      await Promise.race([Promise.all(sends), delay(2000)]);
+      await within(settled, 2000);
+      await within(Promise.all(sends), 2000);
       if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
         const closed = once(socket, 'close').catch(() => undefined);
         socket.close();
-        await Promise.race([closed, delay(2000)]);
+        await within(closed, 2000);
       }
     },
   };

@@ -4,9 +4,9 @@
  * events go to a JSONL log that `warden inspect --replay` plays back.
  */
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import WebSocket from 'ws';
 import type { InspectionEvent } from 'xstate';
@@ -44,6 +44,28 @@ function warden(args: string[], stateFile: string, env: Record<string, string> =
     env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket, ...env },
   });
 }
+
+describe('cold start', () => {
+  it('a verb that does not inspect never loads the inspector or xstate/graph', async () => {
+    const loaded = `${server.dir}/loaded.txt`;
+    const hooks = `${server.dir}/hooks.mjs`;
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';\nexport async function resolve(specifier, context, next) {\n` +
+        `  appendFileSync(${JSON.stringify(loaded)}, specifier + '\\n');\n  return next(specifier, context);\n}\n`,
+    );
+    const register = `data:text/javascript,import{register}from'node:module';register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+    const stateFile = server.stateFile();
+    const ls = await execa('node', ['--import', register, cli, 'ls', '--json'], {
+      reject: false,
+      env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket },
+    });
+    expect(ls.exitCode).toBe(0);
+    const specifiers = readFileSync(loaded, 'utf8').split('\n');
+    expect(specifiers).toContain('./cli/inspect.js');
+    expect(specifiers.filter((s) => /statelyai|xstate\/graph|^ws$|\.\.\/(inspect|graph)\.js$/.test(s))).toEqual([]);
+  });
+});
 
 describe('createEngine({ inspect }): every session actor is inspected', () => {
   it('a spawned actor, its launch service, and actors rehydrated or picked up later by another engine', async () => {
@@ -171,7 +193,7 @@ describe('warden inspect', () => {
 
   it('refuses a file that is not an inspection log (exit 2) and a port in use (exit 3)', async () => {
     const bad = `${server.dir}/not-a-log.jsonl`;
-    await import('node:fs').then((fs) => fs.writeFileSync(bad, '{"hello":"world"}\n'));
+    writeFileSync(bad, '{"hello":"world"}\n');
     const refused = await warden(['inspect', '--replay', bad], server.stateFile());
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain('line 1 is not an inspection event');
