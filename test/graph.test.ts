@@ -29,7 +29,6 @@ describe('docs/state-machine.md', () => {
   it('shows every transition of the machine as one diagram edge and one table row', () => {
     const committed = readFileSync(`${root}docs/state-machine.md`, 'utf8');
     const total = definedTransitions(sessionMachine);
-    expect(total).toBe(19);
     expect(committed.match(/^ {2}\S+ --> \S+ : /gm)?.length).toBe(total);
     const tableRows = committed.split('<!-- generated:transitions -->')[1]!.split('<!-- /generated')[0]!;
     expect(tableRows.match(/^\| (?!from|---)/gm)?.length).toBe(total);
