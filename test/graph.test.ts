@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { createMachine, fromPromise, setup, type AnyStateMachine } from 'xstate';
+import { createActor, createMachine, fromPromise, setup, type AnyStateMachine } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 import { describe, expect, it } from 'vitest';
 import { sessionMachine } from '../machines/session.js';
 import { machineGraph, renderGraph, toDefinition, toDot, toMermaid } from '../src/graph.js';
 import { regenerate } from '../scripts/docs.js';
+import { waitFor } from './support/tmux-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = `${root}dist/src/cli.js`;
@@ -98,6 +99,30 @@ describe('graph derived from the machine (xstate/graph)', () => {
       guards: names(['modeNormalOrFresh', 'modeResume', 'modeFresh', 'hasNextSpawn', 'launchedPaneDead', 'foundPaneDead']),
     }).createMachine(definition as never);
     expect(machineGraph(rebuilt as unknown as AnyStateMachine)).toEqual(machineGraph());
+  });
+});
+
+describe('the JSON definition and the Stately inspector', () => {
+  it('is the definition @statelyai/inspect sends the inspector for a session actor, functions aside', async () => {
+    const { createInspector } = await import('@statelyai/inspect');
+    const sent: { type: string; definition?: string }[] = [];
+    const inspector = createInspector({ send: (event) => sent.push(event as never) });
+    const actor = createActor(sessionMachine, { input: { key: 'drawn' }, inspect: inspector.inspect });
+    actor.start();
+    await waitFor(() => sent.some((e) => e.type === '@xstate.actor'), 'the actor event');
+    actor.stop();
+    const withoutFunctions = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(withoutFunctions);
+      if (!value || typeof value !== 'object') return value;
+      // The inspector writes a function as `{ type: <its name> }`: the context factory, input mappers.
+      return Object.fromEntries(
+        Object.entries(value)
+          .filter(([k]) => k !== 'context' && k !== 'input')
+          .map(([k, v]) => [k, withoutFunctions(v)]),
+      );
+    };
+    const definition = JSON.parse(sent.find((e) => e.type === '@xstate.actor')!.definition!);
+    expect(withoutFunctions(definition)).toEqual(toDefinition());
   });
 });
 

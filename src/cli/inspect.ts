@@ -5,7 +5,7 @@
 import { createInterface } from 'node:readline';
 import { InvalidInputError } from '../errors.js';
 import type { TransitionEvent } from '../engine.js';
-import { printJson, withEngine, type GlobalOptions, type RegisterVerb } from './shared.js';
+import { withEngine, type GlobalOptions, type RegisterVerb } from './shared.js';
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -57,7 +57,8 @@ export const registerInspect: RegisterVerb = (program, globals) => {
       const stopped = untilStopped();
       const server = await inspection.startInspectorServer(opts.port);
       try {
-        if (g.json) printJson({ url: server.url, wsUrl: server.wsUrl });
+        // With --json every line is one JSON object: this one, then one per transition.
+        if (g.json) process.stdout.write(`${JSON.stringify({ url: server.url, wsUrl: server.wsUrl })}\n`);
         else {
           say(`inspector: open ${server.url} in a browser; Ctrl-C to stop`);
           if (!recorded) say(`other warden commands show there too with WARDEN_INSPECT=${server.wsUrl}`);
