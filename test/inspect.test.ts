@@ -155,7 +155,7 @@ describe('warden inspect', () => {
     const windowId = JSON.parse((await warden(['status', 'watched', '--json'], stateFile)).stdout).windowId as string;
     await server.tmux.run(['kill-window', '-t', windowId]);
     await waitFor(() => snapshotsOf(client.events, 'watched').some((s) => s.value === 'orphaned'), 'the orphaned snapshot');
-    await waitFor(() => stdout.includes('watched: active.running → orphaned (WINDOW_GONE)'), 'the printed transition');
+    await waitFor(() => /watched  active.running → orphaned  \(WINDOW_GONE\)/.test(stdout), 'the printed transition');
 
     // The spawning process logged its own actor going spawning → active.
     const logged = await readInspectionLog(log);

@@ -4,8 +4,9 @@
  */
 import { createInterface } from 'node:readline';
 import { InvalidInputError } from '../errors.js';
-import type { TransitionEvent } from '../engine.js';
-import { withEngine, type GlobalOptions, type RegisterVerb } from './shared.js';
+import { colorsFor, transitionLine } from './format.js';
+import { examples, reportProbe, withEngine, type RegisterVerb } from './shared.js';
+import { parseInterval } from './watch.js';
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -32,23 +33,22 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function printTransition(g: GlobalOptions, t: TransitionEvent): void {
-  if (g.json) process.stdout.write(`${JSON.stringify(t)}\n`);
-  else say(`${t.at} ${t.key}: ${t.from} → ${t.to} (${t.event})`);
-}
-
 export const registerInspect: RegisterVerb = (program, globals) => {
   program
     .command('inspect')
     .description('like watch, with every session actor shown live in the Stately inspector')
     .option('--port <n>', 'port of the local inspector server (0 picks a free one)', parsePort, 8080)
+    .option('--interval <ms>', 'time between two reconciles, in milliseconds', parseInterval, 500)
     .option('--replay <file>', 'play a log written by --inspect-log into the inspector instead of watching')
     .addHelpText(
       'after',
-      '\nExamples:\n  warden inspect                      # open the printed URL, then spawn, kill windows, end…\n' +
-        '  warden --inspect-log run.jsonl spawn api-fix -- claude\n  warden inspect --replay run.jsonl',
+      examples(
+        'warden inspect                      # open the printed URL, then spawn, kill windows, end…',
+        'warden --inspect-log run.jsonl spawn api-fix -- claude',
+        'warden inspect --replay run.jsonl',
+      ),
     )
-    .action(async (opts: { port: number; replay?: string }) => {
+    .action(async (opts: { port: number; interval: number; replay?: string }) => {
       const g = globals();
       // Loaded on demand: the other verbs' cold start does not pay for the inspector.
       const inspection = await import('../inspect.js');
@@ -58,7 +58,7 @@ export const registerInspect: RegisterVerb = (program, globals) => {
       const server = await inspection.startInspectorServer(opts.port);
       try {
         // With --json every line is one JSON object: this one, then one per transition.
-        if (g.json) process.stdout.write(`${JSON.stringify({ url: server.url, wsUrl: server.wsUrl })}\n`);
+        if (g.json) say(JSON.stringify({ url: server.url, wsUrl: server.wsUrl }));
         else {
           say(`inspector: open ${server.url} in a browser; Ctrl-C to stop`);
           if (!recorded) say(`other warden commands show there too with WARDEN_INSPECT=${server.wsUrl}`);
@@ -83,17 +83,17 @@ export const registerInspect: RegisterVerb = (program, globals) => {
         // This process is the inspector: its own actors go to it through `live`, not twice.
         delete process.env.WARDEN_INSPECT;
         const live = inspection.connectInspector(server.wsUrl);
+        const c = colorsFor(process.stdout);
         try {
+          // As `watch`: subscribed before the first reconcile, so nothing that changed is missed.
           await withEngine(
             g,
             async (engine) => {
-              engine.subscribe((t) => printTransition(g, t));
-              if (!g.json) {
-                for (const s of engine.list()) say(`${s.key}: ${s.state}${s.exitStatus !== null ? ` (exited ${s.exitStatus})` : ''}`);
-              }
-              await engine.watch({ signal: stopped.signal });
+              engine.subscribe((t) => process.stdout.write(g.json ? `${JSON.stringify(t)}\n` : transitionLine(t, c)));
+              reportProbe(await engine.reconcile());
+              await engine.watch({ intervalMs: opts.interval, signal: stopped.signal });
             },
-            { inspect: live.observer },
+            { inspect: live.observer, reconcile: false },
           );
         } finally {
           await live.stop();
