@@ -207,6 +207,36 @@ describe('warden inspect', () => {
     expect(taken.stderr).toContain(`port ${port} is in use`);
   });
 
+  it('--json: the first line is the URL as JSON, then one JSON transition per line', async () => {
+    const stateFile = server.stateFile();
+    const child = execa('node', [cli, '--json', 'inspect', '--port', '0'], {
+      reject: false,
+      env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket },
+    });
+    children.push(child);
+    let stdout = '';
+    child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
+    const first = await waitFor(() => (stdout.includes('\n') ? stdout.split('\n')[0] : undefined), 'the first line');
+    const { url, wsUrl } = JSON.parse(first) as { url: string; wsUrl: string };
+    expect(url).toMatch(/^http:\/\/localhost:\d+$/);
+    expect(wsUrl).toBe(url.replace('http', 'ws'));
+    const spawned = await warden(['spawn', 'json-seen', '--json', '--', ...LONG_RUNNING], stateFile);
+    await server.tmux.run(['kill-window', '-t', (JSON.parse(spawned.stdout) as { windowId: string }).windowId]);
+    const orphaned = await waitFor(
+      () =>
+        stdout
+          .split('\n')
+          .slice(1)
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { key: string; from: string; to: string; session: { state: string } })
+          .find((t) => t.key === 'json-seen' && t.to === 'orphaned'),
+      'the orphaned transition as JSON',
+    );
+    expect(orphaned).toMatchObject({ from: 'active.running', session: { state: 'orphaned' } });
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
   it('WARDEN_INSPECT without an inspector listening costs a warning, never the command', async () => {
     const stateFile = server.stateFile();
     const result = await warden(['spawn', 'unwatched', '--', ...LONG_RUNNING], stateFile, { WARDEN_INSPECT: 'ws://localhost:1' });
