@@ -158,11 +158,19 @@ const server = useTmuxServer('model');
 const faults = tmuxWithFaultSwitch(server.dir);
 const stateFile = server.stateFile();
 const taken = new Set<string>();
+const visited = new Set<string>();
 let stepsRun = 0;
 
 function transitionId(t: AnyTransitionDefinition): string {
   const source = t.source as unknown as { id: string; transitions: Map<string, AnyTransitionDefinition[]> };
   return `${source.id} ${t.eventType} #${source.transitions.get(t.eventType)!.indexOf(t)}`;
+}
+
+/** Every state a session can rest or work in: the atomic state nodes, as dotted paths. */
+function allStates(machine: AnyStateMachine): string[] {
+  return getStateNodes(machine.root)
+    .filter((node) => node.type === 'atomic')
+    .map((node) => node.path.join('.'));
 }
 
 function allTransitions(machine: AnyStateMachine): string[] {
@@ -174,6 +182,7 @@ function recordTaken(event: InspectionEvent): void {
   if (event.type !== '@xstate.microstep') return;
   if ((event.actorRef as unknown as { _parent?: unknown })._parent) return;
   for (const t of event._transitions) taken.add(transitionId(t));
+  visited.add(stateString((event.snapshot as unknown as { value: unknown }).value));
 }
 
 const engineReady = (async () => {
@@ -346,13 +355,16 @@ describe('model-based: xstate/graph paths over the session machine, run against 
     });
   });
 
-  it('took every transition of the machine, and left the untagged window alone', async () => {
+  it('reached every state and took every transition of the machine, and left the untagged window alone', async () => {
     const missing = total.filter((t) => !taken.has(t));
+    const states = allStates(sessionMachine);
     const percent = ((100 * (total.length - missing.length)) / total.length).toFixed(0);
     process.stdout.write(
-      `model-based: ${total.length - missing.length}/${total.length} transitions (${percent} %) over ${paths.length} paths, ${stepsRun} steps\n`,
+      `model-based: ${total.length - missing.length}/${total.length} transitions (${percent} %), ` +
+        `${states.filter((st) => visited.has(st)).length}/${states.length} states, over ${paths.length} paths, ${stepsRun} steps\n`,
     );
     expect(missing).toEqual([]);
+    expect(states.filter((st) => !visited.has(st))).toEqual([]);
     const probe = await server.tmux.probeAll();
     expect(probe.kind === 'ok' && probe.panes.some((p) => p.windowName === 'keeper' && p.tag === '')).toBe(true);
   });
