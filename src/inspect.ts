@@ -3,10 +3,10 @@
  * the live view, and a JSONL log of the same inspection events for later. Only the verbs that
  * inspect load this module (dynamically), so the others' cold start does not pay for it.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createConnection, createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createInspector, createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import { createInspectorServer } from '@statelyai/inspect/server';
@@ -154,28 +154,29 @@ export async function openInspectionLog(path: string): Promise<InspectionLog> {
 
 /** The events of a log written by `openInspectionLog`, checked line by line. */
 export async function readInspectionLog(path: string): Promise<StatelyInspectionEvent[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new InvalidInputError(`cannot read the inspection log ${path} (${code}): pass a file written by --inspect-log`);
+  }
   const events: StatelyInspectionEvent[] = [];
-  const input = createReadStream(path, 'utf8');
-  const opened = once(input, 'open').catch((err: NodeJS.ErrnoException) => {
-    throw new InvalidInputError(`cannot read the inspection log ${path} (${err.code ?? err.message}): pass a file written by --inspect-log`);
-  });
-  await opened;
-  let line = 0;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-    line += 1;
-    if (text.trim() === '') continue;
+  for (const [index, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue;
     let event: unknown;
     try {
-      event = JSON.parse(text);
+      event = JSON.parse(line);
     } catch {
       event = null;
     }
-    const e = event as { type?: unknown; sessionId?: unknown } | null;
-    if (!e || typeof e !== 'object' || !STATELY_TYPES.has(String(e.type)) || typeof e.sessionId !== 'string') {
-      throw new InvalidInputError(`${path} line ${line} is not an inspection event: pass a file written by --inspect-log`);
+    const fields = (event ?? {}) as { type?: unknown; sessionId?: unknown };
+    if (typeof event !== 'object' || event === null || !STATELY_TYPES.has(String(fields.type)) || typeof fields.sessionId !== 'string') {
+      throw new InvalidInputError(`${path} line ${index + 1} is not an inspection event: pass a file written by --inspect-log`);
     }
-    events.push(event as StatelyInspectionEvent);
+    events.push(event as unknown as StatelyInspectionEvent);
   }
+  if (events.length === 0) throw new InvalidInputError(`${path} holds no inspection events: pass a file written by --inspect-log`);
   return events;
 }
 

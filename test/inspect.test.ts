@@ -197,6 +197,13 @@ describe('warden inspect', () => {
     const refused = await warden(['inspect', '--replay', bad], server.stateFile());
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain('line 1 is not an inspection event');
+    writeFileSync(bad, '');
+    const empty = await warden(['inspect', '--replay', bad], server.stateFile());
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toContain('holds no inspection events');
+    const missing = await warden(['inspect', '--replay', server.dir], server.stateFile());
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain('cannot read the inspection log');
 
     const busy = createServer().listen(0);
     await once(busy, 'listening');
