@@ -49,7 +49,7 @@ export interface DoctorReport {
   repaired: { restoredFrom: string; keptAs: string | null; sessions: number } | null;
 }
 
-export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs'> {
+export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs' | 'lockStaleMs'> {
   repair?: boolean;
 }
 
@@ -91,7 +91,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const stateFile = options.stateFile ?? defaultStatePath();
   const socket = typeof options.socket === 'string' ? { name: options.socket } : options.socket;
   const tmux = new Tmux({ socket, bin: options.tmuxBin });
-  const store = new StateStore(stateFile);
+  const store = new StateStore(stateFile, { lockStaleMs: options.lockStaleMs });
   const problems: string[] = [];
 
   let repaired: DoctorReport['repaired'] = null;

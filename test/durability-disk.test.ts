@@ -7,7 +7,7 @@
  * (ENOSPC) and `ulimit -f` on the CLI process (EFBIG) make the kernel refuse the writes for real.
  */
 import { execaSync } from 'execa';
-import { appendFileSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../src/engine.js';
@@ -198,7 +198,9 @@ describe('warden doctor', () => {
     const document = JSON.parse(readFileSync(file, 'utf8'));
     document.sessions[infos[1]!.key].machineVersion = '999';
     writeFileSync(file, JSON.stringify(document));
-    mkdirSync(`${file}.lock`);
+    mkdirSync(`${file}.lock`); // left by a process killed a minute ago
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.lock`, minuteAgo, minuteAgo);
     const before = stateBytes(file);
 
     const r = await warden(t, ['--json', 'doctor']);
@@ -208,7 +210,7 @@ describe('warden doctor', () => {
     expect(report.orphaned).toEqual([infos[0]!.key]);
     expect(report.untrackedWindows).toEqual([expect.objectContaining({ windowId: stray, tag: 'not-in-any-record' })]);
     expect(report.snapshotProblems).toEqual([{ key: infos[1]!.key, message: expect.stringContaining('999') }]);
-    expect(report.lock).toMatchObject({ held: true });
+    expect(report.lock).toMatchObject({ held: true, stale: true });
     expect(report.problems).toHaveLength(3);
     expect(stateBytes(file)).toBe(before);
     expect(await ownedWindows(doctorServer.tmux, 'not-in-any-record')).toEqual([stray]);

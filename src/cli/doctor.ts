@@ -38,8 +38,8 @@ export const registerDoctor: RegisterVerb = (program, globals) => {
     .addHelpText('after', '\nExit status: 0 healthy, 1 problems found (or the repair was refused).\n\nExample:\n  warden doctor --json')
     .action(async (opts: { repair?: boolean }) => {
       const g = globals();
-      const { stateFile, socket } = engineOptions(g);
-      const report = await runDoctor({ stateFile, socket, repair: opts.repair === true });
+      const { stateFile, socket, lockStaleMs } = engineOptions(g);
+      const report = await runDoctor({ stateFile, socket, lockStaleMs, repair: opts.repair === true });
       if (g.json) printJson(report);
       else printReport(report);
       if (!report.healthy) process.exitCode = 1;
