@@ -43,6 +43,7 @@ import {
   type SessionRecord,
   type SessionState,
   type SpawnMode,
+  type StateDocument,
 } from './schema.js';
 import { StateStore, defaultStatePath, type CommitOp } from './store.js';
 import { Tmux, type PaneRecord, type TmuxSocket } from './tmux.js';
@@ -228,6 +229,9 @@ export class Engine {
   /** Keys whose launch is left `spawning` for another process (tmux did not answer): not waited for. */
   private readonly parkedLaunches = new Set<string>();
   private readonly pending = new Map<string, Pending>();
+  private syncRunning: Promise<void> | null = null;
+  /** Commit results absorbed into the view: a read that overlapped one may be older than it. */
+  private commitsAbsorbed = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<TransitionListener>();
   private flushScheduled = false;
@@ -265,19 +269,44 @@ export class Engine {
 
   /** Picks up what other processes wrote since we last looked (one stat when nothing changed). */
   async sync(): Promise<void> {
+    // One at a time: two reads applied out of order would leave an older view that changed()
+    // then takes for current.
+    while (this.syncRunning) await this.syncRunning;
+    const run = this.syncOnce();
+    this.syncRunning = run;
+    try {
+      await run;
+    } finally {
+      this.syncRunning = null;
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
     if (!(await this.store.changed())) return;
-    const document = await this.store.load();
+    for (;;) {
+      const commits = this.commitsAbsorbed;
+      const document = await this.store.load();
+      // A commit of ours landed while we read: this read may predate it, so read again.
+      if (commits !== this.commitsAbsorbed) continue;
+      this.absorb(document);
+      break;
+    }
+    this.resumeAbandoned();
+    this.showToInspector();
+  }
+
+  /** Brings the durable view up to `document` (keys in `skip` are already up to date). */
+  private absorb(document: StateDocument, skip: ReadonlySet<string> = new Set()): void {
     for (const key of [...this.records.keys()]) {
-      if (!(key in document.sessions)) this.dropKey(key, 'ended by another process');
+      if (!skip.has(key) && !(key in document.sessions)) this.dropKey(key, 'ended by another process');
     }
     for (const [key, record] of Object.entries(document.sessions)) {
+      if (skip.has(key)) continue;
       const known = this.records.get(key);
       if (known && known.rev === record.rev && known.updatedAt === record.updatedAt) continue;
       this.dropKey(key, 'changed by another process');
       this.adoptRecord(key, record);
     }
-    this.resumeAbandoned();
-    this.showToInspector();
   }
 
   /**
@@ -548,6 +577,10 @@ export class Engine {
       this.dropKey(key, 'changed by another process');
       if (current) this.adoptRecord(key, current);
     }
+    // The file as written also carries what other processes changed on other keys: our store now
+    // takes that file for seen (changed() is false), so the view must include their changes too.
+    this.commitsAbsorbed += 1;
+    this.absorb(result.document, new Set(batch.keys()));
     for (const report of reports) {
       for (const listener of this.listeners) {
         try {
