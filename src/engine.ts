@@ -42,6 +42,7 @@ import {
   type SessionState,
   type SpawnMode,
 } from './schema.js';
+import { TmuxEvents } from './control.js';
 import { StateStore, defaultStatePath, type CommitOp } from './store.js';
 import { Tmux, type PaneRecord, type TmuxSocket } from './tmux.js';
 
@@ -205,6 +206,10 @@ export class Engine {
   private readonly pending = new Map<string, Pending>();
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<TransitionListener>();
+  /** Control clients of running `watch` loops: `close()` ends them. */
+  private readonly watchers = new Set<{ events: TmuxEvents; stop: AbortController }>();
+  /** The group windows seen by the last probe, so `watch` knows when a control client can attach. */
+  private groupWindows: string[] | null = null;
   private flushScheduled = false;
   private flushRunning: Promise<void> | null = null;
   private closed = false;
@@ -750,6 +755,7 @@ export class Engine {
     const probe = await this.tmux.probeAll({ timeoutMs: this.probeTimeoutMs });
     if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], error: probe.error.toData() };
     const panes = probe.kind === 'ok' ? probe.panes : [];
+    this.groupWindows = [...new Set(panes.filter((p) => p.tag && p.sessionName === this.group).map((p) => p.windowId))];
     const byTag = new Map<string, PaneRecord[]>();
     for (const pane of panes) {
       if (!pane.tag) continue;
@@ -798,18 +804,53 @@ export class Engine {
 
   /**
    * Reconciles continuously until `signal` aborts or the engine closes; transitions reach
-   * subscribers as they become durable. An unknown probe is skipped, never acted on.
+   * subscribers as they become durable. A tmux control client on the group (plus the pane-died
+   * channel) triggers a reconcile the moment a window closes or a pane exits; every `intervalMs`
+   * a poll runs anyway while no client is attached (no group yet, old tmux), and every
+   * `safetyIntervalMs` while one is. An unknown probe is skipped, never acted on.
    */
-  async watch(options: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async watch(options: { intervalMs?: number; safetyIntervalMs?: number; signal?: AbortSignal; control?: boolean } = {}): Promise<void> {
+    this.assertOpen();
     const intervalMs = options.intervalMs ?? 500;
-    const { signal } = options;
-    while (!signal?.aborted && !this.closed) {
-      await this.reconcile();
-      try {
-        await delay(intervalMs, undefined, { signal });
-      } catch {
-        return;
+    const safetyIntervalMs = options.safetyIntervalMs ?? Math.max(intervalMs, 10_000);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) stop.abort();
+    let changed = false;
+    let wake: (() => void) | null = null;
+    const events = new TmuxEvents(this.tmux, this.group, () => {
+      changed = true;
+      wake?.();
+    });
+    const watcher = { events, stop };
+    this.watchers.add(watcher);
+    try {
+      while (!stop.signal.aborted && !this.closed) {
+        changed = false;
+        await this.reconcile();
+        if (options.control !== false && !events.connected && this.groupWindows?.length) {
+          // Windows made before the pane-died hook existed get it now; then listen.
+          await this.tmux.hookPaneDeaths(this.groupWindows).catch(() => undefined);
+          if (await events.connect()) continue; // look once more: something may have changed meanwhile
+        }
+        if (changed || stop.signal.aborted) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, events.connected ? safetyIntervalMs : intervalMs);
+          function done() {
+            clearTimeout(timer);
+            stop.signal.removeEventListener('abort', done);
+            wake = null;
+            resolve();
+          }
+          wake = done;
+          stop.signal.addEventListener('abort', done, { once: true });
+        });
       }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.watchers.delete(watcher);
+      await events.close();
     }
   }
 
@@ -876,6 +917,8 @@ export class Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const watcher of this.watchers) watcher.stop.abort();
+    await Promise.all([...this.watchers].map((watcher) => watcher.events.close()));
     await this.flush().catch(() => undefined);
     for (const [key, actor] of this.actors) {
       this.actors.delete(key);

@@ -4,7 +4,7 @@
  * socket so a server can be isolated. Format strings have a fixed field list and are parsed into
  * typed records here and nowhere else. Nothing in this module knows about XState.
  */
-import { execa, ExecaError } from 'execa';
+import { execa, ExecaError, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
 import { WardenError } from './errors.js';
 
@@ -76,6 +76,17 @@ export class TmuxError extends WardenError {
 
 /** The tag every window the engine creates carries: ownership is decided by it alone. */
 export const TAG_OPTION = '@warden_id';
+
+/**
+ * The `wait-for` channel our windows signal when their pane dies. tmux 3.3 has no control-mode
+ * notification for a pane death, so each window we create carries a `pane-died` hook (a window
+ * hook: never global, never on the user's windows) that wakes whoever waits on this channel.
+ */
+export const PANE_DIED_CHANNEL = 'warden-pane-died';
+const PANE_DIED_HOOK = `wait-for -S ${PANE_DIED_CHANNEL}`;
+
+/** A control-mode client (`tmux -C`) as a running process: lines of notifications on stdout. */
+export type ControlClientProcess = ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'ignore'; buffer: false; reject: false }>;
 
 // Session names have control characters escaped by tmux, window names do not: the window name
 // comes last so a unit separator inside it cannot shift the other fields.
@@ -236,6 +247,7 @@ export class Tmux {
     const tagArgs = [
       ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on',
       ';', 'set-option', '-w', '-t', target, TAG_OPTION, request.sessionId,
+      ';', 'set-hook', '-w', '-t', target, 'pane-died', PANE_DIED_HOOK,
       ';', 'rename-window', '-t', target, request.name,
     ];
     try {
@@ -345,6 +357,41 @@ export class Tmux {
     return insideTmux
       ? [this.bin, ...this.socketArgs(), ...show, 'switch-client', '-t', windowId]
       : [this.bin, ...this.socketArgs(), ...show, 'attach-session', '-t', windowId];
+  }
+
+  /**
+   * Starts a control-mode client attached to `group` that receives notifications only (no pane
+   * output, no say in window sizes). It lives until its stdin is closed or it is killed.
+   */
+  controlClient(group: string): ControlClientProcess {
+    this.calls++;
+    return execa(this.bin, [...this.socketArgs(), '-C', 'attach-session', '-f', 'no-output,ignore-size', '-t', `=${group}`], {
+      env: childEnv(),
+      extendEnv: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'ignore',
+      buffer: false,
+      reject: false,
+    });
+  }
+
+  /** Resolves when some window of ours signals that its pane died (blocks until then). */
+  async waitForPaneDeath(options: CallOptions = {}): Promise<void> {
+    await this.run(['wait-for', PANE_DIED_CHANNEL], { ...options, timeoutMs: 0 });
+  }
+
+  /** Gives windows created before the hook existed the `pane-died` hook, in one tmux process. */
+  async hookPaneDeaths(windowIds: string[], options: CallOptions = {}): Promise<void> {
+    if (windowIds.length === 0) return;
+    const args = windowIds.flatMap((id, i) => [...(i ? [';'] : []), 'set-hook', '-w', '-t', id, 'pane-died', PANE_DIED_HOOK]);
+    try {
+      await this.run(args, options);
+    } catch (err) {
+      // A window closed in between has no pane left to die: nothing to hook.
+      if (err instanceof TmuxError && (err.kind === 'no-server' || /can't find window/i.test(err.stderr))) return;
+      throw err;
+    }
   }
 
   async killServer(options: CallOptions = {}): Promise<void> {
