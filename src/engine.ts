@@ -208,8 +208,8 @@ export class Engine {
   private readonly listeners = new Set<TransitionListener>();
   /** Control clients of running `watch` loops: `close()` ends them. */
   private readonly watchers = new Set<{ events: TmuxEvents; stop: AbortController }>();
-  /** The group windows seen by the last probe, so `watch` knows when a control client can attach. */
-  private groupWindows: string[] | null = null;
+  /** What the last probe saw of the group: whether a control client can attach, which windows to hook. */
+  private groupSeen: { exists: boolean; taggedWindows: string[] } = { exists: false, taggedWindows: [] };
   private flushScheduled = false;
   private flushRunning: Promise<void> | null = null;
   private closed = false;
@@ -755,7 +755,11 @@ export class Engine {
     const probe = await this.tmux.probeAll({ timeoutMs: this.probeTimeoutMs });
     if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], error: probe.error.toData() };
     const panes = probe.kind === 'ok' ? probe.panes : [];
-    this.groupWindows = [...new Set(panes.filter((p) => p.tag && p.sessionName === this.group).map((p) => p.windowId))];
+    const inGroup = panes.filter((p) => p.sessionName === this.group);
+    this.groupSeen = {
+      exists: inGroup.length > 0,
+      taggedWindows: [...new Set(inGroup.filter((p) => p.tag).map((p) => p.windowId))],
+    };
     const byTag = new Map<string, PaneRecord[]>();
     for (const pane of panes) {
       if (!pane.tag) continue;
@@ -829,9 +833,9 @@ export class Engine {
       while (!stop.signal.aborted && !this.closed) {
         changed = false;
         await this.reconcile();
-        if (options.control !== false && !events.connected && this.groupWindows?.length) {
+        if (options.control !== false && !events.connected && this.groupSeen.exists) {
           // Windows made before the pane-died hook existed get it now; then listen.
-          await this.tmux.hookPaneDeaths(this.groupWindows).catch(() => undefined);
+          await this.tmux.hookPaneDeaths(this.groupSeen.taggedWindows).catch(() => undefined);
           if (await events.connect()) continue; // look once more: something may have changed meanwhile
         }
         if (changed || stop.signal.aborted) continue;

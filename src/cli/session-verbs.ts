@@ -64,10 +64,15 @@ export const registerLs: RegisterVerb = (program, globals) => {
     .addHelpText('after', '\nExample:\n  warden ls --json | jq \'.sessions[] | select(.state == "orphaned")\'')
     .action(async () => {
       const g = globals();
-      const sessions = await withEngine(g, async (engine) => {
-        await engine.reconcile();
-        return engine.list();
-      });
+      // Opened without its own reconcile: the one below is the only tmux call.
+      const sessions = await withEngine(
+        g,
+        async (engine) => {
+          await engine.reconcile();
+          return engine.list();
+        },
+        { reconcileOnOpen: false },
+      );
       if (g.json) printJson({ sessions });
       else printTable(sessions);
     });
@@ -81,12 +86,16 @@ export const registerStatus: RegisterVerb = (program, globals) => {
     .addHelpText('after', '\nExample:\n  warden status api-fix --json')
     .action(async (key: string) => {
       const g = globals();
-      const info = await withEngine(g, async (engine) => {
-        await engine.reconcile();
-        const found = engine.get(key);
-        if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
-        return found;
-      });
+      const info = await withEngine(
+        g,
+        async (engine) => {
+          await engine.reconcile();
+          const found = engine.get(key);
+          if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
+          return found;
+        },
+        { reconcileOnOpen: false },
+      );
       if (g.json) printJson(info);
       else process.stdout.write(`${describeSession(info)}\n`);
     });
