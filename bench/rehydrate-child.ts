@@ -19,10 +19,11 @@ if (mode === 'engine') {
   const engine = await createEngine({ stateFile, socket });
   keep = engine;
   const ms = performance.now() - start;
+  const cpuMs = (process.cpuUsage().user + process.cpuUsage().system) / 1000;
   const rssMb = process.memoryUsage().rss / 2 ** 20;
   const sessions = engine.list().length;
   await engine.close();
-  process.stdout.write(`${JSON.stringify({ ms, rssMb, sessions })}\n`);
+  process.stdout.write(`${JSON.stringify({ ms, cpuMs, rssMb, sessions })}\n`);
 } else {
   keep = JSON.parse(readFileSync(stateFile, 'utf8'));
   const ms = performance.now() - start;

@@ -8,7 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import {
+  createActor,
+  fromPromise,
+  type Actor,
+  type AnyActorScope,
+  type ExecutableActionObject,
+  type InspectionEvent,
+  type Observer,
+} from 'xstate';
 import {
   SESSION_MACHINE_VERSION,
   sessionMachine,
@@ -117,7 +125,13 @@ interface Durable {
 interface Pending {
   history: HistoryEntry[];
   transitions: Omit<TransitionEvent, 'session'>[];
+  /** The next snapshot of a key that has no actor, computed by a pure transition (see `probeStep`). */
+  snapshot?: PersistedSnapshot | undefined;
 }
+
+/** Probe events whose every target state is at rest (no invoked service): no actor is needed to take them. */
+const RESTING_EVENTS = new Set(['WINDOW_GONE', 'PANE_EXITED', 'WINDOW_FOUND']);
+const RESTING_STATES = new Set(['active.running', 'active.exited', 'orphaned']);
 
 interface Waiter {
   key: string;
@@ -210,6 +224,7 @@ export class Engine {
   private readonly watchers = new Set<{ events: TmuxEvents; stop: AbortController }>();
   /** What the last probe saw of the group: whether a control client can attach, which windows to hook. */
   private groupSeen: { exists: boolean; taggedWindows: string[] } = { exists: false, taggedWindows: [] };
+  private inertScope: { scope: AnyActorScope; actions: ExecutableActionObject[] } | null = null;
   private flushScheduled = false;
   private flushRunning: Promise<void> | null = null;
   private closed = false;
@@ -324,10 +339,10 @@ export class Engine {
   private actorFor(key: string): SessionActor {
     const existing = this.actors.get(key);
     if (existing) return existing;
-    const record = this.records.get(key);
+    const restored = this.currentSnapshot(key);
     const inspect = this.inspector(key);
-    const actor = record
-      ? createActor(this.machine, { snapshot: record.snapshot as never, input: { key }, inspect })
+    const actor = restored
+      ? createActor(this.machine, { snapshot: restored as never, input: { key }, inspect })
       : createActor(this.machine, { input: { key }, inspect });
     this.actors.set(key, actor);
     let started = false;
@@ -451,8 +466,8 @@ export class Engine {
       const known = this.records.get(key);
       const expect = known ? { rev: known.rev, updatedAt: known.updatedAt } : null;
       const actor = this.actors.get(key);
-      if (!actor) continue;
-      const snapshot = actor.getPersistedSnapshot() as unknown as PersistedSnapshot;
+      const snapshot = actor ? (actor.getPersistedSnapshot() as unknown as PersistedSnapshot) : entry.snapshot;
+      if (!snapshot) continue;
       const normal = topState(snapshot.value) === 'normal';
       if (normal && !known && entry.history.length === 0) continue;
       ops.push({
@@ -474,6 +489,7 @@ export class Engine {
     } catch (err) {
       for (const [key, entry] of batch) {
         const again = this.pendingFor(key);
+        again.snapshot ??= entry.snapshot;
         again.history.unshift(...entry.history);
         again.transitions.unshift(...entry.transitions);
       }
@@ -598,8 +614,67 @@ export class Engine {
   private stateOf(key: string): string {
     const actor = this.actors.get(key);
     if (actor) return stateString(actor.getSnapshot().value);
-    const record = this.records.get(key);
-    return record ? stateString(record.snapshot.value) : 'normal';
+    const snapshot = this.currentSnapshot(key);
+    return snapshot ? stateString(snapshot.value) : 'normal';
+  }
+
+  /**
+   * The inert actor scope pure transitions run in, made once: xstate's own `transition()` makes a
+   * new actor for every call, which is most of the cost at 10,000 keys. Actions are collected, not
+   * run: a transition that has any (the machine's are all `assign`s, applied in place) is refused.
+   */
+  private pureScope(): { scope: AnyActorScope; actions: ExecutableActionObject[] } {
+    if (this.inertScope) return this.inertScope;
+    const self = createActor(this.machine, { input: { key: 'pure-transition' } });
+    const actions: ExecutableActionObject[] = [];
+    const scope = {
+      self,
+      id: '',
+      sessionId: '',
+      system: self.system,
+      defer: () => undefined,
+      emit: () => undefined,
+      logger: () => undefined,
+      stopChild: () => undefined,
+      actionExecutor: (action: ExecutableActionObject) => void actions.push(action),
+    } as unknown as AnyActorScope;
+    this.inertScope = { scope, actions };
+    return this.inertScope;
+  }
+
+  /** A key without an actor: its pure next snapshot not yet written, else its durable one. */
+  private currentSnapshot(key: string): PersistedSnapshot | undefined {
+    return this.pending.get(key)?.snapshot ?? this.records.get(key)?.snapshot;
+  }
+
+  /**
+   * Takes a probe event for a key that has no actor without creating one, when the event can only
+   * lead to a state at rest: a pure transition of the machine itself (the same table, the same
+   * actions), queued for the next coalesced write like any actor's snapshot. Rehydrating 10,000
+   * sessions whose windows vanished then costs 10,000 pure steps, not 10,000 live actors.
+   * Returns false when an actor is needed after all (the caller dispatches to one).
+   */
+  private probeStep(key: string, event: SessionEvent): boolean {
+    if (this.actors.has(key) || !RESTING_EVENTS.has(event.type)) return false;
+    const current = this.currentSnapshot(key);
+    if (!current || current.status !== 'active') return false;
+    const from = stateString(current.value);
+    if (!RESTING_STATES.has(from)) return false;
+    const resolved = this.machine.resolveState({ value: current.value as never, context: current.context as never });
+    const scope = this.pureScope();
+    scope.actions.length = 0;
+    const next = this.machine.transition(resolved, event, scope.scope);
+    const actions = scope.actions;
+    const to = stateString(next.value);
+    if (actions.length > 0 || next.status !== 'active' || !RESTING_STATES.has(to)) return false;
+    if (to === from && next.context === resolved.context) return true;
+    const entry = this.pendingFor(key);
+    entry.snapshot = this.machine.getPersistedSnapshot(next) as unknown as PersistedSnapshot;
+    if (to !== from) {
+      entry.transitions.push({ key, sessionId: next.context.sessionId, from, to, event: event.type, at: new Date().toISOString() });
+    }
+    this.scheduleFlush();
+    return true;
   }
 
   private assertUsable(key: string): void {
@@ -774,7 +849,7 @@ export class Engine {
       for (const [key, record] of this.records) {
         if (this.problems.has(key)) continue;
         const event = this.probeEvent(key, record, byTag);
-        if (event) this.dispatch(key, event);
+        if (event && !this.probeStep(key, event)) this.dispatch(key, event);
       }
       await this.settle();
     } finally {
@@ -785,8 +860,9 @@ export class Engine {
 
   private probeEvent(key: string, record: SessionRecord, byTag: Map<string, PaneRecord[]>): SessionEvent | null {
     const actor = this.actors.get(key);
-    const value = actor ? actor.getSnapshot().value : record.snapshot.value;
-    const context = actor ? actor.getSnapshot().context : record.snapshot.context;
+    const stored = this.pending.get(key)?.snapshot ?? record.snapshot;
+    const value = actor ? actor.getSnapshot().value : stored.value;
+    const context = actor ? actor.getSnapshot().context : stored.context;
     const state = stateString(value);
     const owned = context.sessionId ? byTag.get(context.sessionId) ?? [] : [];
     const pane = owned.find((p) => p.paneId === context.paneId) ?? owned[0];
