@@ -151,8 +151,12 @@ async function benchBurst(env: BenchEnv, engine: Engine): Promise<void> {
   await waitUntil(() => controlAttached(env), 'a control client');
   const writesBefore = engine.store.writeCount;
   const start = performance.now();
-  const kill = keys.flatMap((s, i) => [...(i ? [';'] : []), 'kill-window', '-t', s.windowId!]);
-  await env.tmux.run(kill);
+  // One tmux command line holds about 250 kill-windows ("command too long" beyond): a few at once.
+  const chunks: string[][] = [];
+  for (let i = 0; i < keys.length; i += 200) {
+    chunks.push(keys.slice(i, i + 200).flatMap((s, j) => [...(j ? [';'] : []), 'kill-window', '-t', s.windowId!]));
+  }
+  await Promise.all(chunks.map((args) => env.tmux.run(args)));
   await done;
   const durableMs = performance.now() - start;
   const writes = engine.store.writeCount - writesBefore;
@@ -211,7 +215,7 @@ async function benchSpawn(env: BenchEnv): Promise<void> {
   }
 }
 
-function runChild(mode: 'engine' | 'parse', file: string, socket: string): { ms: number; rssMb: number; sessions: number } {
+function runChild(mode: 'engine' | 'parse', file: string, socket: string): { ms: number; cpuMs?: number; rssMb: number; sessions: number } {
   const out = execFileSync(process.execPath, [child, mode, file, socket], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
@@ -220,7 +224,7 @@ async function benchRehydrate(env: BenchEnv, template: SessionRecord): Promise<v
   step(`rehydrate ${N.rehydrate} persisted sessions whose windows are gone (each becomes orphaned)`);
   const pristine = env.stateFile('rehydrate-pristine');
   writeStateFile(pristine, syntheticSessions(template, N.rehydrate));
-  const engineRuns: { ms: number; rssMb: number }[] = [];
+  const engineRuns: { ms: number; cpuMs?: number; rssMb: number }[] = [];
   const parseRuns: { ms: number; rssMb: number }[] = [];
   for (let run = -1; run < N.rehydrateRuns; run++) {
     const file = env.stateFile('rehydrate');
@@ -239,6 +243,9 @@ async function benchRehydrate(env: BenchEnv, template: SessionRecord): Promise<v
   const rss = median(engineRuns.map((r) => r.rssMb));
   const parseMs = median(parseRuns.map((r) => r.ms));
   const parseRss = median(parseRuns.map((r) => r.rssMb));
+  const cpuMs = median(engineRuns.map((r) => r.cpuMs ?? Number.NaN));
+  info.push(`rehydrate ${N.rehydrate}: ${fmt(cpuMs)} ms of CPU (whole process) for ${fmt(ms)} ms of wall time`);
+  process.stdout.write(`  info ${info.at(-1)}\n`);
   record(
     { name: 'rehydrate_10000_ms', what: `open + validate + reconcile + write ${N.rehydrate} orphaned`, value: ms, unit: 'ms', baseline: `${fmt(parseMs)} ms JSON.parse`, ratio: fmt(ms / parseMs), goal: '< 1000' },
     ms < 1000,

@@ -654,7 +654,7 @@ export class Engine {
    * sessions whose windows vanished then costs 10,000 pure steps, not 10,000 live actors.
    * Returns false when an actor is needed after all (the caller dispatches to one).
    */
-  private probeStep(key: string, event: SessionEvent): boolean {
+  private probeStep(key: string, event: SessionEvent, at: string): boolean {
     if (this.actors.has(key) || !RESTING_EVENTS.has(event.type)) return false;
     const current = this.currentSnapshot(key);
     if (!current || current.status !== 'active') return false;
@@ -671,7 +671,7 @@ export class Engine {
     const entry = this.pendingFor(key);
     entry.snapshot = this.machine.getPersistedSnapshot(next) as unknown as PersistedSnapshot;
     if (to !== from) {
-      entry.transitions.push({ key, sessionId: next.context.sessionId, from, to, event: event.type, at: new Date().toISOString() });
+      entry.transitions.push({ key, sessionId: next.context.sessionId, from, to, event: event.type, at });
     }
     this.scheduleFlush();
     return true;
@@ -846,10 +846,12 @@ export class Engine {
     const collect: TransitionListener = (event) => transitions.push(event);
     this.listeners.add(collect);
     try {
+      // Everything this probe shows was seen at one moment.
+      const at = new Date().toISOString();
       for (const [key, record] of this.records) {
         if (this.problems.has(key)) continue;
         const event = this.probeEvent(key, record, byTag);
-        if (event && !this.probeStep(key, event)) this.dispatch(key, event);
+        if (event && !this.probeStep(key, event, at)) this.dispatch(key, event);
       }
       await this.settle();
     } finally {
