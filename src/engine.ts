@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   createActor,
@@ -101,6 +102,12 @@ export interface TransitionEvent {
 
 export type TransitionListener = (event: TransitionEvent) => void;
 
+/** What `gc` ended (state `normal`), or with `dryRun` would end (state `orphaned`). */
+export interface GcResult {
+  sessions: SessionInfo[];
+  failed: { key: string; error: ErrorData }[];
+}
+
 export interface ReconcileResult {
   /** What tmux answered: `unknown` means nothing was changed. */
   probe: 'ok' | 'no-server' | 'unknown';
@@ -155,6 +162,19 @@ function firstIssue(error: { issues: { path: PropertyKey[]; message: string }[] 
   if (!issue) return `invalid ${subject}`;
   const where = issue.path.length ? `${subject} ${issue.path.map(String).join('.')}` : subject;
   return `invalid ${where}: ${issue.message}`;
+}
+
+/** The first problem of a launch spec, named as the CLI flag that carries it. */
+function specIssue(key: string, error: { issues: { path: PropertyKey[]; message: string; issues?: unknown }[] }): string {
+  const issue = error.issues[0];
+  const flag = { env: '--env', labels: '--label', cwd: '--cwd', group: '--group', resumeCommand: '--resume-command' }[
+    String(issue?.path[0])
+  ];
+  if (!issue || !flag) return firstIssue(error as never, `spawn ${key}`);
+  // A bad record key (env or label name) carries its reason one level down.
+  const nested = (issue.issues as { message: string }[] | undefined)?.[0]?.message;
+  const name = issue.path.length > 1 ? ` ${JSON.stringify(String(issue.path[1]))}` : '';
+  return `invalid ${flag}${name}: ${nested ?? issue.message}`;
 }
 
 export function validateKey(key: unknown): string {
@@ -517,7 +537,7 @@ export class Engine {
       if (entry && context) {
         for (const t of entry.transitions) {
           const info = sessionInfo(key, value, context, record?.updatedAt ?? null);
-          reports.push({ ...t, session: { ...info, state: topState(t.to) as SessionState } });
+          reports.push({ ...t, session: { ...info, state: t.to.split('.')[0] as SessionState } });
         }
       }
       this.settleWaiters(key, { record, context: context ?? null });
@@ -696,14 +716,18 @@ export class Engine {
   private buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec | null): LaunchSpec {
     const parsed = LaunchSpecSchema.safeParse({
       command: options.command && options.command.length ? options.command : stored?.command ?? [],
-      cwd: options.cwd ?? stored?.cwd ?? null,
+      // tmux runs the program from its server's directory: a relative --cwd means the caller's.
+      cwd: options.cwd ? resolvePath(options.cwd) : stored?.cwd ?? null,
       env: options.env ?? stored?.env ?? {},
       labels: options.labels ?? stored?.labels ?? {},
       group: options.group ?? stored?.group ?? this.group,
       resumeCommand: options.resumeCommand ?? stored?.resumeCommand ?? null,
     });
-    if (!parsed.success) throw new InvalidInputError(firstIssue(parsed.error, `spawn ${key}:`).replace(': ', ' '));
+    if (!parsed.success) throw new InvalidInputError(specIssue(key, parsed.error));
     const spec = parsed.data;
+    if (spec.command[0]!.trim() === '') {
+      throw new InvalidInputError(`spawn ${key}: the command is empty: name a program after --`);
+    }
     if (spec.cwd !== null) {
       let isDir = false;
       try {
@@ -768,12 +792,18 @@ export class Engine {
 
   /** Ends a session: kills only the window carrying its id, removes the record, keeps history. */
   async end(key: string): Promise<SessionInfo> {
+    return (await this.endSession(key, () => true))!;
+  }
+
+  /** `end`, but only if the session (as now in the file) passes `accept`; null when it did not. */
+  private async endSession(key: string, accept: (current: SessionInfo) => boolean): Promise<SessionInfo | null> {
     this.assertOpen();
     validateKey(key);
     await this.sync();
     this.assertUsable(key);
     const before = this.get(key);
     if (!before) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
+    if (!accept(before)) return null;
     if (before.state === 'spawning') {
       throw new ConflictError(`${key} is spawning: try again when it is active`);
     }
@@ -807,12 +837,43 @@ export class Engine {
     return info;
   }
 
-  /** Every session, sorted by key. Does not reconcile: call `reconcile()` first for the truth. */
-  list(): SessionInfo[] {
+  /**
+   * Every session, sorted by key; with `labels`, only those carrying every one of them (AND).
+   * Does not reconcile: call `reconcile()` first for the truth.
+   */
+  list(filter: { labels?: Record<string, string> | undefined } = {}): SessionInfo[] {
+    const wanted = Object.entries(filter.labels ?? {});
     return [...this.records.keys()]
       .sort()
       .map((key) => this.get(key))
-      .filter((info): info is SessionInfo => info !== undefined);
+      .filter((info): info is SessionInfo => info !== undefined)
+      .filter((info) => wanted.every(([name, value]) => info.labels[name] === value));
+  }
+
+  /**
+   * Ends every orphaned session (after one reconcile), or with `dryRun` only lists them. A
+   * session that stopped being orphaned in the meantime (adopted, resumed elsewhere) is left
+   * alone; a cleanup that fails is reported in `failed` and the others still go ahead.
+   */
+  async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
+    const probe = await this.reconcile();
+    if (probe.probe === 'unknown') {
+      // An orphan whose window came back would be ended: gc acts only on a fresh answer.
+      if (probe.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', probe.error.message);
+      throw new WardenError('TMUX_FAILED', `tmux did not answer (${probe.error?.message ?? 'no answer'}): gc ended nothing, try again`);
+    }
+    const orphaned = this.list().filter((info) => info.state === 'orphaned');
+    if (options.dryRun) return { sessions: orphaned, failed: [] };
+    const result: GcResult = { sessions: [], failed: [] };
+    for (const info of orphaned) {
+      try {
+        const ended = await this.endSession(info.key, (current) => current.state === 'orphaned' && current.sessionId === info.sessionId);
+        if (ended) result.sessions.push(ended);
+      } catch (err) {
+        result.failed.push({ key: info.key, error: toErrorData(err) });
+      }
+    }
+    return result;
   }
 
   /** Records that could not be rehydrated, for `doctor`. */
@@ -951,10 +1012,21 @@ export class Engine {
     }
   }
 
-  /** Types text into the session's pane, literally; Enter after it unless `enter: false`. */
+  /**
+   * Types text into the session's pane, literally; Enter after it unless `enter: false`.
+   * Newlines and tabs are typed; any other control character is refused, since "literal" text
+   * that silently became a key press (Ctrl-C, Escape) would surprise whoever sent it.
+   */
   async send(key: string, text: string, options: { enter?: boolean } = {}): Promise<void> {
+    const control = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(text.replaceAll('\r\n', '\n'));
+    if (control) {
+      const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      throw new InvalidInputError(
+        `the text contains control character U+${code}: send types text (newline and tab included); press keys with 'tmux send-keys'`,
+      );
+    }
     const info = await this.activePane(key);
-    await this.tmux.sendText(info.paneId!, text, options);
+    await this.tmux.sendText(info.paneId!, text.replaceAll('\r\n', '\n'), options);
   }
 
   /** The pane's screen and up to `lines` lines of scrollback. */
@@ -972,6 +1044,16 @@ export class Engine {
       throw new ConflictError(`${key} is ${info.state}, not active: resume it with 'warden spawn ${key} --mode resume'`);
     }
     return info;
+  }
+
+  /**
+   * Whether a client whose `$TMUX` is `tmuxEnv` runs on this engine's tmux server: only then can
+   * it `switch-client`; a client of another server attaches (nested) instead.
+   */
+  async clientOnServer(tmuxEnv: string | undefined = process.env.TMUX): Promise<boolean> {
+    if (!tmuxEnv) return false;
+    const ours = await this.tmux.socketPath().catch(() => null);
+    return ours !== null && tmuxEnv.split(',')[0] === ours;
   }
 
   /** argv that shows the session's window to a person (switch-client inside tmux). */
