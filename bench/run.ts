@@ -270,7 +270,8 @@ async function benchCli(env: BenchEnv, template: SessionRecord): Promise<void> {
   const windows = await launchWindows(env.tmux, N.ls);
   const stateFile = env.stateFile('ls');
   writeStateFile(stateFile, recordsFor(template, windows));
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: env.socket };
+  // The code cache goes to the bench's own directory; the warm-up runs create it, as a first run would.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: env.socket, XDG_CACHE_HOME: env.dir };
   delete childEnv.TMUX;
   const out = execFileSync(process.execPath, [cli, 'ls', '--json'], { env: childEnv, encoding: 'utf8' });
   const listed = (JSON.parse(out) as { sessions: { state: string }[] }).sessions;

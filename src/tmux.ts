@@ -22,6 +22,12 @@ export interface TmuxOptions {
 export interface CallOptions {
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
+  /**
+   * Kill the tmux process if this one exits (execa's `cleanup`, default true). Long-lived
+   * processes turn it off: execa's exit hook would otherwise re-raise a SIGTERM that the
+   * application handles itself (`process.once('SIGTERM', …)`), killing it before it can close.
+   */
+  killOnExit?: boolean | undefined;
 }
 
 /** One pane as `list-panes -a` reports it. */
@@ -86,7 +92,7 @@ export const PANE_DIED_CHANNEL = 'warden-pane-died';
 const PANE_DIED_HOOK = `wait-for -S ${PANE_DIED_CHANNEL}`;
 
 /** A control-mode client (`tmux -C`) as a running process: lines of notifications on stdout. */
-export type ControlClientProcess = ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'ignore'; buffer: false; reject: false }>;
+export type ControlClientProcess = ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'ignore'; buffer: false; reject: false; cleanup: false }>;
 
 // Session names have control characters escaped by tmux, window names do not: the window name
 // comes last so a unit separator inside it cannot shift the other fields.
@@ -182,6 +188,7 @@ export class Tmux {
         extendEnv: false,
         timeout: options.timeoutMs ?? this.timeoutMs,
         cancelSignal: options.signal,
+        cleanup: options.killOnExit ?? true,
         stdin: 'ignore',
         stripFinalNewline: false,
         encoding: 'utf8',
@@ -382,12 +389,17 @@ export class Tmux {
       stderr: 'ignore',
       buffer: false,
       reject: false,
+      // It exits by itself when our end of its stdin closes, so no exit hook (see CallOptions.killOnExit).
+      cleanup: false,
     });
   }
 
-  /** Resolves when some window of ours signals that its pane died (blocks until then). */
+  /**
+   * Resolves when some window of ours signals that its pane died (blocks until then). If this
+   * process dies without closing, the `tmux wait-for` lingers until the next pane death.
+   */
   async waitForPaneDeath(options: CallOptions = {}): Promise<void> {
-    await this.run(['wait-for', PANE_DIED_CHANNEL], { ...options, timeoutMs: 0 });
+    await this.run(['wait-for', PANE_DIED_CHANNEL], { ...options, timeoutMs: 0, killOnExit: false });
   }
 
   /** Gives windows created before the hook existed the `pane-died` hook, in one tmux process. */

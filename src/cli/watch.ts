@@ -20,8 +20,10 @@ export const registerWatch: RegisterVerb = (program, globals) => {
       const g = globals();
       const stop = new AbortController();
       const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      // Not `once`: signal-exit (execa, proper-lockfile) re-raises a signal when its own handler
+      // is the only one left, and a `once` handler is gone by the time it looks.
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const c = colorsFor(process.stdout);
       try {
         // Subscribed before the first reconcile, so a change that happened while nobody watched
