@@ -968,14 +968,17 @@ export class Engine {
     });
     const watcher = { events, stop };
     this.watchers.add(watcher);
+    // A tmux that refuses the control client (too old, say) is asked again only now and then.
+    let nextAttach = 0;
     try {
       while (!stop.signal.aborted && !this.closed) {
         changed = false;
         await this.reconcile();
-        if (options.control !== false && !events.connected && this.groupSeen.exists) {
+        if (options.control !== false && !events.connected && this.groupSeen.exists && Date.now() >= nextAttach) {
           // Windows made before the pane-died hook existed get it now; then listen.
           await this.tmux.hookPaneDeaths(this.groupSeen.taggedWindows).catch(() => undefined);
           if (await events.connect()) continue; // look once more: something may have changed meanwhile
+          nextAttach = Date.now() + safetyIntervalMs;
         }
         if (changed || stop.signal.aborted) continue;
         await new Promise<void>((resolve) => {

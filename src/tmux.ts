@@ -402,16 +402,19 @@ export class Tmux {
     await this.run(['wait-for', PANE_DIED_CHANNEL], { ...options, timeoutMs: 0, killOnExit: false });
   }
 
-  /** Gives windows created before the hook existed the `pane-died` hook, in one tmux process. */
+  /** Gives windows created before the hook existed the `pane-died` hook (one tmux process per 100). */
   async hookPaneDeaths(windowIds: string[], options: CallOptions = {}): Promise<void> {
-    if (windowIds.length === 0) return;
-    const args = windowIds.flatMap((id, i) => [...(i ? [';'] : []), 'set-hook', '-w', '-t', id, 'pane-died', PANE_DIED_HOOK]);
-    try {
-      await this.run(args, options);
-    } catch (err) {
-      // A window closed in between has no pane left to die: nothing to hook.
-      if (err instanceof TmuxError && (err.kind === 'no-server' || /can't find window/i.test(err.stderr))) return;
-      throw err;
+    // A tmux command line has a size limit ("command too long"): 100 windows per process.
+    for (let start = 0; start < windowIds.length; start += 100) {
+      const chunk = windowIds.slice(start, start + 100);
+      const args = chunk.flatMap((id, i) => [...(i ? [';'] : []), 'set-hook', '-w', '-t', id, 'pane-died', PANE_DIED_HOOK]);
+      try {
+        await this.run(args, options);
+      } catch (err) {
+        // A window closed in between has no pane left to die: nothing to hook.
+        if (err instanceof TmuxError && (err.kind === 'no-server' || /can't find window/i.test(err.stderr))) continue;
+        throw err;
+      }
     }
   }
 
