@@ -425,6 +425,13 @@ async function main(): Promise<void> {
   };
   process.stdout.write(`tmux-warden bench${quick ? ' (quick: smaller N)' : ''} on ${machine.cpus} × ${machine.cpuModel}, ${machine.node}, ${machine.tmux}, temp files on ${machine.tempFilesystem}\n`);
   let scale: ScalePoint[] = [];
+  // Interrupted: still remove the bench's tmux server (and the programs in it) and temp files.
+  // (`on`, not `once`: execa's signal-exit re-raises a signal its own handler is left alone with.)
+  const interrupted = (signal: NodeJS.Signals) => {
+    void env.cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
   try {
     // A session outside the group keeps the server up while the bench empties the group.
     await env.tmux.run(['new-session', '-d', '-s', 'bench-anchor', ...LONG_RUNNING]);

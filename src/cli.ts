@@ -10,6 +10,8 @@ import { registerCompletion } from './cli/completion.js';
 import { registerGc, registerHistory, registerLs } from './cli/list-verbs.js';
 import { registerAttach, registerLogs, registerSend } from './cli/pane-verbs.js';
 import { registerEnd, registerSpawn, registerStatus } from './cli/session-verbs.js';
+import { registerGraph } from './cli/graph.js';
+import { registerInspect } from './cli/inspect.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
 import { registerWatch } from './cli/watch.js';
 
@@ -28,6 +30,8 @@ const VERBS: RegisterVerb[] = [
   registerWatch,
   registerHistory,
   registerCompletion,
+  registerGraph,
+  registerInspect,
 ];
 
 /**
@@ -51,6 +55,7 @@ export function buildProgram(): Command {
     .option('--state <file>', 'state file (env WARDEN_STATE)')
     .option('--socket <name>', 'tmux socket name, as tmux -L (env WARDEN_TMUX_SOCKET)')
     .option('--json', 'print JSON for scripts')
+    .option('--inspect-log <file>', 'append the XState inspection events of this run to FILE (JSONL, for inspect --replay)')
     .addHelpText(
       'after',
       '\nExit codes: 0 ok · 1 runtime error · 2 bad usage or input · 3 conflict · 4 no such session\n' +

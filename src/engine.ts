@@ -272,6 +272,7 @@ export class Engine {
     const document = await this.store.load();
     for (const [key, record] of Object.entries(document.sessions)) this.adoptRecord(key, record);
     this.resumeAbandoned();
+    this.showToInspector();
   }
 
   /** Picks up what other processes wrote since we last looked (one stat when nothing changed). */
@@ -288,6 +289,20 @@ export class Engine {
       this.adoptRecord(key, record);
     }
     this.resumeAbandoned();
+    this.showToInspector();
+  }
+
+  /**
+   * With an inspector attached, every session gets its actor now, not when something first
+   * happens to it, so the inspector shows them all. Only records at rest: no service runs in
+   * those states, so creating the actor does nothing; `spawning`/`ending` get theirs when resumed.
+   */
+  private showToInspector(): void {
+    if (!this.userInspect) return;
+    for (const [key, record] of this.records) {
+      if (this.problems.has(key) || this.actors.has(key) || isInFlightSnapshot(record.snapshot)) continue;
+      this.actorFor(key);
+    }
   }
 
   private adoptRecord(key: string, record: SessionRecord): void {
@@ -771,21 +786,38 @@ export class Engine {
       throw new InvalidInputError(`spawn ${key}: a command is required after --`);
     }
     const spec = this.buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : options, stored);
-    if (mode === 'resume' && state === 'active.running') return this.require(key);
 
     const currentId = this.records.get(key)?.snapshot.context.sessionId ?? null;
     const sessionId = mode === 'resume' && currentId ? currentId : randomUUID();
+    const spawnEvent: SessionEvent = { type: 'SPAWN', mode, sessionId, spec, at: new Date().toISOString() };
+    if (mode === 'resume' && state === 'active.running') {
+      // An attach: the machine takes it without changing anything, so nothing is written.
+      this.dispatch(key, spawnEvent);
+      return this.require(key);
+    }
+    const failedCleanup = (record: SessionRecord) =>
+      topState(record.snapshot.value) === 'ending' && record.snapshot.context.error !== null;
     const settled = this.nextDurable(
       key,
       (record) =>
         record === null ||
+        failedCleanup(record) ||
         (topState(record.snapshot.value) === 'active' && record.snapshot.context.sessionId === sessionId),
     );
-    this.dispatch(key, { type: 'SPAWN', mode, sessionId, spec, at: new Date().toISOString() });
+    this.dispatch(key, spawnEvent);
     const { record, context } = await settled;
     if (record === null) {
       const failed = context?.error ?? { code: 'SPAWN_FAILED', message: 'the window did not come up', stderr: '' };
       throw new WardenError('SPAWN_FAILED', `spawn of ${key} failed: ${failed.message}`, { stderr: failed.stderr });
+    }
+    if (failedCleanup(record)) {
+      // A fresh restart whose old window could not be cleaned up: the new session waits in context.
+      const error = record.snapshot.context.error!;
+      throw new WardenError(
+        'TMUX_FAILED',
+        `could not end the old session of ${key} (${error.message}): it stays ending and the restart is retried on the next 'warden ls'`,
+        { stderr: error.stderr },
+      );
     }
     return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
   }
@@ -809,9 +841,14 @@ export class Engine {
     }
     const failedEnd = (record: SessionRecord | null) =>
       record !== null && topState(record.snapshot.value) === 'ending' && record.snapshot.context.error !== null;
-    const settled = this.nextDurable(key, (record) => record === null || failedEnd(record));
+    // A retried cleanup of a fresh restart goes on to spawn the new session instead of ending.
+    const restarted = (record: SessionRecord | null) => record !== null && topState(record.snapshot.value) !== 'ending';
+    const settled = this.nextDurable(key, (record) => record === null || failedEnd(record) || restarted(record));
     this.dispatch(key, before.state === 'ending' ? { type: 'RETRY' } : { type: 'END' });
     const { record } = await settled;
+    if (restarted(record)) {
+      throw new ConflictError(`${key} went on with its pending --mode fresh restart instead: run 'warden end ${key}' again once it is active`);
+    }
     if (record) {
       const error = record.snapshot.context.error!;
       throw new WardenError(
@@ -932,7 +969,8 @@ export class Engine {
     switch (state) {
       case 'active.running':
         if (!pane) return { type: 'WINDOW_GONE' };
-        if (pane.dead) return { type: 'PANE_EXITED', exitStatus: pane.exitStatus ?? 0 };
+        // Dead but not reaped yet: its exit status comes with the next probe.
+        if (pane.dead) return pane.exitStatus === null ? null : { type: 'PANE_EXITED', exitStatus: pane.exitStatus };
         return null;
       case 'active.exited':
         return pane ? null : { type: 'WINDOW_GONE' };

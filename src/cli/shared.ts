@@ -10,6 +10,8 @@ export interface GlobalOptions {
   state?: string;
   socket?: string;
   json?: boolean;
+  /** Append the XState inspection events of this run to this file (JSONL). */
+  inspectLog?: string;
 }
 
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
@@ -32,12 +34,25 @@ export async function withEngine<T>(
   options: Partial<EngineOptions> & { reconcile?: boolean } = {},
 ): Promise<T> {
   const { reconcile = true, ...overrides } = options;
-  const engine = await createEngine({ ...engineOptions(globals), ...overrides, reconcileOnOpen: false });
+  const liveUrl = process.env.WARDEN_INSPECT || undefined;
+  // Loaded only when asked for: the inspector is not part of every verb's cold start.
+  const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
+  const log = inspection && globals.inspectLog ? await inspection.openInspectionLog(globals.inspectLog) : null;
+  const live = inspection && liveUrl ? inspection.streamToInspector(liveUrl) : null;
+  const inspect = inspection
+    ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
+    : overrides.inspect;
   try {
-    if (reconcile) reportProbe(await engine.reconcile());
-    return await body(engine);
+    const engine = await createEngine({ ...engineOptions(globals), ...overrides, inspect, reconcileOnOpen: false });
+    try {
+      if (reconcile) reportProbe(await engine.reconcile());
+      return await body(engine);
+    } finally {
+      await engine.close();
+    }
   } finally {
-    await engine.close();
+    await live?.stop();
+    await log?.close();
   }
 }
 

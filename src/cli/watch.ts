@@ -3,7 +3,7 @@ import { colorsFor, transitionLine } from './format.js';
 import { InvalidInputError } from '../errors.js';
 import { examples, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 
-function parseInterval(value: string): number {
+export function parseInterval(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 10) {
     throw new InvalidInputError(`--interval ${JSON.stringify(value)} is not a time in milliseconds: use e.g. --interval 500`);
   }
