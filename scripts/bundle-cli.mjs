@@ -16,8 +16,11 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  // The inspector (and its server) loads only for `inspect`.
-  external: ['@statelyai/inspect'],
+  // The inspector, its server and WebSocket stay outside the bundle, loaded (and seen to be loaded)
+  // only when `inspect` or --inspect-log runs. xstate/graph is bundled (a second copy of xstate
+  // would not know the bundled machine) and, like every module behind a dynamic import, is only
+  // evaluated when `graph` or `inspect` runs.
+  external: ['@statelyai/inspect', '@statelyai/inspect/*', 'ws'],
   // The bundle is CommonJS: give the sources that read import.meta.url the bundle's own URL.
   define: { 'import.meta.url': '__wardenModuleUrl' },
   banner: { js: "const __wardenModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
