@@ -36,7 +36,8 @@ const only = onlyArg ? new Set(onlyArg.split(',')) : null;
 const wanted = (part: string) => only === null || only.has(part);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
-const cli = path.join(root, 'dist', 'src', 'cli.js');
+// What `bin` points at.
+const cli = path.join(root, 'dist', 'src', 'warden.cjs');
 const child = path.join(here, 'rehydrate-child.js');
 
 const N = {

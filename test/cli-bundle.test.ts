@@ -1,5 +1,5 @@
 /**
- * The `warden` command as installed: `bin` runs dist/src/cli.js, a launcher that runs the bundled
+ * The `warden` command as installed: `bin` runs dist/src/warden.cjs, a launcher that runs the bundled
  * CLI (dist/src/cli.cjs) through a V8 code cache. Built by `npm run build` (which `npm test` runs).
  */
 import { execFile } from 'node:child_process';
@@ -12,7 +12,8 @@ import { LONG_RUNNING, useTmuxServer } from './support/tmux-server.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
-const launcher = join(root, 'dist', 'src', 'cli.js');
+const launcher = join(root, 'dist', 'src', 'warden.cjs');
+const legacyPath = join(root, 'dist', 'src', 'cli.js');
 const bundle = join(root, 'dist', 'src', 'cli.cjs');
 const server = useTmuxServer('cli-bundle');
 const cacheHome = mkdtempSync(join(tmpdir(), 'warden-cache-'));
@@ -25,7 +26,7 @@ function warden(args: string[], stateFile: string) {
 }
 
 describe('the bundled CLI', () => {
-  it('is what bin points at: one launcher and one bundle, with the inspector left out', () => {
+  it('is what bin points at: one launcher and one bundle, with the inspector left out', async () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     expect(resolve(root, pkg.bin.warden!)).toBe(launcher);
     expect(existsSync(bundle)).toBe(true);
@@ -33,6 +34,10 @@ describe('the bundled CLI', () => {
     // Loaded only by the verb that needs it, never at start-up.
     expect(source).not.toContain('@statelyai/inspect/dist');
     expect(source).not.toMatch(/^#!/);
+    // The path scripts and tests have always run starts the same launcher.
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
+    const { stdout } = await run(process.execPath, [legacyPath, '--version'], { env, encoding: 'utf8' });
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('lists real sessions as JSON and prints its version', async () => {

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// The `warden` command: runs the bundled CLI (cli.cjs, next to this file) through a V8 code cache
-// kept in the user's cache directory, so a cold start does not compile the bundle again. Any
-// problem with the cache (unwritable, stale, rejected by this V8) just means compiling as usual.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
+// The `warden` command (what `bin` points at): runs the bundled CLI (cli.cjs, next to this file)
+// through a V8 code cache kept in the user's cache directory, so a cold start does not compile the
+// bundle again. Any problem with the cache (unwritable, stale, rejected by this V8) just means
+// compiling as usual. CommonJS, so starting it does not start Node's ES module loader.
+'use strict';
+const { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { homedir } = require('node:os');
+const { dirname, isAbsolute, join } = require('node:path');
+const { Script } = require('node:vm');
 
-const bundle = fileURLToPath(new URL('./cli.cjs', import.meta.url));
+const bundle = join(__dirname, 'cli.cjs');
 const source = readFileSync(bundle, 'utf8');
 let cacheFile = null;
 let cachedData;
@@ -39,5 +40,5 @@ if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
     }
   });
 }
-const module = { exports: {} };
-script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+const bundled = { exports: {} };
+script.runInThisContext()(bundled.exports, createRequire(bundle), bundled, bundle, dirname(bundle));
