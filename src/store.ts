@@ -288,6 +288,9 @@ class DurableStateFile implements Adapter<StateDocument> {
       }
       if (backupTemp !== null) {
         await rename(backupTemp, this.backupFile);
+        // When .bak already is a link to this same file (a write that failed after re-linking it),
+        // rename(2) does nothing and leaves the temp link behind.
+        await unlink(backupTemp).catch(() => {});
         backupTemp = null;
       }
 
@@ -407,6 +410,14 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** The lock went away before the file was replaced: nothing was written, so the commit may retry. */
+class LockLostError extends StateFileError {
+  constructor(lockPath: string, message: string) {
+    super('STATE_IO', lockPath, message);
+  }
+}
+const LOCK_LOST_RETRIES = 3;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -474,13 +485,20 @@ export class StateStore {
       } catch (err) {
         throw ioError(this.path, `cannot create the state directory ${dir} (${describeError(err)}): check the path and its permissions`, err);
       }
-      const lock = await this.acquireLock();
-      try {
-        await this.sweepAbandonedTemps();
-        const before = await this.readCurrent();
-        return await this.mergeAndWrite(before, checked, lock);
-      } finally {
-        await lock.release().catch(() => {});
+      for (let attempt = 1; ; attempt += 1) {
+        const lock = await this.acquireLock();
+        try {
+          await this.sweepAbandonedTemps();
+          const before = await this.readCurrent();
+          return await this.mergeAndWrite(before, checked, lock);
+        } catch (err) {
+          // Nothing was written: take the lock again, read again, merge again. (Two processes
+          // taking over one stale lock can remove each other's fresh one: proper-lockfile's race.)
+          if (err instanceof LockLostError && attempt < LOCK_LOST_RETRIES) continue;
+          throw err;
+        } finally {
+          await lock.release().catch(() => {});
+        }
       }
     });
   }
@@ -762,7 +780,7 @@ export class StateStore {
       }
     }
     if (reason !== null) {
-      throw ioError(
+      throw new LockLostError(
         this.lockPath,
         `lost the lock ${this.lockPath} while writing ${this.path} (${reason}): nothing was written; retry`,
       );

@@ -3,14 +3,24 @@
  * server, a long-running engine beside them, and a lock left behind by a killed process.
  */
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SessionInfo } from '../src/schema.js';
+import { SESSION_MACHINE_VERSION } from '../machines/session.js';
+import type { SessionInfo, StateDocument } from '../src/schema.js';
+import { StateStore, type RecordContent } from '../src/store.js';
+import { persistedIn, spec } from './support/snapshots.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
 import { readState, startWarden, warden, type CliTarget } from './support/warden-cli.js';
 
 const server = useTmuxServer('concurrency');
 const PARALLEL = 8;
+const snapshot = await persistedIn('active.running', 'a', spec(LONG_RUNNING), '00000000-0000-4000-8000-000000000001');
+const content = (key: string): RecordContent => ({
+  machineVersion: SESSION_MACHINE_VERSION,
+  snapshot: { ...snapshot, context: { ...snapshot.context, key } },
+  owner: null,
+});
 
 function target(): CliTarget {
   return { state: server.stateFile(), socket: server.socket };
@@ -190,6 +200,29 @@ describe('a long-running engine beside CLI calls: it sees their changes before i
 });
 
 describe('a stale lock left by a killed process is recovered; a live one is waited for', () => {
+  it('a commit whose lock another process removed (two takeovers of one stale lock) retries and lands once', async () => {
+    const file = server.stateFile();
+    const store = new StateStore(file);
+    const first = (await store.commit([{ key: 'a', expect: null, record: content('a') }])).applied.get('a')!;
+    // Between taking the lock and replacing the file, the lock disappears once, as when a second
+    // process judged the same stale lock and removed our fresh one.
+    const adapter = (store as unknown as { adapter: { write: (doc: StateDocument) => Promise<void> } }).adapter;
+    const write = adapter.write.bind(adapter);
+    let removed = 0;
+    adapter.write = async (doc) => {
+      if (removed++ === 0) rmdirSync(`${file}.lock`);
+      return write(doc);
+    };
+    const result = await store.commit([
+      { key: 'a', expect: { rev: first.rev, updatedAt: first.updatedAt }, record: content('a') },
+      { key: 'b', expect: null, record: content('b') },
+    ]);
+    expect(removed).toBe(2);
+    expect([...result.applied.keys()].sort()).toEqual(['a', 'b']);
+    expect(readState(file).sessions.a!.rev).toBe(2);
+    expect(readdirSync(dirname(file)).filter((f) => f.includes(basename(file)) && f.endsWith('.tmp'))).toEqual([]);
+  });
+
   /** A process that takes the state file's lock the way the store does, then idles. */
   function lockHolder(file: string, holdMs: number) {
     const script = `
