@@ -663,6 +663,11 @@ export class Engine {
             { group: spec.group, name: key, sessionId, command, cwd: spec.cwd, env },
             { signal },
           );
+      if (mayExist && !pane) {
+        // The process that died may have left its tmux client running: its window can land just
+        // after our look. It carries our id, so it is ours: keep the one the record will name.
+        await this.tmux.killOwnedWindows(sessionId, { signal, keep: ref.windowId }).catch(() => undefined);
+      }
       return { ...ref, dead: false, exitStatus: null };
     } catch (err) {
       if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
@@ -1043,10 +1048,26 @@ export class Engine {
         if (event && !this.probeStep(key, event, at)) this.dispatch(key, event);
       }
       await this.settle();
+      await this.killDuplicateWindows(byTag);
     } finally {
       this.listeners.delete(collect);
     }
     return { probe: probe.kind, transitions };
+  }
+
+  /**
+   * Invariant 2 after a crash: a killed process's tmux client may still create its window after
+   * another process launched one for the same id. Both carry the id, so both are ours: keep the
+   * one the record names, kill the rest. Costs nothing unless the probe showed a duplicate.
+   */
+  private async killDuplicateWindows(byTag: Map<string, PaneRecord[]>): Promise<void> {
+    for (const record of this.records.values()) {
+      const { sessionId, windowId } = record.snapshot.context;
+      if (!sessionId || !windowId || topState(record.snapshot.value) !== 'active') continue;
+      const windows = new Set((byTag.get(sessionId) ?? []).map((p) => p.windowId));
+      if (windows.size < 2 || !windows.has(windowId)) continue;
+      await this.tmux.killOwnedWindows(sessionId, { keep: windowId }).catch(() => undefined);
+    }
   }
 
   private probeEvent(key: string, record: SessionRecord, byTag: Map<string, PaneRecord[]>): SessionEvent | null {

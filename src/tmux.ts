@@ -336,12 +336,12 @@ export class Tmux {
    * Kills every window whose tag equals `sessionId`, and only those: a window with the same name
    * but another tag (or none) is never touched. Idempotent: no such window, or no server, is
    * success. Returns the window ids killed. Window ids are never reused by a tmux server, so the
-   * window found is the window killed.
+   * window found is the window killed. `keep` spares one of them (the one a record names).
    */
-  async killOwnedWindows(sessionId: string, options: CallOptions = {}): Promise<string[]> {
+  async killOwnedWindows(sessionId: string, options: CallOptions & { keep?: string } = {}): Promise<string[]> {
     if (!sessionId) return [];
     const owned = await this.findOwned(sessionId, options);
-    const windowIds = [...new Set(owned.map((p) => p.windowId))];
+    const windowIds = [...new Set(owned.map((p) => p.windowId))].filter((id) => id !== options.keep);
     if (windowIds.length === 0) return [];
     const args = windowIds.flatMap((id, i) => [...(i ? [';'] : []), 'kill-window', '-t', id]);
     try {

@@ -174,6 +174,18 @@ exec "${realTmux}" "$@"`,
     expect(await ownedWindows(hanging.tmux, sessionId)).toEqual(created);
   });
 
+  it("a killed process's tmux client creating its window late: the duplicate is ended by the next ls, the record's window kept", async () => {
+    const t = target(midSpawn);
+    const [info] = await spawnAll(t, ['late-twin']);
+    // What a SIGKILLed spawn's still-running tmux client does after another process relaunched it.
+    const twin = (await midSpawn.tmux.run(['new-window', '-d', '-P', '-F', '#{window_id}', '-t', '=warden:', 'sleep', '600'])).trim();
+    await midSpawn.tmux.run(['set-option', '-w', '-t', twin, '@warden_id', info!.sessionId!]);
+    expect((await ownedWindows(midSpawn.tmux, info!.sessionId!)).sort()).toEqual([info!.windowId, twin].sort());
+    const sessions = await lsJson(t);
+    expect(sessions).toEqual([expect.objectContaining({ key: 'late-twin', state: 'active', windowId: info!.windowId })]);
+    expect(await ownedWindows(midSpawn.tmux, info!.sessionId!)).toEqual([info!.windowId]);
+  });
+
   it('a window killed in the middle of a spawn: orphaned on the next ls, resumed into one window', async () => {
     const t = target(midSpawn);
     // The window is created and tagged for real, then killed before the spawn hears back.
