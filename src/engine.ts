@@ -45,8 +45,10 @@ import {
 import { StateStore, defaultStatePath, type CommitOp } from './store.js';
 import { Tmux, type PaneRecord, type TmuxSocket } from './tmux.js';
 
+/** The tmux session that holds the windows unless told otherwise. */
 export const DEFAULT_GROUP = 'warden';
 
+/** How `createEngine` opens an engine. Every field is optional. */
 export interface EngineOptions {
   /** The state file; `$WARDEN_STATE`, then the XDG state directory, by default. */
   stateFile?: string | undefined;
@@ -64,15 +66,30 @@ export interface EngineOptions {
   tmuxBin?: string | undefined;
   /** Reconcile once on open (default true). */
   reconcileOnOpen?: boolean | undefined;
+  /**
+   * A transition listener subscribed before the engine opens, so it also hears the transitions of
+   * opening (a resumed spawn, the first reconcile). Same contract as `subscribe`.
+   */
+  onTransition?: TransitionListener | undefined;
 }
 
+/** What `Engine.spawn` starts, and how. */
 export interface SpawnOptions {
+  /**
+   * `normal` (default) refuses a key that is not `normal`; `resume` attaches to a running session
+   * and relaunches an orphaned or exited one under the same session id; `fresh` ends whatever runs
+   * and starts a new session id.
+   */
   mode?: SpawnMode | undefined;
   /** argv of the program; `{sessionId}` and `{key}` are substituted. Required unless resuming. */
   command?: string[] | undefined;
+  /** Working directory of the program; it must exist. The tmux server's directory by default. */
   cwd?: string | null | undefined;
+  /** Extra environment of the program (it always gets `WARDEN_SESSION_ID` and `WARDEN_KEY`). */
   env?: Record<string, string> | undefined;
+  /** Free-form labels stored with the session (a ticket id, an owner). */
   labels?: Record<string, string> | undefined;
+  /** The tmux session to put the window in; the engine's group by default. */
   group?: string | undefined;
   /** Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted. */
   resumeCommand?: string | null | undefined;
@@ -90,8 +107,10 @@ export interface TransitionEvent {
   session: SessionInfo;
 }
 
+/** Hears transitions once durable; what it throws is ignored (the transition stands). */
 export type TransitionListener = (event: TransitionEvent) => void;
 
+/** What one `reconcile()` saw and did. */
 export interface ReconcileResult {
   /** What tmux answered: `unknown` means nothing was changed. */
   probe: 'ok' | 'no-server' | 'unknown';
@@ -142,6 +161,10 @@ function firstIssue(error: { issues: { path: PropertyKey[]; message: string }[] 
   return `invalid ${where}: ${issue.message}`;
 }
 
+/**
+ * Returns `key` if it is a valid session key.
+ * @throws InvalidInputError naming the rule otherwise.
+ */
 export function validateKey(key: unknown): string {
   const parsed = KeySchema.safeParse(key);
   if (!parsed.success) {
@@ -185,10 +208,18 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * One state file and one tmux server, with an actor per session key. Open it with
+ * `createEngine`; every method that changes something resolves only once the change is durable.
+ */
 export class Engine {
+  /** The state file this engine reads and writes. */
   readonly stateFile: string;
+  /** The default tmux session for new windows. */
   readonly group: string;
+  /** The tmux adapter (socket, binary, timeouts), for a caller that needs to run tmux itself. */
   readonly tmux: Tmux;
+  /** The durable store under the engine; read it, but write only through the engine. */
   readonly store: StateStore;
 
   private readonly probeTimeoutMs: number;
@@ -217,6 +248,7 @@ export class Engine {
     this.store = new StateStore(this.stateFile);
     this.probeTimeoutMs = options.probeTimeoutMs ?? 5000;
     this.userInspect = options.inspect;
+    if (options.onTransition) this.listeners.add(options.onTransition);
     this.machine = sessionMachine.provide({
       actors: {
         launchWindow: fromPromise<LaunchOutput, LaunchInput>(({ input, signal }) => this.launch(input, signal)),
@@ -496,7 +528,7 @@ export class Engine {
       if (entry && context) {
         for (const t of entry.transitions) {
           const info = sessionInfo(key, value, context, record?.updatedAt ?? null);
-          reports.push({ ...t, session: { ...info, state: topState(t.to) as SessionState } });
+          reports.push({ ...t, session: { ...info, state: t.to.split('.')[0] as SessionState } });
         }
       }
       this.settleWaiters(key, { record, context: context ?? null });

@@ -3,13 +3,18 @@
  * Verbs parse, call the engine and print; nothing else.
  */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { createEngine, type Engine, type EngineOptions } from '../engine.js';
 import { InvalidInputError } from '../errors.js';
+import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
+import { defaultStatePath } from '../store.js';
 import type { SessionInfo } from '../schema.js';
 
 export interface GlobalOptions {
   state?: string;
   socket?: string;
+  config?: string;
   json?: boolean;
 }
 
@@ -23,17 +28,43 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
   };
 }
 
+/**
+ * Opens an engine for one verb, with the user's hooks wired in from the first transition; closes
+ * it (and waits for the hooks it set off) whatever the verb did. A bad config fails before anything
+ * is opened.
+ */
 export async function withEngine<T>(
   globals: GlobalOptions,
   body: (engine: Engine) => Promise<T>,
   options: Partial<EngineOptions> = {},
 ): Promise<T> {
-  const engine = await createEngine({ ...engineOptions(globals), ...options });
+  const opened = { ...engineOptions(globals), ...options };
+  const hooks = await cliHooks(globals, opened);
+  const engine = await createEngine({ ...opened, onTransition: hooks?.listener });
   try {
     return await body(engine);
   } finally {
     await engine.close();
+    await hooks?.close();
   }
+}
+
+/** The hooks of `--config`, `$WARDEN_CONFIG` or `warden.config.json` beside the state file; failures go to stderr. */
+async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise<HookRunner | null> {
+  const named = globals.config ?? process.env.WARDEN_CONFIG;
+  const stateFile = options.stateFile ?? defaultStatePath();
+  const file = path.resolve(named ?? defaultConfigPath(stateFile));
+  if (!named && !existsSync(file)) return null;
+  const config = await loadHooksConfig(file, { required: Boolean(named) });
+  if (!config) return null;
+  return new HookRunner(config, {
+    stateFile,
+    socket: typeof options.socket === 'string' ? options.socket : undefined,
+    cwd: path.dirname(file),
+    onResult: (result) => {
+      if (!result.ok) process.stderr.write(`warden: ${result.message}\n`);
+    },
+  });
 }
 
 export function printJson(value: unknown): void {
