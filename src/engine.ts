@@ -239,6 +239,8 @@ export class Engine {
   private flushScheduled = false;
   private flushRunning: Promise<void> | null = null;
   private closed = false;
+  /** Aborted by close(): ends a running watch and its timer at once. */
+  private readonly closing = new AbortController();
 
   constructor(options: EngineOptions = {}) {
     this.stateFile = options.stateFile ?? defaultStatePath();
@@ -834,7 +836,7 @@ export class Engine {
    */
   async watch(options: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     const intervalMs = options.intervalMs ?? 500;
-    const { signal } = options;
+    const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     while (!signal?.aborted && !this.closed) {
       await this.reconcile();
       try {
@@ -904,10 +906,15 @@ export class Engine {
     return () => this.listeners.delete(listener);
   }
 
-  /** Stops every actor (an in-flight spawn resumes on the next open) after pending writes. */
+  /**
+   * Ends a running `watch`, writes what is pending, stops every actor (a spawn still in flight
+   * resumes on the next open) and drops the listeners. The state file's lock is only ever held
+   * inside a write, so nothing stays locked. Calling it again does nothing.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     await this.flush().catch(() => undefined);
     for (const [key, actor] of this.actors) {
       this.actors.delete(key);
