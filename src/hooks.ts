@@ -29,6 +29,7 @@ export const HOOK_STATES = [
   'ending',
   '*',
 ] as const;
+/** A state a hook can be attached to. */
 export type HookState = (typeof HOOK_STATES)[number];
 
 const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
@@ -50,6 +51,7 @@ export const HookCommandSchema = z.union(
   ],
   { error: COMMAND_SHAPE },
 );
+/** One hook as the config file writes it. */
 export type HookCommand = z.infer<typeof HookCommandSchema>;
 
 /** The config file: `{ "hookTimeoutMs": 10000, "hooks": { "orphaned": "notify-send …" } }`. */
@@ -136,6 +138,7 @@ export interface HookResult {
   message: string;
 }
 
+/** Where and with what a `HookRunner` runs hooks, and who hears the results. */
 export interface HookRunnerOptions {
   /** Exported to hooks as `WARDEN_STATE`, so a hook can call `warden` on the same file. */
   stateFile?: string | undefined;
