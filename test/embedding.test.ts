@@ -4,8 +4,8 @@
  * promises: the public API comes from the package root, and close() ends a watch.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import * as api from '../src/index.js';
@@ -108,5 +108,33 @@ describe('the public API is the package root', () => {
     await engine.close();
     // With a ten-minute interval, only close() can end it within the test's timeout.
     await expect(watching).resolves.toBeUndefined();
+  });
+});
+
+/** GitHub's anchor for a heading. */
+function slug(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
+}
+
+describe('the README and docs/ link only to what exists', () => {
+  const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+  it.each(pages)('%s', (page) => {
+    const text = readFileSync(join(ROOT, page), 'utf8');
+    const broken: string[] = [];
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue;
+      const [file, anchor] = target!.split('#');
+      const path = file ? join(ROOT, dirname(page), file) : join(ROOT, page);
+      if (!existsSync(path)) {
+        broken.push(target!);
+        continue;
+      }
+      if (anchor && path.endsWith('.md')) {
+        const headings = [...readFileSync(path, 'utf8').matchAll(/^#+ (.+)$/gm)].map(([, h]) => slug(h!));
+        if (!headings.includes(anchor)) broken.push(target!);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 });
