@@ -154,10 +154,14 @@ async function main(): Promise<void> {
     stopping.abort();
   });
 
+  // `on`, not `once`: a once-listener is gone while it runs, and a library's exit handler (execa's
+  // child cleanup) that then sees no other listener re-raises the signal and kills the process.
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    onSignal = resolve;
   });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const signal = await Promise.race([signalled, once(stopping.signal, 'abort').then(() => null)]);
   stopping.abort();
   await watching;
@@ -166,9 +170,9 @@ async function main(): Promise<void> {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   log({ stopped: signal ?? 'error' });
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
   // No process.exit(): the process ends when nothing is left running, which is the point.
-  process.removeAllListeners('SIGTERM');
-  process.removeAllListeners('SIGINT');
 }
 
 await main();
