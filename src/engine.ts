@@ -939,10 +939,21 @@ function windowOutput(pane: PaneRecord): LaunchOutput {
   return { windowId: pane.windowId, paneId: pane.paneId, pid: pane.pid, dead: pane.dead, exitStatus: pane.exitStatus };
 }
 
-/** Opens an engine on a state file: rehydrates every session, then reconciles once with tmux. */
+/**
+ * Opens an engine on a state file: rehydrates every session (resuming work a dead process left
+ * in `spawning` or `ending`), then reconciles once with tmux. Close it with `close()`.
+ * @throws StateFileError when the state file cannot be read or does not validate (it is left as
+ * it is); a WardenError from tmux when the first reconcile cannot run. Nothing is left running.
+ */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const engine = new Engine(options);
-  await engine.open();
-  if (options.reconcileOnOpen !== false) await engine.reconcile();
+  try {
+    await engine.open();
+    if (options.reconcileOnOpen !== false) await engine.reconcile();
+  } catch (err) {
+    // Work resumed while opening must not outlive an engine nobody will get to close.
+    await engine.close().catch(() => undefined);
+    throw err;
+  }
   return engine;
 }
