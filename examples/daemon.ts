@@ -108,8 +108,12 @@ async function route(engine: Engine, req: IncomingMessage, res: ServerResponse):
       return reply(res, 200, session);
     }
     case 'POST': {
-      const body = (await readJson(req)) as SpawnOptions;
-      return reply(res, 201, await engine.spawn(key, body));
+      const body = await readJson(req);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new WardenError('INVALID_INPUT', 'the body is a JSON object: {"command": [...], "mode": ...}');
+      }
+      // The engine validates every field (zod) and refuses what it cannot use with INVALID_INPUT.
+      return reply(res, 201, await engine.spawn(key, body as SpawnOptions));
     }
     case 'DELETE':
       return reply(res, 200, await engine.end(key));

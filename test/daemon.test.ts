@@ -106,6 +106,10 @@ describe('examples/daemon.ts embeds the engine', () => {
       status: 400,
       body: { error: { code: 'INVALID_INPUT' } },
     });
+    expect(await call(first, 'POST', '/sessions/other', ['not', 'an', 'object'])).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_INPUT' } },
+    });
     expect((await call(first, 'GET', '/sessions/nobody')).status).toBe(404);
 
     // Nobody asks it to reconcile: its watch notices the window killed behind its back.
