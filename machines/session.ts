@@ -97,13 +97,13 @@ export const sessionMachine = setup({
     cleanupWindow: fromPromise<void, CleanupInput>(async () => notProvided('cleanupWindow')),
   },
   guards: {
-    isNewSpawn: ({ event }) => event.type === 'SPAWN' && (event.mode === 'normal' || event.mode === 'fresh'),
-    isResume: ({ event }) => event.type === 'SPAWN' && event.mode === 'resume',
-    isFresh: ({ event }) => event.type === 'SPAWN' && event.mode === 'fresh',
+    modeNormalOrFresh: ({ event }) => event.type === 'SPAWN' && (event.mode === 'normal' || event.mode === 'fresh'),
+    modeResume: ({ event }) => event.type === 'SPAWN' && event.mode === 'resume',
+    modeFresh: ({ event }) => event.type === 'SPAWN' && event.mode === 'fresh',
     hasNextSpawn: ({ context }) => context.next !== null,
-    launchedDead: ({ event }) =>
+    launchedPaneDead: ({ event }) =>
       'output' in event && (event.output as LaunchOutput | undefined)?.dead === true,
-    foundDead: ({ event }) => event.type === 'WINDOW_FOUND' && event.window.dead,
+    foundPaneDead: ({ event }) => event.type === 'WINDOW_FOUND' && event.window.dead,
   },
   actions: {
     startSession: assign(({ event }) => {
@@ -187,7 +187,7 @@ export const sessionMachine = setup({
     normal: {
       on: {
         // SPAWN resume on normal is refused: nothing to resume.
-        SPAWN: { guard: 'isNewSpawn', target: 'spawning', actions: 'startSession' },
+        SPAWN: { guard: 'modeNormalOrFresh', target: 'spawning', actions: 'startSession' },
       },
     },
     spawning: {
@@ -202,7 +202,7 @@ export const sessionMachine = setup({
           paneId: context.paneId,
         }),
         onDone: [
-          { guard: 'launchedDead', target: 'active.exited', actions: 'recordWindow' },
+          { guard: 'launchedPaneDead', target: 'active.exited', actions: 'recordWindow' },
           { target: 'active.running', actions: 'recordWindow' },
         ],
         // The service has already killed any window carrying our tag (rollback).
@@ -214,19 +214,19 @@ export const sessionMachine = setup({
       on: {
         WINDOW_GONE: { target: 'orphaned', actions: 'forgetWindow' },
         END: { target: 'ending' },
-        SPAWN: { guard: 'isFresh', target: 'ending', actions: 'queueFreshSpawn' },
+        SPAWN: { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
       },
       states: {
         running: {
           on: {
             PANE_EXITED: { target: 'exited', actions: 'recordExit' },
             // SPAWN resume on a running session is an attach: nothing changes.
-            SPAWN: { guard: 'isResume' },
+            SPAWN: { guard: 'modeResume' },
           },
         },
         exited: {
           on: {
-            SPAWN: { guard: 'isResume', target: '#warden-session.spawning', actions: 'prepareRespawn' },
+            SPAWN: { guard: 'modeResume', target: '#warden-session.spawning', actions: 'prepareRespawn' },
           },
         },
       },
@@ -234,12 +234,12 @@ export const sessionMachine = setup({
     orphaned: {
       on: {
         WINDOW_FOUND: [
-          { guard: 'foundDead', target: 'active.exited', actions: 'adoptWindow' },
+          { guard: 'foundPaneDead', target: 'active.exited', actions: 'adoptWindow' },
           { target: 'active.running', actions: 'adoptWindow' },
         ],
         SPAWN: [
-          { guard: 'isResume', target: 'spawning', actions: 'prepareRelaunch' },
-          { guard: 'isFresh', target: 'ending', actions: 'queueFreshSpawn' },
+          { guard: 'modeResume', target: 'spawning', actions: 'prepareRelaunch' },
+          { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
         ],
         END: { target: 'ending' },
       },
@@ -257,7 +257,8 @@ export const sessionMachine = setup({
         onError: { actions: 'recordError' },
       },
       on: {
-        RETRY: { target: 'ending', reenter: true },
+        // The error is cleared so the retried cleanup reads as in flight (and is claimed) again.
+        RETRY: { target: 'ending', reenter: true, actions: 'clearError' },
       },
     },
   },

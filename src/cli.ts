@@ -6,8 +6,14 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { WardenError } from './errors.js';
-import { registerEnd, registerLs, registerSpawn, registerStatus } from './cli/session-verbs.js';
+import { registerCompletion } from './cli/completion.js';
+import { registerGc, registerHistory, registerLs } from './cli/list-verbs.js';
+import { registerAttach, registerLogs, registerSend } from './cli/pane-verbs.js';
+import { registerEnd, registerSpawn, registerStatus } from './cli/session-verbs.js';
+import { registerGraph } from './cli/graph.js';
+import { registerInspect } from './cli/inspect.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
+import { registerWatch } from './cli/watch.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -17,7 +23,30 @@ const VERBS: RegisterVerb[] = [
   registerLs,
   registerStatus,
   registerEnd,
+  registerAttach,
+  registerSend,
+  registerLogs,
+  registerGc,
+  registerWatch,
+  registerHistory,
+  registerCompletion,
+  registerGraph,
+  registerInspect,
 ];
+
+/**
+ * Commander's usage errors as one line naming the fix: `warden: <what> (see 'warden spawn --help')`.
+ * Its messages start with `error: `; the help hint replaces the full usage it would print.
+ */
+function oneLineErrors(command: Command): void {
+  const path = command.parent ? `${command.parent.name()} ${command.name()}` : command.name();
+  command.configureOutput({
+    outputError: (message, write) => {
+      const what = message.trim().replace(/^error: /, '');
+      write(`warden: ${what} (see '${path} --help')\n`);
+    },
+  });
+}
 
 export function buildProgram(): Command {
   const program = new Command('warden')
@@ -27,10 +56,18 @@ export function buildProgram(): Command {
     .option('--socket <name>', 'tmux socket name, as tmux -L (env WARDEN_TMUX_SOCKET)')
     .option('--config <file>', 'hooks config (env WARDEN_CONFIG; default warden.config.json beside the state file)')
     .option('--json', 'print JSON for scripts')
-    .showHelpAfterError()
+    .option('--inspect-log <file>', 'append the XState inspection events of this run to FILE (JSONL, for inspect --replay)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok · 1 runtime error · 2 bad usage or input · 3 conflict · 4 no such session\n' +
+        "Every verb has --help with an example: 'warden spawn --help'.",
+    )
+    // Every verb's --help shows --json, --state and --socket too: they are used on every verb.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   for (const register of VERBS) register(program, globals);
+  for (const command of [program, ...program.commands]) oneLineErrors(command);
   return program;
 }
 
@@ -41,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version exit with 0; commander has already printed its usage error.
+      // Help and version exit with 0; commander has already printed its one-line usage error.
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof WardenError) {
@@ -52,5 +89,13 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// The reader went away (`warden ls | head -1`, `warden watch | grep -m1 …`): stop quietly, as
+// SIGTERM would (watch closes its engine first), rather than dying on a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+  else process.exit(0);
+});
 
 process.exitCode = await main(process.argv);

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import {
@@ -110,6 +111,12 @@ export interface TransitionEvent {
 /** Hears transitions once durable; what it throws is ignored (the transition stands). */
 export type TransitionListener = (event: TransitionEvent) => void;
 
+/** What `gc` ended (state `normal`), or with `dryRun` would end (state `orphaned`). */
+export interface GcResult {
+  sessions: SessionInfo[];
+  failed: { key: string; error: ErrorData }[];
+}
+
 /** What one `reconcile()` saw and did. */
 export interface ReconcileResult {
   /** What tmux answered: `unknown` means nothing was changed. */
@@ -159,6 +166,19 @@ function firstIssue(error: { issues: { path: PropertyKey[]; message: string }[] 
   if (!issue) return `invalid ${subject}`;
   const where = issue.path.length ? `${subject} ${issue.path.map(String).join('.')}` : subject;
   return `invalid ${where}: ${issue.message}`;
+}
+
+/** The first problem of a launch spec, named as the CLI flag that carries it. */
+function specIssue(key: string, error: { issues: { path: PropertyKey[]; message: string; issues?: unknown }[] }): string {
+  const issue = error.issues[0];
+  const flag = { env: '--env', labels: '--label', cwd: '--cwd', group: '--group', resumeCommand: '--resume-command' }[
+    String(issue?.path[0])
+  ];
+  if (!issue || !flag) return firstIssue(error as never, `spawn ${key}`);
+  // A bad record key (env or label name) carries its reason one level down.
+  const nested = (issue.issues as { message: string }[] | undefined)?.[0]?.message;
+  const name = issue.path.length > 1 ? ` ${JSON.stringify(String(issue.path[1]))}` : '';
+  return `invalid ${flag}${name}: ${nested ?? issue.message}`;
 }
 
 /**
@@ -266,6 +286,7 @@ export class Engine {
     const document = await this.store.load();
     for (const [key, record] of Object.entries(document.sessions)) this.adoptRecord(key, record);
     this.resumeAbandoned();
+    this.showToInspector();
   }
 
   /** Picks up what other processes wrote since we last looked (one stat when nothing changed). */
@@ -282,6 +303,20 @@ export class Engine {
       this.adoptRecord(key, record);
     }
     this.resumeAbandoned();
+    this.showToInspector();
+  }
+
+  /**
+   * With an inspector attached, every session gets its actor now, not when something first
+   * happens to it, so the inspector shows them all. Only records at rest: no service runs in
+   * those states, so creating the actor does nothing; `spawning`/`ending` get theirs when resumed.
+   */
+  private showToInspector(): void {
+    if (!this.userInspect) return;
+    for (const [key, record] of this.records) {
+      if (this.problems.has(key) || this.actors.has(key) || isInFlightSnapshot(record.snapshot)) continue;
+      this.actorFor(key);
+    }
   }
 
   private adoptRecord(key: string, record: SessionRecord): void {
@@ -650,14 +685,18 @@ export class Engine {
   private buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec | null): LaunchSpec {
     const parsed = LaunchSpecSchema.safeParse({
       command: options.command && options.command.length ? options.command : stored?.command ?? [],
-      cwd: options.cwd ?? stored?.cwd ?? null,
+      // tmux runs the program from its server's directory: a relative --cwd means the caller's.
+      cwd: options.cwd ? resolvePath(options.cwd) : stored?.cwd ?? null,
       env: options.env ?? stored?.env ?? {},
       labels: options.labels ?? stored?.labels ?? {},
       group: options.group ?? stored?.group ?? this.group,
       resumeCommand: options.resumeCommand ?? stored?.resumeCommand ?? null,
     });
-    if (!parsed.success) throw new InvalidInputError(firstIssue(parsed.error, `spawn ${key}:`).replace(': ', ' '));
+    if (!parsed.success) throw new InvalidInputError(specIssue(key, parsed.error));
     const spec = parsed.data;
+    if (spec.command[0]!.trim() === '') {
+      throw new InvalidInputError(`spawn ${key}: the command is empty: name a program after --`);
+    }
     if (spec.cwd !== null) {
       let isDir = false;
       try {
@@ -701,41 +740,69 @@ export class Engine {
       throw new InvalidInputError(`spawn ${key}: a command is required after --`);
     }
     const spec = this.buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : options, stored);
-    if (mode === 'resume' && state === 'active.running') return this.require(key);
 
     const currentId = this.records.get(key)?.snapshot.context.sessionId ?? null;
     const sessionId = mode === 'resume' && currentId ? currentId : randomUUID();
+    const spawnEvent: SessionEvent = { type: 'SPAWN', mode, sessionId, spec, at: new Date().toISOString() };
+    if (mode === 'resume' && state === 'active.running') {
+      // An attach: the machine takes it without changing anything, so nothing is written.
+      this.dispatch(key, spawnEvent);
+      return this.require(key);
+    }
+    const failedCleanup = (record: SessionRecord) =>
+      topState(record.snapshot.value) === 'ending' && record.snapshot.context.error !== null;
     const settled = this.nextDurable(
       key,
       (record) =>
         record === null ||
+        failedCleanup(record) ||
         (topState(record.snapshot.value) === 'active' && record.snapshot.context.sessionId === sessionId),
     );
-    this.dispatch(key, { type: 'SPAWN', mode, sessionId, spec, at: new Date().toISOString() });
+    this.dispatch(key, spawnEvent);
     const { record, context } = await settled;
     if (record === null) {
       const failed = context?.error ?? { code: 'SPAWN_FAILED', message: 'the window did not come up', stderr: '' };
       throw new WardenError('SPAWN_FAILED', `spawn of ${key} failed: ${failed.message}`, { stderr: failed.stderr });
+    }
+    if (failedCleanup(record)) {
+      // A fresh restart whose old window could not be cleaned up: the new session waits in context.
+      const error = record.snapshot.context.error!;
+      throw new WardenError(
+        'TMUX_FAILED',
+        `could not end the old session of ${key} (${error.message}): it stays ending and the restart is retried on the next 'warden ls'`,
+        { stderr: error.stderr },
+      );
     }
     return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
   }
 
   /** Ends a session: kills only the window carrying its id, removes the record, keeps history. */
   async end(key: string): Promise<SessionInfo> {
+    return (await this.endSession(key, () => true))!;
+  }
+
+  /** `end`, but only if the session (as now in the file) passes `accept`; null when it did not. */
+  private async endSession(key: string, accept: (current: SessionInfo) => boolean): Promise<SessionInfo | null> {
     this.assertOpen();
     validateKey(key);
     await this.sync();
     this.assertUsable(key);
     const before = this.get(key);
     if (!before) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
+    if (!accept(before)) return null;
     if (before.state === 'spawning') {
       throw new ConflictError(`${key} is spawning: try again when it is active`);
     }
     const failedEnd = (record: SessionRecord | null) =>
       record !== null && topState(record.snapshot.value) === 'ending' && record.snapshot.context.error !== null;
-    const settled = this.nextDurable(key, (record) => record === null || failedEnd(record));
+    // A retried cleanup of a fresh restart goes on to spawn the new session instead of ending.
+    const restarted = (record: SessionRecord | null) => record !== null && topState(record.snapshot.value) !== 'ending';
+    const settled = this.nextDurable(key, (record) => record === null || failedEnd(record) || restarted(record));
     this.dispatch(key, before.state === 'ending' ? { type: 'RETRY' } : { type: 'END' });
     const { record } = await settled;
+    if (restarted(record)) {
+      throw new ConflictError(`${key} went on with its pending --mode fresh restart instead: run 'warden end ${key}' again once it is active`);
+    }
     if (record) {
       const error = record.snapshot.context.error!;
       throw new WardenError(
@@ -761,12 +828,43 @@ export class Engine {
     return info;
   }
 
-  /** Every session, sorted by key. Does not reconcile: call `reconcile()` first for the truth. */
-  list(): SessionInfo[] {
+  /**
+   * Every session, sorted by key; with `labels`, only those carrying every one of them (AND).
+   * Does not reconcile: call `reconcile()` first for the truth.
+   */
+  list(filter: { labels?: Record<string, string> | undefined } = {}): SessionInfo[] {
+    const wanted = Object.entries(filter.labels ?? {});
     return [...this.records.keys()]
       .sort()
       .map((key) => this.get(key))
-      .filter((info): info is SessionInfo => info !== undefined);
+      .filter((info): info is SessionInfo => info !== undefined)
+      .filter((info) => wanted.every(([name, value]) => info.labels[name] === value));
+  }
+
+  /**
+   * Ends every orphaned session (after one reconcile), or with `dryRun` only lists them. A
+   * session that stopped being orphaned in the meantime (adopted, resumed elsewhere) is left
+   * alone; a cleanup that fails is reported in `failed` and the others still go ahead.
+   */
+  async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
+    const probe = await this.reconcile();
+    if (probe.probe === 'unknown') {
+      // An orphan whose window came back would be ended: gc acts only on a fresh answer.
+      if (probe.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', probe.error.message);
+      throw new WardenError('TMUX_FAILED', `tmux did not answer (${probe.error?.message ?? 'no answer'}): gc ended nothing, try again`);
+    }
+    const orphaned = this.list().filter((info) => info.state === 'orphaned');
+    if (options.dryRun) return { sessions: orphaned, failed: [] };
+    const result: GcResult = { sessions: [], failed: [] };
+    for (const info of orphaned) {
+      try {
+        const ended = await this.endSession(info.key, (current) => current.state === 'orphaned' && current.sessionId === info.sessionId);
+        if (ended) result.sessions.push(ended);
+      } catch (err) {
+        result.failed.push({ key: info.key, error: toErrorData(err) });
+      }
+    }
+    return result;
   }
 
   /** Records that could not be rehydrated, for `doctor`. */
@@ -862,10 +960,21 @@ export class Engine {
     }
   }
 
-  /** Types text into the session's pane, literally; Enter after it unless `enter: false`. */
+  /**
+   * Types text into the session's pane, literally; Enter after it unless `enter: false`.
+   * Newlines and tabs are typed; any other control character is refused, since "literal" text
+   * that silently became a key press (Ctrl-C, Escape) would surprise whoever sent it.
+   */
   async send(key: string, text: string, options: { enter?: boolean } = {}): Promise<void> {
+    const control = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(text.replaceAll('\r\n', '\n'));
+    if (control) {
+      const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      throw new InvalidInputError(
+        `the text contains control character U+${code}: send types text (newline and tab included); press keys with 'tmux send-keys'`,
+      );
+    }
     const info = await this.activePane(key);
-    await this.tmux.sendText(info.paneId!, text, options);
+    await this.tmux.sendText(info.paneId!, text.replaceAll('\r\n', '\n'), options);
   }
 
   /** The pane's screen and up to `lines` lines of scrollback. */
@@ -883,6 +992,16 @@ export class Engine {
       throw new ConflictError(`${key} is ${info.state}, not active: resume it with 'warden spawn ${key} --mode resume'`);
     }
     return info;
+  }
+
+  /**
+   * Whether a client whose `$TMUX` is `tmuxEnv` runs on this engine's tmux server: only then can
+   * it `switch-client`; a client of another server attaches (nested) instead.
+   */
+  async clientOnServer(tmuxEnv: string | undefined = process.env.TMUX): Promise<boolean> {
+    if (!tmuxEnv) return false;
+    const ours = await this.tmux.socketPath().catch(() => null);
+    return ours !== null && tmuxEnv.split(',')[0] === ours;
   }
 
   /** argv that shows the session's window to a person (switch-client inside tmux). */

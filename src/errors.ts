@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   SPAWN_FAILED: 1,
   /** A persisted snapshot could not be rehydrated (unknown state, error status). */
   SNAPSHOT_INVALID: 1,
+  /** The inspector server could not start or be reached. */
+  INSPECTOR_FAILED: 1,
 } as const;
 
 /** A stable error code: branch on it, never on a message. */

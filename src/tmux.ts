@@ -128,6 +128,15 @@ function parseWindowRef(stdout: string): WindowRef {
   return { windowId, paneId, pid: parseIntOrNull(pid) };
 }
 
+/**
+ * tmux reads an argument ending in `;` as "end of this command" (and `\;` as a literal `;`),
+ * even after `--`: user data ending in `;` (`sh -c 'make;'`, text typed into a pane) would be cut
+ * short or run as another command. Escaping the last `;` keeps it data.
+ */
+export function literalArg(arg: string): string {
+  return arg.endsWith(';') ? `${arg.slice(0, -1)}\\;` : arg;
+}
+
 /** An environment for tmux without `TMUX`/`TMUX_PANE`, so a client inside tmux still reaches our socket. */
 function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -231,9 +240,9 @@ export class Tmux {
     const launchArgs = [
       '-n', request.sessionId,
       '-P', '-F', NEW_WINDOW_FORMAT,
-      ...(request.cwd ? ['-c', request.cwd] : []),
-      ...Object.entries(request.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      '--', ...request.command,
+      ...(request.cwd ? ['-c', literalArg(request.cwd)] : []),
+      ...Object.entries(request.env ?? {}).flatMap(([k, v]) => ['-e', literalArg(`${k}=${v}`)]),
+      '--', ...request.command.map(literalArg),
     ];
     const tagArgs = [
       ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on',
@@ -274,9 +283,9 @@ export class Tmux {
     const stdout = await this.run(
       [
         'respawn-pane', '-k', '-t', paneId,
-        ...(opts.cwd ? ['-c', opts.cwd] : []),
-        ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-        '--', ...command,
+        ...(opts.cwd ? ['-c', literalArg(opts.cwd)] : []),
+        ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', literalArg(`${k}=${v}`)]),
+        '--', ...command.map(literalArg),
         ';', 'display-message', '-p', '-t', paneId, NEW_WINDOW_FORMAT,
       ],
       options,
@@ -316,7 +325,7 @@ export class Tmux {
     const enter = opts.enter ?? true;
     const enterArgs = enter ? [';', 'send-keys', '-t', paneId, 'Enter'] : [];
     if (text.length <= 512 && !/[\r\n]/.test(text)) {
-      const typeArgs = text === '' ? [] : ['send-keys', '-t', paneId, '-l', '--', text];
+      const typeArgs = text === '' ? [] : ['send-keys', '-t', paneId, '-l', '--', literalArg(text)];
       const args = typeArgs.length ? [...typeArgs, ...enterArgs] : enterArgs.slice(1);
       if (args.length) await this.run(args, options);
       return;
@@ -324,7 +333,7 @@ export class Tmux {
     const buffer = `warden-${randomUUID()}`;
     await this.run(
       [
-        'set-buffer', '-b', buffer, '--', text,
+        'set-buffer', '-b', buffer, '--', literalArg(text),
         ';', 'paste-buffer', '-d', '-p', '-b', buffer, '-t', paneId,
         ...enterArgs,
       ],
@@ -347,6 +356,11 @@ export class Tmux {
     return insideTmux
       ? [this.bin, ...this.socketArgs(), ...show, 'switch-client', '-t', windowId]
       : [this.bin, ...this.socketArgs(), ...show, 'attach-session', '-t', windowId];
+  }
+
+  /** The path of the server's socket, as `$TMUX` names it inside its panes. */
+  async socketPath(options: CallOptions = {}): Promise<string> {
+    return (await this.run(['display-message', '-p', '#{socket_path}'], options)).trim();
   }
 
   async killServer(options: CallOptions = {}): Promise<void> {

@@ -10,7 +10,7 @@ import { sessionMachine } from '../machines/session.js';
 import { createEngine, type TransitionEvent } from '../src/engine.js';
 import { WardenError } from '../src/errors.js';
 import { StateDocumentSchema } from '../src/schema.js';
-import { tmuxFailingAfterLaunch, tmuxHangingProbe } from './support/fault-tmux.js';
+import { tmuxFailingAfterLaunch, tmuxHangingProbe, tmuxWithFaultSwitch } from './support/fault-tmux.js';
 import { persistedIn, spec, writeRecord } from './support/snapshots.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
 
@@ -444,5 +444,31 @@ describe('two engines on two files in one process', () => {
     expect(a.get('same-key')).toBeUndefined();
     await a.close();
     await b.close();
+  });
+});
+
+describe('active → ending → spawning (SPAWN fresh) when the old window cannot be cleaned up', () => {
+  it('spawn fails at once with the record kept ending; a retry goes on with the queued restart', async () => {
+    const faults = tmuxWithFaultSwitch(server.dir);
+    const engine = await server.engine({ tmuxBin: faults.bin });
+    const old = await engine.spawn('stuck-fresh', { command: LONG_RUNNING });
+    faults.fail('list-panes');
+    try {
+      await expect(engine.spawn('stuck-fresh', { mode: 'fresh' })).rejects.toMatchObject({ code: 'TMUX_FAILED' });
+    } finally {
+      faults.heal();
+    }
+    const record = readState(engine.stateFile).sessions['stuck-fresh']!;
+    expect(record.snapshot.value).toBe('ending');
+    expect(record.snapshot.context.error).toMatchObject({ message: expect.stringContaining('injected') });
+    const queued = record.snapshot.context.next!.sessionId;
+    expect(await ownedWindows(tmux, old.sessionId!)).toHaveLength(1);
+
+    // `end` retries the cleanup, but the machine then starts the queued session: said, not hidden.
+    await expect(engine.end('stuck-fresh')).rejects.toMatchObject({ code: 'CONFLICT' });
+    await engine.settle();
+    expect(engine.get('stuck-fresh')).toMatchObject({ state: 'active', sessionId: queued });
+    expect(await ownedWindows(tmux, old.sessionId!)).toEqual([]);
+    expect(await ownedWindows(tmux, queued)).toHaveLength(1);
   });
 });

@@ -1,44 +1,34 @@
-/** The verbs that start, show and end sessions: spawn, ls, status, end. */
+/** The verbs that start, show and end one session: spawn, status, end. */
 import { Option } from 'commander';
-import { NotFoundError } from '../errors.js';
-import type { SessionInfo } from '../schema.js';
-import { collectPair, describeSession, printJson, withEngine, type RegisterVerb } from './shared.js';
-
-function printTable(sessions: SessionInfo[]): void {
-  if (sessions.length === 0) {
-    process.stdout.write("no sessions: start one with 'warden spawn KEY -- CMD'\n");
-    return;
-  }
-  const rows = [
-    ['KEY', 'STATE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'],
-    ...sessions.map((s) => [
-      s.key,
-      s.state,
-      s.windowId ?? '-',
-      s.pid === null ? '-' : String(s.pid),
-      s.exitStatus === null ? '-' : String(s.exitStatus),
-      s.command.join(' '),
-    ]),
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const row of rows) {
-    process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`);
-  }
-}
+import { NotFoundError, WardenError } from '../errors.js';
+import { SPAWN_MODES } from '../schema.js';
+import { colorsFor, sessionDetails, sessionLine } from './format.js';
+import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 export const registerSpawn: RegisterVerb = (program, globals) => {
   program
     .command('spawn')
     .description('start, resume or restart the session of KEY')
-    .argument('<key>', 'the session key (A-Z a-z 0-9 _ -)')
-    .argument('[command...]', 'the program and its arguments, after --')
-    .addOption(new Option('--mode <mode>', 'normal | resume | fresh').choices(['normal', 'resume', 'fresh']).default('normal'))
-    .option('--cwd <dir>', 'working directory of the program')
+    .argument('<key>', 'the session key (A-Z a-z 0-9 _ -)', parseKey)
+    .argument('[command...]', 'the program and its arguments, after --; {sessionId} and {key} are substituted')
+    .addOption(
+      new Option('--mode <mode>', 'normal: start (refused if KEY is live) · resume: attach or relaunch · fresh: end and restart')
+        .choices(SPAWN_MODES)
+        .default('normal'),
+    )
+    .option('--cwd <dir>', 'working directory of the program (relative to here)')
     .option('--env <K=V>', 'environment variable for the program (repeatable)', collectPair('--env'))
-    .option('--label <K=V>', 'label stored with the session (repeatable)', collectPair('--label'))
-    .option('--group <name>', 'tmux session that holds the window (default warden)')
-    .option('--resume-command <cmd>', 'command used to resume; {sessionId} and {key} are substituted')
-    .addHelpText('after', '\nExample:\n  warden spawn api-fix --cwd ~/src/api -- claude --session-id {sessionId}')
+    .option('--label <K=V>', 'label stored with the session, e.g. ticket=T-12 (repeatable)', collectPair('--label'))
+    .option('--group <name>', 'tmux session that holds the window (default warden; a resumed session keeps its own)')
+    .option('--resume-command <cmd>', 'command used to relaunch an orphaned or exited session; {sessionId} and {key} are substituted')
+    .addHelpText(
+      'after',
+      examples(
+        'warden spawn api-fix --cwd ~/src/api --label ticket=T-12 -- claude --session-id {sessionId}',
+        "warden spawn api-fix --mode resume --resume-command 'claude --resume {sessionId}'",
+        'warden spawn api-fix --mode fresh',
+      ),
+    )
     .action(async (key: string, command: string[], opts) => {
       const g = globals();
       const info = await withEngine(g, (engine) =>
@@ -53,42 +43,29 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
         }),
       );
       if (g.json) printJson(info);
-      else process.stdout.write(`${describeSession(info)}\n`);
-    });
-};
-
-export const registerLs: RegisterVerb = (program, globals) => {
-  program
-    .command('ls')
-    .description('list every session, after one reconcile with tmux')
-    .addHelpText('after', '\nExample:\n  warden ls --json | jq \'.sessions[] | select(.state == "orphaned")\'')
-    .action(async () => {
-      const g = globals();
-      const sessions = await withEngine(g, async (engine) => {
-        await engine.reconcile();
-        return engine.list();
-      });
-      if (g.json) printJson({ sessions });
-      else printTable(sessions);
+      else process.stdout.write(sessionLine(info, colorsFor(process.stdout)));
     });
 };
 
 export const registerStatus: RegisterVerb = (program, globals) => {
   program
     .command('status')
-    .description('one session, after a reconcile')
-    .argument('<key>')
-    .addHelpText('after', '\nExample:\n  warden status api-fix --json')
+    .description('one session, after a reconcile with tmux')
+    .argument('<key>', 'the session key', parseKey)
+    .addHelpText('after', examples('warden status api-fix', "warden status api-fix --json | jq -r .state"))
     .action(async (key: string) => {
       const g = globals();
       const info = await withEngine(g, async (engine) => {
-        await engine.reconcile();
         const found = engine.get(key);
+        const problem = engine.snapshotProblems().find((p) => p.key === key);
+        if (problem) {
+          throw new WardenError('SNAPSHOT_INVALID', `${key} cannot be loaded (${problem.message}): run 'warden doctor'`);
+        }
         if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
         return found;
       });
       if (g.json) printJson(info);
-      else process.stdout.write(`${describeSession(info)}\n`);
+      else process.stdout.write(sessionDetails(info, colorsFor(process.stdout)));
     });
 };
 
@@ -96,8 +73,8 @@ export const registerEnd: RegisterVerb = (program, globals) => {
   program
     .command('end')
     .description('end a session: kill only the window it created, remove the record, keep history')
-    .argument('<key>')
-    .addHelpText('after', '\nExample:\n  warden end api-fix')
+    .argument('<key>', 'the session key', parseKey)
+    .addHelpText('after', examples('warden end api-fix', 'warden end api-fix --json'))
     .action(async (key: string) => {
       const g = globals();
       const info = await withEngine(g, (engine) => engine.end(key));

@@ -5,17 +5,18 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createEngine, type Engine, type EngineOptions } from '../engine.js';
-import { InvalidInputError } from '../errors.js';
+import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
+import { InvalidInputError, WardenError } from '../errors.js';
 import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
 import { defaultStatePath } from '../store.js';
-import type { SessionInfo } from '../schema.js';
 
 export interface GlobalOptions {
   state?: string;
   socket?: string;
   config?: string;
   json?: boolean;
+  /** Append the XState inspection events of this run to this file (JSONL). */
+  inspectLog?: string;
 }
 
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
@@ -29,23 +30,39 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
 }
 
 /**
- * Opens an engine for one verb, with the user's hooks wired in from the first transition; closes
- * it (and waits for the hooks it set off) whatever the verb did. A bad config fails before anything
- * is opened.
+ * Opens an engine, reconciles once with tmux (unless `reconcile: false`), runs `body`, and closes
+ * the engine whatever happens, so pending writes land before the process exits. The user's hooks
+ * hear every transition from the first one, and are waited for before returning; a bad hooks
+ * config fails before anything is opened.
  */
 export async function withEngine<T>(
   globals: GlobalOptions,
   body: (engine: Engine) => Promise<T>,
-  options: Partial<EngineOptions> = {},
+  options: Partial<EngineOptions> & { reconcile?: boolean } = {},
 ): Promise<T> {
-  const opened = { ...engineOptions(globals), ...options };
+  const { reconcile = true, ...overrides } = options;
+  const opened = { ...engineOptions(globals), ...overrides };
   const hooks = await cliHooks(globals, opened);
-  const engine = await createEngine({ ...opened, onTransition: hooks?.listener });
+  const liveUrl = process.env.WARDEN_INSPECT || undefined;
+  // Loaded only when asked for: the inspector is not part of every verb's cold start.
+  const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
+  const log = inspection && globals.inspectLog ? await inspection.openInspectionLog(globals.inspectLog) : null;
+  const live = inspection && liveUrl ? inspection.streamToInspector(liveUrl) : null;
+  const inspect = inspection
+    ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
+    : overrides.inspect;
   try {
-    return await body(engine);
+    const engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
+    try {
+      if (reconcile) reportProbe(await engine.reconcile());
+      return await body(engine);
+    } finally {
+      await engine.close();
+    }
   } finally {
-    await engine.close();
     await hooks?.close();
+    await live?.stop();
+    await log?.close();
   }
 }
 
@@ -67,15 +84,18 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
   });
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/**
+ * A probe tmux did not answer changes nothing (invariant 3); a person is told the state shown
+ * is the last one recorded. No tmux at all is an error: nothing useful can follow.
+ */
+export function reportProbe(result: ReconcileResult): void {
+  if (result.probe !== 'unknown') return;
+  if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
+  process.stderr.write(`warden: tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded\n`);
 }
 
-export function describeSession(info: SessionInfo): string {
-  const state = info.exitStatus !== null && info.state === 'active' ? `active (exited ${info.exitStatus})` : info.state;
-  const where = info.windowId ? ` window ${info.windowId}` : '';
-  const pid = info.pid !== null ? ` pid ${info.pid}` : '';
-  return `${info.key}: ${state}${where}${pid}  ${info.command.join(' ')}`;
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** A commander option parser for repeatable `K=V` pairs. */
@@ -85,4 +105,21 @@ export function collectPair(flag: string) {
     if (at <= 0) throw new InvalidInputError(`${flag} ${JSON.stringify(value)} is not K=V: write it as ${flag} NAME=value`);
     return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
   };
+}
+
+/**
+ * A commander argument parser for session keys. It throws our own `InvalidInputError` rather
+ * than commander's, so the message is ours alone, and a bad key stops before anything opens.
+ */
+export const parseKey = (value: string): string => validateKey(value);
+
+/** A commander option parser for a count of lines. */
+export function parseLineCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidInputError(`-n ${JSON.stringify(value)} is not a number of lines: use e.g. -n 100`);
+  return Number.parseInt(value, 10);
+}
+
+/** The `Example:` block every verb's `--help` ends with. */
+export function examples(...lines: string[]): string {
+  return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  ${l}`).join('\n')}`;
 }

@@ -1,0 +1,124 @@
+/**
+ * How sessions look to a person: tables, ages, colours. Colour only on a terminal, never when
+ * piped or when `NO_COLOR` is set (`FORCE_COLOR` forces it, as most tools agree).
+ */
+import { createColors } from 'picocolors';
+import type { TransitionEvent } from '../engine.js';
+import type { HistoryEntry, SessionInfo } from '../schema.js';
+
+type Colors = ReturnType<typeof createColors>;
+
+export function colorsFor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): Colors {
+  const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  const enabled = !env.NO_COLOR && (forced || (stream.isTTY === true && env.TERM !== 'dumb'));
+  return createColors(enabled);
+}
+
+/** `42s`, `7m`, `3h`, `12d`: how long ago `iso` was. */
+export function age(iso: string | null, now = Date.now()): string {
+  if (!iso) return '-';
+  const seconds = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+/** The state as a person reads it: an exited pane is `exited`, not just `active`. */
+export function stateLabel(info: Pick<SessionInfo, 'state' | 'exitStatus'>): string {
+  return info.state === 'active' ? (info.exitStatus === null ? 'running' : 'exited') : info.state;
+}
+
+function paintState(c: Colors, label: string): string {
+  switch (label) {
+    case 'running':
+      return c.green(label);
+    case 'exited':
+      return c.yellow(label);
+    case 'orphaned':
+      return c.red(label);
+    default:
+      return c.cyan(label);
+  }
+}
+
+/** Columns padded to their widest cell; the last column is never padded. Colour after padding. */
+function table(header: string[], rows: string[][], paint: (row: number, col: number, cell: string) => string): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all
+    .map((row, r) =>
+      row
+        .map((cell, i) => paint(r - 1, i, i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
+    .concat('\n');
+}
+
+export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now()): string {
+  const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'];
+  const rows = sessions.map((s) => [
+    s.key,
+    stateLabel(s),
+    age(s.createdAt, now),
+    s.windowId ?? '-',
+    s.pid === null ? '-' : String(s.pid),
+    s.exitStatus === null ? '-' : String(s.exitStatus),
+    s.command.join(' '),
+  ]);
+  return table(header, rows, (row, col, cell) => {
+    if (row < 0) return c.bold(cell);
+    if (col === 0) return c.bold(cell);
+    if (col === 1) return paintState(c, cell);
+    if (col === 5 && sessions[row]!.exitStatus) return c.red(cell);
+    return col === 6 ? cell : c.dim(cell);
+  });
+}
+
+export function historyTable(entries: HistoryEntry[], c: Colors): string {
+  const header = ['ENDED', 'KEY', 'REASON', 'EXIT', 'SESSION', 'COMMAND'];
+  const rows = entries.map((h) => [
+    h.endedAt,
+    h.key,
+    h.reason,
+    h.exitStatus === null ? '-' : String(h.exitStatus),
+    h.sessionId,
+    h.command.join(' '),
+  ]);
+  return table(header, rows, (row, col, cell) => (row < 0 || col === 1 ? c.bold(cell) : col === 5 ? cell : c.dim(cell)));
+}
+
+/** One session as `key: value` lines, for `status`. */
+export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): string {
+  const labels = Object.entries(info.labels).map(([k, v]) => `${k}=${v}`).join(' ');
+  const lines: [string, string][] = [
+    ['key', c.bold(info.key)],
+    ['state', paintState(c, stateLabel(info)) + (info.exitStatus === null ? '' : ` (exit status ${info.exitStatus})`)],
+    ['session id', info.sessionId ?? '-'],
+    ['group', info.group ?? '-'],
+    ['window', info.windowId ?? '-'],
+    ['pane', info.paneId ?? '-'],
+    ['pid', info.pid === null ? '-' : String(info.pid)],
+    ['command', info.command.join(' ')],
+    ['cwd', info.cwd ?? '-'],
+    ['labels', labels || '-'],
+    ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
+    ['updated', info.updatedAt ?? '-'],
+  ];
+  return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
+}
+
+/** One short line about a session, for `spawn` and `end`. */
+export function sessionLine(info: SessionInfo, c: Colors): string {
+  const where = info.windowId ? ` window ${info.windowId}` : '';
+  const pid = info.pid !== null ? ` pid ${info.pid}` : '';
+  return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${where}${pid}  ${info.command.join(' ')}\n`;
+}
+
+/** One transition as `watch` prints it. */
+export function transitionLine(t: TransitionEvent, c: Colors): string {
+  const exit = t.session.exitStatus === null ? '' : ` exit status ${t.session.exitStatus}`;
+  return `${c.dim(t.at)}  ${c.bold(t.key)}  ${t.from} → ${t.to}  ${c.dim(`(${t.event})`)}${exit}\n`;
+}

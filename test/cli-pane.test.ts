@@ -1,0 +1,234 @@
+/**
+ * The `warden` verbs that reach into a pane (send, logs, attach) and the one that stays running
+ * (watch), driven as subprocesses of the built CLI against a real tmux server on a private socket.
+ */
+import { execa } from 'execa';
+import { readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { SessionInfoSchema } from '../src/schema.js';
+import { LONG, cleanEnv, readState, session, shellLine, warden, type Warden } from './support/cli.js';
+import { useTmuxServer, waitFor } from './support/tmux-server.js';
+
+const server = useTmuxServer('cli-pane');
+/** A second server: the "other tmux" a person may be sitting in when they attach. */
+const outer = useTmuxServer('cli-pane-outer');
+const { tmux } = server;
+
+const TransitionSchema = z
+  .object({
+    key: z.string(),
+    sessionId: z.string().nullable(),
+    from: z.string(),
+    to: z.string(),
+    event: z.string(),
+    at: z.string(),
+    session: SessionInfoSchema.strict(),
+  })
+  .strict();
+
+async function logsUntil(w: Warden, key: string, test: (text: string) => boolean, args: string[] = []): Promise<string> {
+  return waitFor(async () => {
+    const { stdout } = await w.run(['logs', key, ...args]);
+    return test(stdout) ? stdout : null;
+  }, `the pane of ${key} to show what was expected`);
+}
+
+describe.concurrent('send KEY TEXT… [--no-enter], then logs KEY: the text round-trips', () => {
+  it('types words joined by spaces, literally, and Enter', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'echo', '--json', '--', 'sh', '-c', 'while read -r line; do echo "got[$line]"; done']));
+    const sent = await w.run(['send', 'echo', 'hello', 'world', '$HOME', 'C-c', ';']);
+    expect(sent).toEqual({ exitCode: 0, stdout: '', stderr: '' });
+    const text = await logsUntil(w, 'echo', (t) => t.includes('got['));
+    expect(text).toContain('got[hello world $HOME C-c ;]');
+  });
+
+  it('sends multi-line and long text through a buffer, each line arriving as typed', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'multi', '--json', '--', 'sh', '-c', 'while read -r line; do echo "got[$line]"; done']));
+    const long = 'x'.repeat(600);
+    expect((await w.run(['send', 'multi', `first line\nsecond\tline\n${long}`])).exitCode).toBe(0);
+    const text = await logsUntil(w, 'multi', (t) => t.replace(/\n/g, '').includes(`got[${long}]`), ['-n', '100']);
+    expect(text).toContain('got[first line]');
+    // A tab is typed as a tab; the terminal shows it as the spaces up to the next tab stop.
+    expect(text).toMatch(/got\[second {2,}line\]/);
+    expect(text.replace(/\n/g, '')).toContain(`got[${long}]`);
+  });
+
+  it('--no-enter leaves the line open: the next send continues it', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'partial', '--json', '--', 'sh', '-c', 'read -r line; echo "got[$line]"; sleep 600']));
+    expect((await w.run(['send', 'partial', '--no-enter', 'abc'])).exitCode).toBe(0);
+    expect((await w.run(['send', 'partial', 'def'])).exitCode).toBe(0);
+    const text = await logsUntil(w, 'partial', (t) => t.includes('got['));
+    expect(text).toContain('got[abcdef]');
+  });
+
+  it('refuses control characters other than newline and tab (exit 2), sending nothing', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'ctl', '--json', '--', 'sh', '-c', 'read -r line; echo "got[$line]"; sleep 600']));
+    const result = await w.run(['send', 'ctl', 'stop\x03now']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe(
+      "warden: the text contains control character U+0003: send types text (newline and tab included); press keys with 'tmux send-keys'\n",
+    );
+    await w.run(['send', 'ctl', 'after']);
+    expect(await logsUntil(w, 'ctl', (t) => t.includes('got['))).toContain('got[after]');
+  });
+
+  it('to an unknown key is not found (4); to an orphaned session a conflict (3) naming resume', async () => {
+    const w = warden(server);
+    expect((await w.run(['send', 'nobody', 'hi'])).exitCode).toBe(4);
+    const s = session(await w.run(['spawn', 'lost', '--json', ...LONG]));
+    await tmux.run(['kill-window', '-t', s.windowId!]);
+    const result = await w.run(['send', 'lost', 'hi']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toBe("warden: lost is orphaned, not active: resume it with 'warden spawn lost --mode resume'\n");
+  });
+});
+
+describe.concurrent('logs KEY [-n LINES]', () => {
+  it('prints the screen; -n adds that much scrollback; --json is {key, text}', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'counter', '--json', '--', 'sh', '-c', 'seq 1 300; sleep 600']));
+    const screen = await logsUntil(w, 'counter', (t) => t.includes('300'));
+    const screenLines = screen.trimEnd().split('\n');
+    expect(screenLines.at(-1)).toBe('300');
+    expect(screenLines).not.toContain('1');
+    expect(screen.endsWith('300\n')).toBe(true);
+
+    const deep = (await w.run(['logs', 'counter', '-n', '400'])).stdout.trimEnd().split('\n');
+    expect(deep).toEqual(Array.from({ length: 300 }, (_, i) => String(i + 1)));
+    const some = (await w.run(['logs', 'counter', '--lines', '10'])).stdout.trimEnd().split('\n');
+    expect(some.length).toBe(screenLines.length + 10);
+
+    const json = z.object({ key: z.string(), text: z.string() }).strict().parse(JSON.parse((await w.run(['logs', 'counter', '--json'])).stdout));
+    expect(json).toEqual({ key: 'counter', text: screen });
+  });
+
+  it('of an unknown key is not found (exit 4)', async () => {
+    const result = await warden(server).run(['logs', 'nobody']);
+    expect(result).toEqual({ exitCode: 4, stdout: '', stderr: "warden: no session nobody: 'warden ls' lists them\n" });
+  });
+});
+
+describe.concurrent('watch', () => {
+  function startWatch(w: Warden, args: string[] = []) {
+    const [bin, ...rest] = w.argv(['watch', '--interval', '100', ...args]);
+    const child = execa(bin!, rest, { env: cleanEnv(), extendEnv: false, reject: false, buffer: false, stdin: 'ignore' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    return { child, out: () => stdout, err: () => stderr };
+  }
+
+  it('prints each transition as a line soon after a window is killed; SIGTERM stops it cleanly (exit 0)', async () => {
+    const w = warden(server);
+    const s = session(await w.run(['spawn', 'watched', '--json', ...LONG]));
+    const watch = startWatch(w);
+    await waitFor(() => watch.err().includes('watching'), 'watch to start');
+    await tmux.run(['kill-window', '-t', s.windowId!]);
+    const line = await waitFor(
+      () => watch.out().split('\n').find((l) => /watched\s+active\.running → orphaned\s+\(WINDOW_GONE\)/.test(l)),
+      'the transition line',
+    );
+    expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}watched {2}active\.running → orphaned {2}\(WINDOW_GONE\)$/);
+    // Persist before report: the state file already says so.
+    const state = readState(w.stateFile);
+    expect(state.sessions.watched?.snapshot.value).toBe('orphaned');
+
+    watch.child.kill('SIGTERM');
+    const result = await watch.child;
+    expect(result.exitCode).toBe(0);
+    expect(watch.err()).toBe(`warden: watching ${w.stateFile} (Ctrl-C to stop)\n`);
+    expect(readdirSync(dirname(w.stateFile)).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('--json prints NDJSON transition events carrying the session object; Ctrl-C (SIGINT) exits 0', async () => {
+    const w = warden(server);
+    const watch = startWatch(w, ['--json']);
+    await waitFor(() => watch.err().includes('watching'), 'watch to start');
+    const s = session(await w.run(['spawn', 'brief', '--json', '--', 'sh', '-c', 'exit 7']));
+    const exited = await waitFor(
+      () =>
+        watch
+          .out()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => TransitionSchema.parse(JSON.parse(l)))
+          .find((t) => t.to === 'active.exited'),
+      'the exit of brief',
+    );
+    expect(exited).toMatchObject({
+      key: 'brief',
+      sessionId: s.sessionId,
+      from: 'active.running',
+      event: 'PANE_EXITED',
+      session: { key: 'brief', state: 'active', exitStatus: 7, sessionId: s.sessionId },
+    });
+    watch.child.kill('SIGINT');
+    expect((await watch.child).exitCode).toBe(0);
+    expect(readState(w.stateFile).sessions.brief?.snapshot.context.exitStatus).toBe(7);
+  });
+});
+
+describe.concurrent('attach KEY', () => {
+  /** The clients of the warden server and the window each one shows. */
+  async function clients(): Promise<string[]> {
+    const out = await tmux.run(['list-clients', '-F', '#{client_session} #{window_id}']).catch(() => '');
+    return out.split('\n').filter(Boolean);
+  }
+
+  it('from another tmux (or a plain terminal) attaches to the window; from inside its own server switches the client', async () => {
+    const w = warden(server);
+    const shell = session(await w.run(['spawn', 'shell', '--json', '--', 'sh']));
+    const target = session(await w.run(['spawn', 'target', '--json', ...LONG]));
+    expect(await clients()).toEqual([]);
+
+    // A person in another tmux server runs `warden attach shell`: a nested client of ours appears.
+    await outer.tmux.run(['new-session', '-d', '-s', 'person', '-x', '120', '-y', '40', 'sh']);
+    await outer.tmux.run(['send-keys', '-t', '=person:', '-l', shellLine(w.argv(['attach', 'shell']))]);
+    await outer.tmux.run(['send-keys', '-t', '=person:', 'Enter']);
+    await waitFor(async () => (await clients()).includes(`warden ${shell.windowId}`), 'a client attached to the shell window');
+
+    // In that window (inside our server, $TMUX is ours) `warden attach target` switches the client.
+    await tmux.run(['send-keys', '-t', shell.paneId!, '-l', shellLine(w.argv(['attach', 'target']))]);
+    await tmux.run(['send-keys', '-t', shell.paneId!, 'Enter']);
+    await waitFor(async () => (await clients()).includes(`warden ${target.windowId}`), 'the client switched to the target window');
+    expect(await clients()).toHaveLength(1);
+  });
+
+  it('without a terminal is refused (exit 2); an unknown key is not found (4); an orphaned one a conflict (3)', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'noterm', '--json', ...LONG]));
+    expect(await w.run(['attach', 'noterm'])).toEqual({
+      exitCode: 2,
+      stdout: '',
+      stderr: 'warden: attach needs a terminal: run it from an interactive shell (or inside tmux)\n',
+    });
+    expect((await w.run(['attach', 'nobody'])).exitCode).toBe(4);
+    const s = session(await w.run(['spawn', 'gone', '--json', ...LONG]));
+    await tmux.run(['kill-window', '-t', s.windowId!]);
+    expect((await w.run(['attach', 'gone'])).exitCode).toBe(3);
+  });
+});
+
+describe.concurrent('ls on a terminal', () => {
+  it('colours the table when stdout is a TTY (a tmux pane)', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'tty', '--json', ...LONG]));
+    const viewer = session(await w.run(['spawn', 'viewer', '--json', '--', 'sh']));
+    const line = `env -u NO_COLOR -u FORCE_COLOR ${shellLine(w.argv(['ls']))}`;
+    await tmux.run(['send-keys', '-t', viewer.paneId!, '-l', line]);
+    await tmux.run(['send-keys', '-t', viewer.paneId!, 'Enter']);
+    const screen = await waitFor(async () => {
+      const text = await tmux.run(['capture-pane', '-e', '-p', '-t', viewer.paneId!]);
+      return /viewer/.test(text.split('\n').slice(1).join('\n')) ? text : null;
+    }, 'the ls table in the pane');
+    expect(screen).toMatch(/\x1b\[32mrunning/);
+  });
+});
+

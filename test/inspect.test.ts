@@ -1,0 +1,254 @@
+/**
+ * Seeing the machines live: every session actor is inspected (spawned, rehydrated, picked up from
+ * another process), the inspector server relays its events to a WebSocket client, and the same
+ * events go to a JSONL log that `warden inspect --replay` plays back.
+ */
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import WebSocket from 'ws';
+import type { InspectionEvent } from 'xstate';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { StatelyInspectionEvent } from '../src/inspect.js';
+import { connectInspector, readInspectionLog, startInspectorServer } from '../src/inspect.js';
+import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
+
+const server = useTmuxServer('inspect');
+const cli = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url));
+const children: ResultPromise[] = [];
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** A WebSocket client of the inspector server, keeping every event it hears. */
+async function listen(wsUrl: string): Promise<{ events: StatelyInspectionEvent[]; close: () => void }> {
+  const socket = new WebSocket(wsUrl);
+  const events: StatelyInspectionEvent[] = [];
+  socket.on('message', (data) => events.push(JSON.parse(String(data)) as StatelyInspectionEvent));
+  await once(socket, 'open');
+  return { events, close: () => socket.close() };
+}
+
+function snapshotsOf(events: StatelyInspectionEvent[], key: string) {
+  return events
+    .filter((e): e is StatelyInspectionEvent & { type: '@xstate.snapshot' } => e.type === '@xstate.snapshot')
+    .filter((e) => (e.snapshot as { context?: { key?: string } }).context?.key === key)
+    .map((e) => ({ value: (e.snapshot as unknown as { value: unknown }).value, event: e.event.type }));
+}
+
+function warden(args: string[], stateFile: string, env: Record<string, string> = {}) {
+  return execa('node', [cli, ...args], {
+    reject: false,
+    env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket, ...env },
+  });
+}
+
+describe('cold start', () => {
+  it('a verb that does not inspect never loads the inspector or xstate/graph', async () => {
+    const loaded = `${server.dir}/loaded.txt`;
+    const hooks = `${server.dir}/hooks.mjs`;
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';\nexport async function resolve(specifier, context, next) {\n` +
+        `  appendFileSync(${JSON.stringify(loaded)}, specifier + '\\n');\n  return next(specifier, context);\n}\n`,
+    );
+    const register = `data:text/javascript,import{register}from'node:module';register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+    const stateFile = server.stateFile();
+    const ls = await execa('node', ['--import', register, cli, 'ls', '--json'], {
+      reject: false,
+      env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket },
+    });
+    expect(ls.exitCode).toBe(0);
+    const specifiers = readFileSync(loaded, 'utf8').split('\n');
+    expect(specifiers).toContain('./cli/inspect.js');
+    expect(specifiers.filter((s) => /statelyai|xstate\/graph|^ws$|\.\.\/(inspect|graph)\.js$/.test(s))).toEqual([]);
+  });
+});
+
+describe('createEngine({ inspect }): every session actor is inspected', () => {
+  it('a spawned actor, its launch service, and actors rehydrated or picked up later by another engine', async () => {
+    const seen: InspectionEvent[] = [];
+    const first = await server.engine({ inspect: (e) => seen.push(e) });
+    const info = await first.spawn('seen', { command: LONG_RUNNING });
+    const actors = seen.filter((e) => e.type === '@xstate.actor');
+    const idOf = (e: InspectionEvent) => (e.actorRef as unknown as { id: string; sessionId: string });
+    const root = actors.find(
+      (e) => idOf(e).sessionId === e.rootId && (e.actorRef.getSnapshot() as { context: { key: string } }).context.key === 'seen',
+    );
+    expect(root).toBeDefined();
+    expect(actors.some((e) => idOf(e).id === 'launch' && e.rootId === root!.rootId)).toBe(true);
+
+    // A second engine on the same file (another process, in effect): it shows the session at
+    // once, and later sessions it only hears of through the file.
+    const later: InspectionEvent[] = [];
+    const second = await server.engine({ stateFile: first.stateFile, inspect: { next: (e) => later.push(e) } });
+    const keyOf = (e: InspectionEvent) => (e.actorRef.getSnapshot() as { context?: { key?: string } }).context?.key;
+    expect(later.some((e) => e.type === '@xstate.actor' && keyOf(e) === 'seen')).toBe(true);
+    await first.spawn('later', { command: LONG_RUNNING });
+    await second.reconcile();
+    expect(later.some((e) => e.type === '@xstate.actor' && keyOf(e) === 'later')).toBe(true);
+
+    await server.tmux.run(['kill-window', '-t', info.windowId!]);
+    await second.reconcile();
+    expect(
+      later.some((e) => e.type === '@xstate.snapshot' && keyOf(e) === 'seen' && (e.snapshot as unknown as { value: unknown }).value === 'orphaned'),
+    ).toBe(true);
+  });
+});
+
+describe('inspector server', () => {
+  it('on a free port, relays a spawned session’s snapshot events to a WebSocket client', async () => {
+    const inspector = await startInspectorServer(0);
+    try {
+      expect(inspector.port).toBeGreaterThan(0);
+      const page = await fetch(inspector.url).then((r) => r.text());
+      expect(page).toContain('https://stately.ai/inspect');
+      const client = await listen(inspector.wsUrl);
+      const live = connectInspector(inspector.wsUrl);
+      const engine = await server.engine({ inspect: live.observer });
+      await engine.spawn('relayed', { command: LONG_RUNNING, env: { API_TOKEN: 'hunter2' } });
+      const states = await waitFor(() => {
+        const values = snapshotsOf(client.events, 'relayed').map((s) => JSON.stringify(s.value));
+        return values.includes('{"active":"running"}') ? values : null;
+      }, 'the active snapshot at the WebSocket client');
+      expect(states).toEqual(expect.arrayContaining(['"normal"', '"spawning"', '{"active":"running"}']));
+      const actor = client.events.find((e) => e.type === '@xstate.actor' && e.name === 'warden-session');
+      expect(JSON.parse((actor as { definition: string }).definition)).toMatchObject({ id: 'warden-session', initial: 'normal' });
+      expect(JSON.stringify(client.events)).not.toContain('hunter2');
+      await live.stop();
+      client.close();
+    } finally {
+      await inspector.stop();
+    }
+  });
+});
+
+describe('warden inspect', () => {
+  it('prints the URL and shows a session go spawning → active → orphaned as its window is killed; stops on SIGTERM', async () => {
+    const stateFile = server.stateFile();
+    const child = execa('node', [cli, 'inspect', '--port', '0'], {
+      reject: false,
+      env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket },
+    });
+    children.push(child);
+    let stdout = '';
+    child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
+    const url = await waitFor(
+      () => (stdout.includes('WARDEN_INSPECT=') ? /open (http:\/\/localhost:\d+)/.exec(stdout)?.[1] : undefined),
+      'the inspector URL',
+    );
+    const client = await listen(url.replace('http', 'ws'));
+
+    // Spawned by another command that streams to the inspector (and logs to a file as well).
+    const wsUrl = url.replace('http', 'ws');
+    expect(stdout).toContain(`WARDEN_INSPECT=${wsUrl}`);
+    const log = `${server.dir}/spawn.jsonl`;
+    const spawned = await warden(['--inspect-log', log, 'spawn', 'watched', '--', ...LONG_RUNNING], stateFile, {
+      WARDEN_INSPECT: wsUrl,
+    });
+    expect(spawned.exitCode).toBe(0);
+    const states = () => snapshotsOf(client.events, 'watched').map((s) => JSON.stringify(s.value));
+    await waitFor(() => states().includes('{"active":"running"}'), 'the active snapshot');
+    expect(states()).toContain('"spawning"');
+    const windowId = JSON.parse((await warden(['status', 'watched', '--json'], stateFile)).stdout).windowId as string;
+    await server.tmux.run(['kill-window', '-t', windowId]);
+    await waitFor(() => snapshotsOf(client.events, 'watched').some((s) => s.value === 'orphaned'), 'the orphaned snapshot');
+    await waitFor(() => /watched  active.running → orphaned  \(WINDOW_GONE\)/.test(stdout), 'the printed transition');
+
+    // The spawning process logged its own actor going spawning → active.
+    const logged = await readInspectionLog(log);
+    expect(snapshotsOf(logged, 'watched').map((s) => JSON.stringify(s.value))).toEqual(
+      expect.arrayContaining(['"spawning"', '{"active":"running"}']),
+    );
+    client.close();
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('--replay plays a recorded log into the inspector, event for event', async () => {
+    const stateFile = server.stateFile();
+    const log = `${server.dir}/replay.jsonl`;
+    expect((await warden(['--inspect-log', log, 'spawn', 'replayed', '--', ...LONG_RUNNING], stateFile)).exitCode).toBe(0);
+    expect((await warden(['--inspect-log', log, 'end', 'replayed'], stateFile)).exitCode).toBe(0);
+    const recorded = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as StatelyInspectionEvent);
+    expect(snapshotsOf(recorded, 'replayed').map((s) => s.value)).toEqual(expect.arrayContaining(['ending', 'normal']));
+
+    const child = execa('node', [cli, 'inspect', '--port', '0', '--replay', log], { reject: false });
+    children.push(child);
+    let stdout = '';
+    child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
+    await waitFor(() => stdout.includes(`replayed ${recorded.length} events`), 'the replay');
+    const url = /open (http:\/\/localhost:\d+)/.exec(stdout)![1]!;
+    // A client that connects afterwards gets what the server kept (the last 200).
+    const client = await listen(url.replace('http', 'ws'));
+    await waitFor(() => client.events.length >= Math.min(recorded.length, 200), 'the replayed events');
+    expect(client.events).toEqual(recorded.slice(-200));
+    client.close();
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
+  it('refuses a file that is not an inspection log (exit 2) and a port in use (exit 3)', async () => {
+    const bad = `${server.dir}/not-a-log.jsonl`;
+    writeFileSync(bad, '{"hello":"world"}\n');
+    const refused = await warden(['inspect', '--replay', bad], server.stateFile());
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('line 1 is not an inspection event');
+    writeFileSync(bad, '');
+    const empty = await warden(['inspect', '--replay', bad], server.stateFile());
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toContain('holds no inspection events');
+    const missing = await warden(['inspect', '--replay', server.dir], server.stateFile());
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain('cannot read the inspection log');
+
+    const busy = createServer().listen(0);
+    await once(busy, 'listening');
+    const port = (busy.address() as { port: number }).port;
+    const taken = await warden(['inspect', '--port', String(port)], server.stateFile());
+    busy.close();
+    expect(taken.exitCode).toBe(3);
+    expect(taken.stderr).toContain(`port ${port} is in use`);
+  });
+
+  it('--json: the first line is the URL as JSON, then one JSON transition per line', async () => {
+    const stateFile = server.stateFile();
+    const child = execa('node', [cli, '--json', 'inspect', '--port', '0'], {
+      reject: false,
+      env: { WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket },
+    });
+    children.push(child);
+    let stdout = '';
+    child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
+    const first = await waitFor(() => (stdout.includes('\n') ? stdout.split('\n')[0] : undefined), 'the first line');
+    const { url, wsUrl } = JSON.parse(first) as { url: string; wsUrl: string };
+    expect(url).toMatch(/^http:\/\/localhost:\d+$/);
+    expect(wsUrl).toBe(url.replace('http', 'ws'));
+    const spawned = await warden(['spawn', 'json-seen', '--json', '--', ...LONG_RUNNING], stateFile);
+    await server.tmux.run(['kill-window', '-t', (JSON.parse(spawned.stdout) as { windowId: string }).windowId]);
+    const orphaned = await waitFor(
+      () =>
+        stdout
+          .split('\n')
+          .slice(1)
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { key: string; from: string; to: string; session: { state: string } })
+          .find((t) => t.key === 'json-seen' && t.to === 'orphaned'),
+      'the orphaned transition as JSON',
+    );
+    expect(orphaned).toMatchObject({ from: 'active.running', session: { state: 'orphaned' } });
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
+  it('WARDEN_INSPECT without an inspector listening costs a warning, never the command', async () => {
+    const stateFile = server.stateFile();
+    const result = await warden(['spawn', 'unwatched', '--', ...LONG_RUNNING], stateFile, { WARDEN_INSPECT: 'ws://localhost:1' });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toContain('no inspector at ws://localhost:1');
+    expect(JSON.parse((await warden(['status', 'unwatched', '--json'], stateFile)).stdout).state).toBe('active');
+  });
+});
