@@ -25,6 +25,7 @@ export {
   type TransitionEvent,
   type TransitionListener,
   type ReconcileResult,
+  type GcResult,
   type SnapshotProblem,
 } from './engine.js';
 
