@@ -915,7 +915,8 @@ export class Engine {
     switch (state) {
       case 'active.running':
         if (!pane) return { type: 'WINDOW_GONE' };
-        if (pane.dead) return { type: 'PANE_EXITED', exitStatus: pane.exitStatus ?? 0 };
+        // Dead but not reaped yet: its exit status comes with the next probe.
+        if (pane.dead) return pane.exitStatus === null ? null : { type: 'PANE_EXITED', exitStatus: pane.exitStatus };
         return null;
       case 'active.exited':
         return pane ? null : { type: 'WINDOW_GONE' };

@@ -90,6 +90,7 @@ const PANE_FIELDS = [
   '#{pane_pid}',
   '#{pane_dead}',
   '#{pane_dead_status}',
+  '#{pane_dead_signal}',
   '#{window_name}',
 ] as const;
 const PANE_FORMAT = PANE_FIELDS.join(FIELD_SEP);
@@ -107,7 +108,12 @@ function parseIntOrNull(text: string | undefined): number | null {
 export function parsePaneLine(line: string): PaneRecord | null {
   const parts = line.split(FIELD_SEP);
   if (parts.length < PANE_FIELDS.length) return null;
-  const [sessionName, windowId, tag, paneId, pid, dead, status] = parts;
+  const [sessionName, windowId, tag, paneId, pid, dead, status, signal] = parts;
+  // A program killed by a signal has no exit status; report it as a shell would (128 + signal).
+  // tmux marks a pane dead when its output closes, which can come before the process is reaped:
+  // until then neither is known and `exitStatus` stays null.
+  const bySignal = parseIntOrNull(signal);
+  const exitStatus = parseIntOrNull(status) ?? (bySignal === null ? null : 128 + bySignal);
   return {
     sessionName: sessionName ?? '',
     windowId: windowId ?? '',
@@ -116,7 +122,7 @@ export function parsePaneLine(line: string): PaneRecord | null {
     paneId: paneId ?? '',
     pid: parseIntOrNull(pid),
     dead: dead === '1',
-    exitStatus: dead === '1' ? parseIntOrNull(status) : null,
+    exitStatus: dead === '1' ? exitStatus : null,
   };
 }
 

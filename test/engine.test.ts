@@ -105,6 +105,19 @@ describe('active.running → active.exited (probe: pane dead)', () => {
   });
 });
 
+describe('active.running → active.exited when the program is killed by a signal', () => {
+  it('records 128 + the signal, as a shell reports it', async () => {
+    const engine = await server.engine();
+    const info = await engine.spawn('signalled', { command: LONG_RUNNING });
+    process.kill(info.pid!, 'SIGTERM');
+    const exited = await waitFor(async () => {
+      await engine.reconcile();
+      return engine.get('signalled')?.exitStatus !== null ? engine.get('signalled') : null;
+    }, 'the pane to die');
+    expect(exited).toMatchObject({ state: 'active', exitStatus: 143 });
+  });
+});
+
 describe('active SPAWN resume (attach: no-op)', () => {
   it('returns the running session unchanged, with no second window', async () => {
     const engine = await server.engine();
