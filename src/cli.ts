@@ -98,4 +98,6 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   else process.exit(0);
 });
 
-process.exitCode = await main(process.argv);
+void main(process.argv).then((code) => {
+  process.exitCode = code;
+});

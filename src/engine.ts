@@ -9,7 +9,15 @@ import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import {
+  createActor,
+  fromPromise,
+  type Actor,
+  type AnyActorScope,
+  type ExecutableActionObject,
+  type InspectionEvent,
+  type Observer,
+} from 'xstate';
 import {
   SESSION_MACHINE_VERSION,
   sessionMachine,
@@ -43,6 +51,7 @@ import {
   type SessionState,
   type SpawnMode,
 } from './schema.js';
+import { TmuxEvents } from './control.js';
 import { StateStore, defaultStatePath, type CommitOp } from './store.js';
 import { Tmux, type PaneRecord, type TmuxSocket } from './tmux.js';
 
@@ -142,7 +151,13 @@ interface Durable {
 interface Pending {
   history: HistoryEntry[];
   transitions: Omit<TransitionEvent, 'session'>[];
+  /** The next snapshot of a key that has no actor, computed by a pure transition (see `probeStep`). */
+  snapshot?: PersistedSnapshot | undefined;
 }
+
+/** Probe events whose every target state is at rest (no invoked service): no actor is needed to take them. */
+const RESTING_EVENTS = new Set(['WINDOW_GONE', 'PANE_EXITED', 'WINDOW_FOUND']);
+const RESTING_STATES = new Set(['active.running', 'active.exited', 'orphaned']);
 
 interface Waiter {
   key: string;
@@ -256,11 +271,14 @@ export class Engine {
   private readonly pending = new Map<string, Pending>();
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<TransitionListener>();
+  /** Control clients of running `watch` loops: `close()` ends them. */
+  private readonly watchers = new Set<{ events: TmuxEvents; stop: AbortController }>();
+  /** What the last probe saw of the group: whether a control client can attach, which windows to hook. */
+  private groupSeen: { exists: boolean; taggedWindows: string[] } = { exists: false, taggedWindows: [] };
+  private inertScope: { scope: AnyActorScope; actions: ExecutableActionObject[] } | null = null;
   private flushScheduled = false;
   private flushRunning: Promise<void> | null = null;
   private closed = false;
-  /** Aborted by close(): ends a running watch and its timer at once. */
-  private readonly closing = new AbortController();
 
   constructor(options: EngineOptions = {}) {
     this.stateFile = options.stateFile ?? defaultStatePath();
@@ -388,10 +406,10 @@ export class Engine {
   private actorFor(key: string): SessionActor {
     const existing = this.actors.get(key);
     if (existing) return existing;
-    const record = this.records.get(key);
+    const restored = this.currentSnapshot(key);
     const inspect = this.inspector(key);
-    const actor = record
-      ? createActor(this.machine, { snapshot: record.snapshot as never, input: { key }, inspect })
+    const actor = restored
+      ? createActor(this.machine, { snapshot: restored as never, input: { key }, inspect })
       : createActor(this.machine, { input: { key }, inspect });
     this.actors.set(key, actor);
     let started = false;
@@ -515,8 +533,8 @@ export class Engine {
       const known = this.records.get(key);
       const expect = known ? { rev: known.rev, updatedAt: known.updatedAt } : null;
       const actor = this.actors.get(key);
-      if (!actor) continue;
-      const snapshot = actor.getPersistedSnapshot() as unknown as PersistedSnapshot;
+      const snapshot = actor ? (actor.getPersistedSnapshot() as unknown as PersistedSnapshot) : entry.snapshot;
+      if (!snapshot) continue;
       const normal = topState(snapshot.value) === 'normal';
       if (normal && !known && entry.history.length === 0) continue;
       ops.push({
@@ -538,6 +556,7 @@ export class Engine {
     } catch (err) {
       for (const [key, entry] of batch) {
         const again = this.pendingFor(key);
+        again.snapshot ??= entry.snapshot;
         again.history.unshift(...entry.history);
         again.transitions.unshift(...entry.transitions);
       }
@@ -662,8 +681,67 @@ export class Engine {
   private stateOf(key: string): string {
     const actor = this.actors.get(key);
     if (actor) return stateString(actor.getSnapshot().value);
-    const record = this.records.get(key);
-    return record ? stateString(record.snapshot.value) : 'normal';
+    const snapshot = this.currentSnapshot(key);
+    return snapshot ? stateString(snapshot.value) : 'normal';
+  }
+
+  /**
+   * The inert actor scope pure transitions run in, made once: xstate's own `transition()` makes a
+   * new actor for every call, which is most of the cost at 10,000 keys. Actions are collected, not
+   * run: a transition that has any (the machine's are all `assign`s, applied in place) is refused.
+   */
+  private pureScope(): { scope: AnyActorScope; actions: ExecutableActionObject[] } {
+    if (this.inertScope) return this.inertScope;
+    const self = createActor(this.machine, { input: { key: 'pure-transition' } });
+    const actions: ExecutableActionObject[] = [];
+    const scope = {
+      self,
+      id: '',
+      sessionId: '',
+      system: self.system,
+      defer: () => undefined,
+      emit: () => undefined,
+      logger: () => undefined,
+      stopChild: () => undefined,
+      actionExecutor: (action: ExecutableActionObject) => void actions.push(action),
+    } as unknown as AnyActorScope;
+    this.inertScope = { scope, actions };
+    return this.inertScope;
+  }
+
+  /** A key without an actor: its pure next snapshot not yet written, else its durable one. */
+  private currentSnapshot(key: string): PersistedSnapshot | undefined {
+    return this.pending.get(key)?.snapshot ?? this.records.get(key)?.snapshot;
+  }
+
+  /**
+   * Takes a probe event for a key that has no actor without creating one, when the event can only
+   * lead to a state at rest: a pure transition of the machine itself (the same table, the same
+   * actions), queued for the next coalesced write like any actor's snapshot. Rehydrating 10,000
+   * sessions whose windows vanished then costs 10,000 pure steps, not 10,000 live actors.
+   * Returns false when an actor is needed after all (the caller dispatches to one).
+   */
+  private probeStep(key: string, event: SessionEvent, at: string): boolean {
+    if (this.actors.has(key) || !RESTING_EVENTS.has(event.type)) return false;
+    const current = this.currentSnapshot(key);
+    if (!current || current.status !== 'active') return false;
+    const from = stateString(current.value);
+    if (!RESTING_STATES.has(from)) return false;
+    const resolved = this.machine.resolveState({ value: current.value as never, context: current.context as never });
+    const scope = this.pureScope();
+    scope.actions.length = 0;
+    const next = this.machine.transition(resolved, event, scope.scope);
+    const actions = scope.actions;
+    const to = stateString(next.value);
+    if (actions.length > 0 || next.status !== 'active' || !RESTING_STATES.has(to)) return false;
+    if (to === from && next.context === resolved.context) return true;
+    const entry = this.pendingFor(key);
+    entry.snapshot = this.machine.getPersistedSnapshot(next) as unknown as PersistedSnapshot;
+    if (to !== from) {
+      entry.transitions.push({ key, sessionId: next.context.sessionId, from, to, event: event.type, at });
+    }
+    this.scheduleFlush();
+    return true;
   }
 
   private assertUsable(key: string): void {
@@ -882,6 +960,11 @@ export class Engine {
     const probe = await this.tmux.probeAll({ timeoutMs: this.probeTimeoutMs });
     if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], error: probe.error.toData() };
     const panes = probe.kind === 'ok' ? probe.panes : [];
+    const inGroup = panes.filter((p) => p.sessionName === this.group);
+    this.groupSeen = {
+      exists: inGroup.length > 0,
+      taggedWindows: [...new Set(inGroup.filter((p) => p.tag).map((p) => p.windowId))],
+    };
     const byTag = new Map<string, PaneRecord[]>();
     for (const pane of panes) {
       if (!pane.tag) continue;
@@ -893,10 +976,12 @@ export class Engine {
     const collect: TransitionListener = (event) => transitions.push(event);
     this.listeners.add(collect);
     try {
+      // Everything this probe shows was seen at one moment.
+      const at = new Date().toISOString();
       for (const [key, record] of this.records) {
         if (this.problems.has(key)) continue;
         const event = this.probeEvent(key, record, byTag);
-        if (event) this.dispatch(key, event);
+        if (event && !this.probeStep(key, event, at)) this.dispatch(key, event);
       }
       await this.settle();
     } finally {
@@ -907,8 +992,9 @@ export class Engine {
 
   private probeEvent(key: string, record: SessionRecord, byTag: Map<string, PaneRecord[]>): SessionEvent | null {
     const actor = this.actors.get(key);
-    const value = actor ? actor.getSnapshot().value : record.snapshot.value;
-    const context = actor ? actor.getSnapshot().context : record.snapshot.context;
+    const stored = this.pending.get(key)?.snapshot ?? record.snapshot;
+    const value = actor ? actor.getSnapshot().value : stored.value;
+    const context = actor ? actor.getSnapshot().context : stored.context;
     const state = stateString(value);
     const owned = context.sessionId ? byTag.get(context.sessionId) ?? [] : [];
     const pane = owned.find((p) => p.paneId === context.paneId) ?? owned[0];
@@ -931,18 +1017,56 @@ export class Engine {
 
   /**
    * Reconciles continuously until `signal` aborts or the engine closes; transitions reach
-   * subscribers as they become durable. An unknown probe is skipped, never acted on.
+   * subscribers as they become durable. A tmux control client on the group (plus the pane-died
+   * channel) triggers a reconcile the moment a window closes or a pane exits; every `intervalMs`
+   * a poll runs anyway while no client is attached (no group yet, old tmux), and every
+   * `safetyIntervalMs` while one is. An unknown probe is skipped, never acted on.
    */
-  async watch(options: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async watch(options: { intervalMs?: number; safetyIntervalMs?: number; signal?: AbortSignal; control?: boolean } = {}): Promise<void> {
+    this.assertOpen();
     const intervalMs = options.intervalMs ?? 500;
-    const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
-    while (!signal?.aborted && !this.closed) {
-      await this.reconcile();
-      try {
-        await delay(intervalMs, undefined, { signal });
-      } catch {
-        return;
+    const safetyIntervalMs = options.safetyIntervalMs ?? Math.max(intervalMs, 10_000);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) stop.abort();
+    let changed = false;
+    let wake: (() => void) | null = null;
+    const events = new TmuxEvents(this.tmux, this.group, () => {
+      changed = true;
+      wake?.();
+    });
+    const watcher = { events, stop };
+    this.watchers.add(watcher);
+    // A tmux that refuses the control client (too old, say) is asked again only now and then.
+    let nextAttach = 0;
+    try {
+      while (!stop.signal.aborted && !this.closed) {
+        changed = false;
+        await this.reconcile();
+        if (options.control !== false && !events.connected && this.groupSeen.exists && Date.now() >= nextAttach) {
+          // Windows made before the pane-died hook existed get it now; then listen.
+          await this.tmux.hookPaneDeaths(this.groupSeen.taggedWindows).catch(() => undefined);
+          if (await events.connect()) continue; // look once more: something may have changed meanwhile
+          nextAttach = Date.now() + safetyIntervalMs;
+        }
+        if (changed || stop.signal.aborted) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, events.connected ? safetyIntervalMs : intervalMs);
+          function done() {
+            clearTimeout(timer);
+            stop.signal.removeEventListener('abort', done);
+            wake = null;
+            resolve();
+          }
+          wake = done;
+          stop.signal.addEventListener('abort', done, { once: true });
+        });
       }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.watchers.delete(watcher);
+      await events.close();
     }
   }
 
@@ -1034,7 +1158,8 @@ export class Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.closing.abort();
+    for (const watcher of this.watchers) watcher.stop.abort();
+    await Promise.all([...this.watchers].map((watcher) => watcher.events.close()));
     await this.flush().catch(() => undefined);
     for (const [key, actor] of this.actors) {
       this.actors.delete(key);

@@ -2,7 +2,7 @@
  * The zod schemas that are the one source of truth for the state file, the machine's context
  * and the CLI's JSON. Types are derived from them with `z.infer`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A key names a session slot. No `:` `.` `=` or whitespace: those are tmux target syntax. */
 export const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;

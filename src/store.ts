@@ -13,7 +13,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import type { Adapter } from 'lowdb';
-import lockfile from 'proper-lockfile';
 import { InvalidInputError, StateFileError } from './errors.js';
 import {
   HISTORY_LIMIT,
@@ -401,6 +400,16 @@ const MIN_LOCK_STALE_MS = 2000; // proper-lockfile's floor
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * proper-lockfile (and the graceful-fs it patches in) is loaded on the first commit: a process
+ * that only reads the file (`warden ls` with nothing to change) never pays for it.
+ */
+let lockfileModule: Promise<typeof import('proper-lockfile')> | null = null;
+function properLockfile(): Promise<typeof import('proper-lockfile')> {
+  lockfileModule ??= import('proper-lockfile').then((m) => (m as { default?: typeof import('proper-lockfile') }).default ?? m);
+  return lockfileModule;
+}
+
 interface HeldLock {
   release: () => Promise<void>;
   ino: number;
@@ -591,6 +600,7 @@ export class StateStore {
   }
 
   private async acquireLock(): Promise<HeldLock> {
+    const lockfile = await properLockfile();
     const deadline = Date.now() + this.lockWaitMs;
     let delay = 5;
     for (;;) {

@@ -4,7 +4,7 @@
  * socket so a server can be isolated. Format strings have a fixed field list and are parsed into
  * typed records here and nowhere else. Nothing in this module knows about XState.
  */
-import { execa, ExecaError } from 'execa';
+import { execa, ExecaError, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
 import { WardenError } from './errors.js';
 
@@ -22,6 +22,12 @@ export interface TmuxOptions {
 export interface CallOptions {
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
+  /**
+   * Kill the tmux process if this one exits (execa's `cleanup`, default true). Long-lived
+   * processes turn it off: execa's exit hook would otherwise re-raise a SIGTERM that the
+   * application handles itself (`process.once('SIGTERM', …)`), killing it before it can close.
+   */
+  killOnExit?: boolean | undefined;
 }
 
 /** One pane as `list-panes -a` reports it. */
@@ -78,6 +84,17 @@ export class TmuxError extends WardenError {
 
 /** The tag every window the engine creates carries: ownership is decided by it alone. */
 export const TAG_OPTION = '@warden_id';
+
+/**
+ * The `wait-for` channel our windows signal when their pane dies. tmux 3.3 has no control-mode
+ * notification for a pane death, so each window we create carries a `pane-died` hook (a window
+ * hook: never global, never on the user's windows) that wakes whoever waits on this channel.
+ */
+export const PANE_DIED_CHANNEL = 'warden-pane-died';
+const PANE_DIED_HOOK = `wait-for -S ${PANE_DIED_CHANNEL}`;
+
+/** A control-mode client (`tmux -C`) as a running process: lines of notifications on stdout. */
+export type ControlClientProcess = ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'ignore'; buffer: false; reject: false; cleanup: false }>;
 
 // Session names have control characters escaped by tmux, window names do not: the window name
 // comes last so a unit separator inside it cannot shift the other fields.
@@ -179,6 +196,7 @@ export class Tmux {
         extendEnv: false,
         timeout: options.timeoutMs ?? this.timeoutMs,
         cancelSignal: options.signal,
+        cleanup: options.killOnExit ?? true,
         stdin: 'ignore',
         stripFinalNewline: false,
         encoding: 'utf8',
@@ -253,6 +271,7 @@ export class Tmux {
     const tagArgs = [
       ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on',
       ';', 'set-option', '-w', '-t', target, TAG_OPTION, request.sessionId,
+      ';', 'set-hook', '-w', '-t', target, 'pane-died', PANE_DIED_HOOK,
       ';', 'rename-window', '-t', target, request.name,
     ];
     try {
@@ -362,6 +381,49 @@ export class Tmux {
     return insideTmux
       ? [this.bin, ...this.socketArgs(), ...show, 'switch-client', '-t', windowId]
       : [this.bin, ...this.socketArgs(), ...show, 'attach-session', '-t', windowId];
+  }
+
+  /**
+   * Starts a control-mode client attached to `group` that receives notifications only (no pane
+   * output, no say in window sizes). It lives until its stdin is closed or it is killed.
+   */
+  controlClient(group: string): ControlClientProcess {
+    this.calls++;
+    return execa(this.bin, [...this.socketArgs(), '-C', 'attach-session', '-f', 'no-output,ignore-size', '-t', `=${group}`], {
+      env: childEnv(),
+      extendEnv: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'ignore',
+      buffer: false,
+      reject: false,
+      // It exits by itself when our end of its stdin closes, so no exit hook (see CallOptions.killOnExit).
+      cleanup: false,
+    });
+  }
+
+  /**
+   * Resolves when some window of ours signals that its pane died (blocks until then). If this
+   * process dies without closing, the `tmux wait-for` lingers until the next pane death.
+   */
+  async waitForPaneDeath(options: CallOptions = {}): Promise<void> {
+    await this.run(['wait-for', PANE_DIED_CHANNEL], { ...options, timeoutMs: 0, killOnExit: false });
+  }
+
+  /** Gives windows created before the hook existed the `pane-died` hook (one tmux process per 100). */
+  async hookPaneDeaths(windowIds: string[], options: CallOptions = {}): Promise<void> {
+    // A tmux command line has a size limit ("command too long"): 100 windows per process.
+    for (let start = 0; start < windowIds.length; start += 100) {
+      const chunk = windowIds.slice(start, start + 100);
+      const args = chunk.flatMap((id, i) => [...(i ? [';'] : []), 'set-hook', '-w', '-t', id, 'pane-died', PANE_DIED_HOOK]);
+      try {
+        await this.run(args, options);
+      } catch (err) {
+        // A window closed in between has no pane left to die: nothing to hook.
+        if (err instanceof TmuxError && (err.kind === 'no-server' || /can't find window/i.test(err.stderr))) continue;
+        throw err;
+      }
+    }
   }
 
   /** The path of the server's socket, as `$TMUX` names it inside its panes. */

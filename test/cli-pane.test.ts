@@ -4,7 +4,7 @@
  */
 import { execa } from 'execa';
 import { readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { SessionInfoSchema } from '../src/schema.js';
@@ -144,7 +144,9 @@ describe.concurrent('watch', () => {
     const result = await watch.child;
     expect(result.exitCode).toBe(0);
     expect(watch.err()).toBe(`warden: watching ${w.stateFile} (Ctrl-C to stop)\n`);
-    expect(readdirSync(dirname(w.stateFile)).filter((f) => f.includes('.tmp'))).toEqual([]);
+    // Only this state file's temp files: tests running alongside write theirs in the same directory.
+    const mine = `.${basename(w.stateFile)}.`;
+    expect(readdirSync(dirname(w.stateFile)).filter((f) => f.startsWith(mine) && f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('--json prints NDJSON transition events carrying the session object; Ctrl-C (SIGINT) exits 0', async () => {
@@ -177,9 +179,13 @@ describe.concurrent('watch', () => {
 
 describe.concurrent('attach KEY', () => {
   /** The clients of the warden server and the window each one shows. */
+  /** People's clients: a `watch` running alongside has a control-mode client, which is not one. */
   async function clients(): Promise<string[]> {
-    const out = await tmux.run(['list-clients', '-F', '#{client_session} #{window_id}']).catch(() => '');
-    return out.split('\n').filter(Boolean);
+    const out = await tmux.run(['list-clients', '-F', '#{client_control_mode} #{client_session} #{window_id}']).catch(() => '');
+    return out
+      .split('\n')
+      .filter((line) => line.startsWith('0 '))
+      .map((line) => line.slice(2));
   }
 
   it('from another tmux (or a plain terminal) attaches to the window; from inside its own server switches the client', async () => {

@@ -50,7 +50,7 @@ describe('npm pack → npm install in an empty project', () => {
     const [manifest] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
     const files = manifest.files.map((f) => f.path);
     const unexpected = files.filter(
-      (f) => !/^(dist\/(src|machines)\/.+\.(js|d\.ts)|docs\/.+|README\.md|LICENSE|package\.json)$/.test(f),
+      (f) => !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|docs\/.+|README\.md|LICENSE|package\.json)$/.test(f),
     );
     expect(unexpected).toEqual([]);
     expect(files).toEqual(

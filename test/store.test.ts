@@ -655,29 +655,23 @@ describe('the state file: concurrent processes', () => {
 });
 
 describe('the state file: performance', () => {
-  it('commits into a document of 10,000 sessions well under 150 ms', async () => {
+  // How long this takes is a benchmark figure (npm run bench: the scale wall), not a test.
+  it('commits into a document of 10,000 sessions, reusing what it validated, losing nothing', async () => {
     const store = new StateStore(file);
     const keys = Array.from({ length: 10_000 }, (_, i) => `s${i}`);
     await store.commit(keys.map((key, i) => put(key, null, i + 1)));
-    const size = (await fs.stat(file)).size;
-
     let current: SessionRecord | null | undefined = (await store.load()).sessions.s42;
-    const times: number[] = [];
     for (let i = 0; i < 5; i += 1) {
-      const started = performance.now();
       const { applied } = await store.commit([put('s42', stampOf(current)), put(`new${i}`, null)]);
-      times.push(performance.now() - started);
       current = applied.get('s42');
     }
-    times.sort((a, b) => a - b);
-    const median = times[2]!;
     const fresh = new StateStore(file);
-    const started = performance.now();
     await fresh.commit([put('s43', stampOf((await fresh.load()).sessions.s43))]);
-    const cold = performance.now() - started;
-    console.info(`10,000 sessions (${(size / 1e6).toFixed(1)} MB): commit median ${median.toFixed(1)} ms, load + commit from a fresh store ${cold.toFixed(1)} ms`);
-    expect(median).toBeLessThan(150);
-    expect(Object.keys((await new StateStore(file).load()).sessions)).toHaveLength(10_005);
+    const document = await new StateStore(file).load();
+    expect(Object.keys(document.sessions)).toHaveLength(10_005);
+    expect(document.sessions.s42!.rev).toBe(6);
+    expect(document.sessions.s43!.rev).toBe(2);
+    expect(store.writeCount).toBe(6);
   }, 60_000);
 });
 

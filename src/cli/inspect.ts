@@ -18,8 +18,10 @@ function parsePort(value: string): number {
 function untilStopped(): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // Not `once`: signal-exit (execa, proper-lockfile) re-raises a signal when its own handler is
+  // the only one left, and a `once` handler is gone by the time it looks.
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return {
     signal: controller.signal,
     release: () => {

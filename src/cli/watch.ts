@@ -14,14 +14,16 @@ export const registerWatch: RegisterVerb = (program, globals) => {
   program
     .command('watch')
     .description('stay running: reconcile with tmux continuously and print each transition (NDJSON with --json)')
-    .option('--interval <ms>', 'time between two reconciles, in milliseconds', parseInterval, 500)
+    .option('--interval <ms>', 'time between two reconciles while tmux cannot notify (no control client attached), in milliseconds', parseInterval, 500)
     .addHelpText('after', examples('warden watch', "warden watch --json | jq -c 'select(.to == \"orphaned\")'"))
     .action(async (opts: { interval: number }) => {
       const g = globals();
       const stop = new AbortController();
       const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      // Not `once`: signal-exit (execa, proper-lockfile) re-raises a signal when its own handler
+      // is the only one left, and a `once` handler is gone by the time it looks.
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const c = colorsFor(process.stdout);
       try {
         // Subscribed before the first reconcile, so a change that happened while nobody watched
