@@ -1,12 +1,13 @@
 /**
  * A long-running embedder: hooks from a config object, a continuous watch, and a clean stop.
- * A session exits with status 3; the watch sees it; the `active.exited` hook gets the status.
+ * A session's window is closed behind the engine's back; the watch sees it; the `orphaned` hook
+ * runs, and its failure is reported without touching the transition.
  */
 import { HookRunner, createEngine, parseHooksConfig } from 'tmux-warden';
 
 const hooks = new HookRunner(
   parseHooksConfig({
-    hooks: { 'active.exited': 'echo "$WARDEN_KEY exited with status $WARDEN_EXIT_STATUS" >&2; exit 1' },
+    hooks: { orphaned: 'echo "$WARDEN_KEY lost its window ($WARDEN_FROM → $WARDEN_TO)" >&2; exit 1' },
   }),
   { onResult: (result) => console.log(`hook: ${result.message}`) },
 );
@@ -19,14 +20,16 @@ const engine = await createEngine({
 });
 
 const stopWatching = new AbortController();
-const watching = engine.watch({ intervalMs: 100, signal: stopWatching.signal });
+const watching = engine.watch({ signal: stopWatching.signal });
 engine.subscribe((t) => {
-  console.log(`${t.key}: ${t.from} → ${t.to}, exit status ${t.session.exitStatus}`);
-  if (t.to === 'active.exited') stopWatching.abort();
+  console.log(`${t.key}: ${t.from} → ${t.to} (${t.event})`);
+  if (t.to === 'orphaned') stopWatching.abort();
 });
 
-await engine.spawn('short-lived', { command: ['sh', '-c', 'sleep 0.2; exit 3'] });
+const session = await engine.spawn('agent', { command: ['sleep', '600'] });
+// As a person closing the window would; nobody tells the engine.
+await engine.tmux.run(['kill-window', '-t', session.windowId!]);
 await watching;
-await engine.end('short-lived');
+await engine.end('agent');
 await engine.close(); // first the engine: the transitions it writes while closing still reach the hooks
 await hooks.close(); // then the hooks: waits for those still running

@@ -52,13 +52,11 @@ describe('the examples of docs/embedding.md run', () => {
     ]);
   });
 
-  it('hooks: the watch sees the exit, the active.exited hook gets its status and its failure is reported', async () => {
+  it('hooks: the watch sees the window go, the orphaned hook runs and its failure is reported', async () => {
     const lines = await runExample('hooks');
-    expect(lines).toContain('short-lived: active.running → active.exited, exit status 3');
-    expect(lines).toContain(
-      'hook: hook active.exited for short-lived (active.running → active.exited) exited 1: short-lived exited with status 3',
-    );
-    expect(lines.at(-1)).toBe('short-lived: ending → normal, exit status 3');
+    expect(lines).toContain('agent: active.running → orphaned (WINDOW_GONE)');
+    expect(lines).toContain('hook: hook orphaned for agent (active.running → orphaned) exited 1: agent lost its window (active.running → orphaned)');
+    expect(lines.at(-1)).toBe('agent: ending → normal (xstate.done.actor.cleanup)');
   });
 
   it('other-runtime: the statechart runs on services provided without tmux', async () => {
