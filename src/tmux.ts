@@ -69,8 +69,10 @@ export interface LaunchWindowRequest {
   env?: Record<string, string> | undefined;
 }
 
+/** Why a tmux call failed: not installed, too slow, cancelled, no server, or anything else. */
 export type TmuxErrorKind = 'not-found' | 'timeout' | 'aborted' | 'no-server' | 'failed';
 
+/** A failed tmux call (`TMUX_FAILED`, or `TMUX_NOT_FOUND` when the binary is missing). */
 export class TmuxError extends WardenError {
   override readonly name = 'TmuxError';
   readonly kind: TmuxErrorKind;
