@@ -7,6 +7,7 @@
 import { execa, ExecaError, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
 import { WardenError } from './errors.js';
+import { zombieExitStatus } from './proc.js';
 
 /** `{ name }` is `tmux -L name`; `{ path }` is `tmux -S path`. */
 export type TmuxSocket = { name: string } | { path: string };
@@ -235,7 +236,9 @@ export class Tmux {
       for (const line of stdout.split('\n')) {
         if (line === '') continue;
         const pane = parsePaneLine(line);
-        if (pane) panes.push(pane);
+        if (!pane) continue;
+        if (pane.dead && pane.exitStatus === null && pane.pid !== null) pane.exitStatus = zombieExitStatus(pane.pid);
+        panes.push(pane);
       }
       return { kind: 'ok', panes };
     } catch (err) {
