@@ -7,6 +7,7 @@
 import { assign, fromPromise, setup } from 'xstate';
 import type { ErrorData, LaunchKind, LaunchSpec, SessionContext, SpawnMode } from '../src/schema.js';
 
+/** The machine's id, as diagrams and the inspector show it. */
 export const SESSION_MACHINE_ID = 'warden-session';
 /** Bump when a change makes old persisted snapshots unreadable; the store keeps it per record. */
 export const SESSION_MACHINE_VERSION = '1';
@@ -30,11 +31,13 @@ export interface LaunchOutput {
   exitStatus: number | null;
 }
 
+/** What the `ending` state asks the outside world to clean up: every window tagged with `sessionId`. */
 export interface CleanupInput {
   sessionId: string;
   group: string;
 }
 
+/** A window carrying the session's tag, as a probe saw it. */
 export interface WindowSeen {
   windowId: string;
   paneId: string;
@@ -43,6 +46,7 @@ export interface WindowSeen {
   exitStatus: number | null;
 }
 
+/** Every event a session actor accepts. */
 export type SessionEvent =
   /** `sessionId` is minted by the caller so the machine stays pure. */
   | { type: 'SPAWN'; mode: SpawnMode; sessionId: string; spec: LaunchSpec; at: string }
@@ -56,6 +60,7 @@ export type SessionEvent =
   /** Try a failed cleanup again (the engine sends it on reconcile). */
   | { type: 'RETRY' };
 
+/** The input of a session actor: its key. */
 export interface SessionInput {
   key: string;
 }
@@ -77,6 +82,10 @@ function errorData(error: unknown): ErrorData {
   return { code: 'TMUX_FAILED', message: String(error), stderr: '' };
 }
 
+/**
+ * The session statechart. Its services are placeholders that throw: run it with
+ * `sessionMachine.provide({ actors: { launchWindow, cleanupWindow } })`.
+ */
 export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
@@ -255,6 +264,7 @@ export const sessionMachine = setup({
   },
 });
 
+/** The type of `sessionMachine`, for typing actors and `.provide()`d variants. */
 export type SessionMachine = typeof sessionMachine;
 
 /** The top-level state name of a state value (`{ active: 'running' }` → `active`). */

@@ -56,6 +56,7 @@ export function buildProgram(): Command {
     .version(version, '-V, --version')
     .option('--state <file>', 'state file (env WARDEN_STATE)')
     .option('--socket <name>', 'tmux socket name, as tmux -L (env WARDEN_TMUX_SOCKET)')
+    .option('--config <file>', 'hooks config (env WARDEN_CONFIG; default warden.config.json beside the state file)')
     .option('--json', 'print JSON for scripts')
     .option('--inspect-log <file>', 'append the XState inspection events of this run to FILE (JSONL, for inspect --replay)')
     .addHelpText(

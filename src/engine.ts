@@ -57,8 +57,10 @@ import { TmuxEvents } from './control.js';
 import { StateStore, defaultStatePath, type CommitOp } from './store.js';
 import { Tmux, type PaneRecord, type TmuxSocket } from './tmux.js';
 
+/** The tmux session that holds the windows unless told otherwise. */
 export const DEFAULT_GROUP = 'warden';
 
+/** How `createEngine` opens an engine. Every field is optional. */
 export interface EngineOptions {
   /** The state file; `$WARDEN_STATE`, then the XDG state directory, by default. */
   stateFile?: string | undefined;
@@ -78,15 +80,30 @@ export interface EngineOptions {
   reconcileOnOpen?: boolean | undefined;
   /** Age after which a lock left by a killed process is taken over (the store's default otherwise; min 2000). */
   lockStaleMs?: number | undefined;
+  /**
+   * A transition listener subscribed before the engine opens, so it also hears the transitions of
+   * opening (a resumed spawn, the first reconcile). Same contract as `subscribe`.
+   */
+  onTransition?: TransitionListener | undefined;
 }
 
+/** What `Engine.spawn` starts, and how. */
 export interface SpawnOptions {
+  /**
+   * `normal` (default) refuses a key that is not `normal`; `resume` attaches to a running session
+   * and relaunches an orphaned or exited one under the same session id; `fresh` ends whatever runs
+   * and starts a new session id.
+   */
   mode?: SpawnMode | undefined;
   /** argv of the program; `{sessionId}` and `{key}` are substituted. Required unless resuming. */
   command?: string[] | undefined;
+  /** Working directory of the program; it must exist. The tmux server's directory by default. */
   cwd?: string | null | undefined;
+  /** Extra environment of the program (it always gets `WARDEN_SESSION_ID` and `WARDEN_KEY`). */
   env?: Record<string, string> | undefined;
+  /** Free-form labels stored with the session (a ticket id, an owner). */
   labels?: Record<string, string> | undefined;
+  /** The tmux session to put the window in; the engine's group by default. */
   group?: string | undefined;
   /** Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted. */
   resumeCommand?: string | null | undefined;
@@ -104,6 +121,7 @@ export interface TransitionEvent {
   session: SessionInfo;
 }
 
+/** Hears transitions once durable; what it throws is ignored (the transition stands). */
 export type TransitionListener = (event: TransitionEvent) => void;
 
 /** What `gc` ended (state `normal`), or with `dryRun` would end (state `orphaned`). */
@@ -112,6 +130,7 @@ export interface GcResult {
   failed: { key: string; error: ErrorData }[];
 }
 
+/** What one `reconcile()` saw and did. */
 export interface ReconcileResult {
   /** What tmux answered: `unknown` means nothing was changed. */
   probe: 'ok' | 'no-server' | 'unknown';
@@ -181,6 +200,10 @@ function specIssue(key: string, error: { issues: { path: PropertyKey[]; message:
   return `invalid ${flag}${name}: ${nested ?? issue.message}`;
 }
 
+/**
+ * Returns `key` if it is a valid session key.
+ * @throws InvalidInputError naming the rule otherwise.
+ */
 export function validateKey(key: unknown): string {
   const parsed = KeySchema.safeParse(key);
   if (!parsed.success) {
@@ -224,10 +247,18 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * One state file and one tmux server, with an actor per session key. Open it with
+ * `createEngine`; every method that changes something resolves only once the change is durable.
+ */
 export class Engine {
+  /** The state file this engine reads and writes. */
   readonly stateFile: string;
+  /** The default tmux session for new windows. */
   readonly group: string;
+  /** The tmux adapter (socket, binary, timeouts), for a caller that needs to run tmux itself. */
   readonly tmux: Tmux;
+  /** The durable store under the engine; read it, but write only through the engine. */
   readonly store: StateStore;
 
   private readonly probeTimeoutMs: number;
@@ -266,6 +297,7 @@ export class Engine {
     this.store = new StateStore(this.stateFile, { lockStaleMs: options.lockStaleMs });
     this.probeTimeoutMs = options.probeTimeoutMs ?? 5000;
     this.userInspect = options.inspect;
+    if (options.onTransition) this.listeners.add(options.onTransition);
     this.machine = sessionMachine.provide({
       actors: {
         launchWindow: fromPromise<LaunchOutput, LaunchInput>(({ input, signal }) => this.launch(input, signal)),
@@ -1237,7 +1269,11 @@ export class Engine {
     return () => this.listeners.delete(listener);
   }
 
-  /** Stops every actor (an in-flight spawn resumes on the next open) after pending writes. */
+  /**
+   * Ends a running `watch`, writes what is pending, stops every actor (a spawn still in flight
+   * resumes on the next open) and drops the listeners. The state file's lock is only ever held
+   * inside a write, so nothing stays locked. Calling it again does nothing.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -1267,12 +1303,23 @@ function windowOutput(pane: PaneRecord): LaunchOutput {
   return { windowId: pane.windowId, paneId: pane.paneId, pid: pane.pid, dead: pane.dead, exitStatus: pane.exitStatus };
 }
 
-/** Opens an engine on a state file: rehydrates every session, then reconciles once with tmux. */
+/**
+ * Opens an engine on a state file: rehydrates every session (resuming work a dead process left
+ * in `spawning` or `ending`), then reconciles once with tmux. Close it with `close()`.
+ * @throws StateFileError when the state file cannot be read or does not validate (it is left as
+ * it is); a WardenError from tmux when the first reconcile cannot run. Nothing is left running.
+ */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const engine = new Engine(options);
-  // Abandoned spawns and cleanups are resumed by the first reconcile that reaches tmux: resumed
-  // without tmux (missing from PATH), a launch would fail and roll its record back.
-  await engine.open({ resume: false });
-  if (options.reconcileOnOpen !== false) await engine.reconcile();
+  try {
+    // Abandoned spawns and cleanups are resumed by the first reconcile that reaches tmux: resumed
+    // without tmux (missing from PATH), a launch would fail and roll its record back.
+    await engine.open({ resume: false });
+    if (options.reconcileOnOpen !== false) await engine.reconcile();
+  } catch (err) {
+    // Work resumed while opening must not outlive an engine nobody will get to close.
+    await engine.close().catch(() => undefined);
+    throw err;
+  }
   return engine;
 }

@@ -4,6 +4,7 @@
  */
 import type { ErrorData } from './schema.js';
 
+/** Every error code, with the exit code the CLI ends with when it is raised. */
 export const ERROR_CODES = {
   /** Bad usage or invalid input: nothing was written. */
   INVALID_INPUT: 2,
@@ -27,8 +28,13 @@ export const ERROR_CODES = {
   INSPECTOR_FAILED: 1,
 } as const;
 
+/** A stable error code: branch on it, never on a message. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Every error tmux-warden raises on purpose. `message` is one line naming the fix; `stderr` is
+ * what tmux said, when it was tmux.
+ */
 export class WardenError extends Error {
   override readonly name: string = 'WardenError';
   readonly code: ErrorCode;
@@ -49,6 +55,7 @@ export class WardenError extends Error {
   }
 }
 
+/** Bad usage or invalid input (`INVALID_INPUT`, exit 2): nothing was written. */
 export class InvalidInputError extends WardenError {
   override readonly name = 'InvalidInputError';
   constructor(message: string) {
@@ -56,6 +63,7 @@ export class InvalidInputError extends WardenError {
   }
 }
 
+/** The key's state refuses the request, or another process changed it first (`CONFLICT`, exit 3). */
 export class ConflictError extends WardenError {
   override readonly name = 'ConflictError';
   constructor(message: string) {
@@ -63,6 +71,7 @@ export class ConflictError extends WardenError {
   }
 }
 
+/** No such session (`NOT_FOUND`, exit 4). */
 export class NotFoundError extends WardenError {
   override readonly name = 'NotFoundError';
   constructor(message: string) {
@@ -70,6 +79,7 @@ export class NotFoundError extends WardenError {
   }
 }
 
+/** The state file (at `path`) does not validate (`STATE_INVALID`) or cannot be read or written (`STATE_IO`). */
 export class StateFileError extends WardenError {
   override readonly name = 'StateFileError';
   readonly path: string;

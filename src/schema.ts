@@ -45,6 +45,7 @@ export const ErrorDataSchema = z.object({
 });
 export type ErrorData = z.infer<typeof ErrorDataSchema>;
 
+/** How `spawn` treats a key that already has a session: refuse, resume it, or replace it. */
 export const SPAWN_MODES = ['normal', 'resume', 'fresh'] as const;
 export const SpawnModeSchema = z.enum(SPAWN_MODES);
 export type SpawnMode = z.infer<typeof SpawnModeSchema>;
@@ -70,6 +71,7 @@ export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 export const LaunchKindSchema = z.enum(['create', 'respawn', 'relaunch']);
 export type LaunchKind = z.infer<typeof LaunchKindSchema>;
 
+/** The context of a session actor: everything persisted about one session besides its state. */
 export const SessionContextSchema = z.object({
   key: KeySchema,
   sessionId: z.string().nullable(),
@@ -88,6 +90,7 @@ export const SessionContextSchema = z.object({
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
+/** The top-level states of a session, as the session object's `state` reports them. */
 export const SESSION_STATES = ['normal', 'spawning', 'active', 'orphaned', 'ending'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
@@ -109,6 +112,7 @@ export type PersistedSnapshot = z.infer<typeof PersistedSnapshotSchema>;
 export const RecordOwnerSchema = z.object({ pid: z.number().int(), host: z.string() });
 export type RecordOwner = z.infer<typeof RecordOwnerSchema>;
 
+/** One key's entry in the state file: its stamp (`rev`, `updatedAt`), the machine version and the snapshot. */
 export const SessionRecordSchema = z.object({
   rev: z.number().int().positive(),
   updatedAt: z.string(),
@@ -119,6 +123,7 @@ export const SessionRecordSchema = z.object({
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 
+/** An ended session, kept in the bounded `history` of the state file. */
 export const HistoryEntrySchema = z.object({
   key: KeySchema,
   sessionId: z.string(),
@@ -135,9 +140,12 @@ export const HistoryEntrySchema = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
+/** The version of the state file format this tmux-warden writes (older ones are migrated on read). */
 export const SCHEMA_VERSION = 1;
+/** How many history entries the state file keeps (the oldest go first). */
 export const HISTORY_LIMIT = 1000;
 
+/** The whole state file. */
 export const StateDocumentSchema = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   sessions: z.record(KeySchema, SessionRecordSchema),

@@ -436,6 +436,7 @@ interface HeldLock {
   compromised: Error | null;
 }
 
+/** The state file: validated reads, atomic durable writes under a cross-process lock, per-key revisions. */
 export class StateStore {
   readonly path: string;
   readonly backupPath: string;

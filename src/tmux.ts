@@ -8,6 +8,7 @@ import { execa, ExecaError, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { WardenError } from './errors.js';
+import { zombieExitStatus } from './proc.js';
 
 /** `{ name }` is `tmux -L name`; `{ path }` is `tmux -S path`. */
 export type TmuxSocket = { name: string } | { path: string };
@@ -70,8 +71,10 @@ export interface LaunchWindowRequest {
   env?: Record<string, string> | undefined;
 }
 
+/** Why a tmux call failed: not installed, too slow, cancelled, no server, or anything else. */
 export type TmuxErrorKind = 'not-found' | 'timeout' | 'aborted' | 'no-server' | 'failed';
 
+/** A failed tmux call (`TMUX_FAILED`, or `TMUX_NOT_FOUND` when the binary is missing). */
 export class TmuxError extends WardenError {
   override readonly name = 'TmuxError';
   readonly kind: TmuxErrorKind;
@@ -248,7 +251,9 @@ export class Tmux {
       for (const line of stdout.split('\n')) {
         if (line === '') continue;
         const pane = parsePaneLine(line);
-        if (pane) panes.push(pane);
+        if (!pane) continue;
+        if (pane.dead && pane.exitStatus === null && pane.pid !== null) pane.exitStatus = zombieExitStatus(pane.pid);
+        panes.push(pane);
       }
       return { kind: 'ok', panes };
     } catch (err) {

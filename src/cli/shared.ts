@@ -3,12 +3,17 @@
  * Verbs parse, call the engine and print; nothing else.
  */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../errors.js';
+import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
+import { defaultStatePath } from '../store.js';
 
 export interface GlobalOptions {
   state?: string;
   socket?: string;
+  config?: string;
   json?: boolean;
   /** Append the XState inspection events of this run to this file (JSONL). */
   inspectLog?: string;
@@ -34,7 +39,9 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
 
 /**
  * Opens an engine, reconciles once with tmux (unless `reconcile: false`), runs `body`, and closes
- * the engine whatever happens, so pending writes land before the process exits.
+ * the engine whatever happens, so pending writes land before the process exits. The user's hooks
+ * hear every transition from the first one, and are waited for before returning; a bad hooks
+ * config fails before anything is opened.
  */
 export async function withEngine<T>(
   globals: GlobalOptions,
@@ -42,6 +49,8 @@ export async function withEngine<T>(
   options: Partial<EngineOptions> & { reconcile?: boolean } = {},
 ): Promise<T> {
   const { reconcile = true, ...overrides } = options;
+  const opened = { ...engineOptions(globals), ...overrides };
+  const hooks = await cliHooks(globals, opened);
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
   const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
@@ -51,7 +60,7 @@ export async function withEngine<T>(
     ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
     : overrides.inspect;
   try {
-    const engine = await createEngine({ ...engineOptions(globals), ...overrides, inspect, reconcileOnOpen: false });
+    const engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
       if (reconcile) reportProbe(await engine.reconcile());
       return await body(engine);
@@ -59,9 +68,28 @@ export async function withEngine<T>(
       await engine.close();
     }
   } finally {
+    await hooks?.close();
     await live?.stop();
     await log?.close();
   }
+}
+
+/** The hooks of `--config`, `$WARDEN_CONFIG` or `warden.config.json` beside the state file; failures go to stderr. */
+async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise<HookRunner | null> {
+  const named = globals.config ?? process.env.WARDEN_CONFIG;
+  const stateFile = options.stateFile ?? defaultStatePath();
+  const file = path.resolve(named ?? defaultConfigPath(stateFile));
+  if (!named && !existsSync(file)) return null;
+  const config = await loadHooksConfig(file, { required: Boolean(named) });
+  if (!config) return null;
+  return new HookRunner(config, {
+    stateFile,
+    socket: typeof options.socket === 'string' ? options.socket : undefined,
+    cwd: path.dirname(file),
+    onResult: (result) => {
+      if (!result.ok) process.stderr.write(`warden: ${result.message}\n`);
+    },
+  });
 }
 
 /**

@@ -1,0 +1,182 @@
+/**
+ * A small daemon that embeds the engine, as another program would: it rehydrates every session
+ * on start, reconciles with tmux continuously, runs the hooks of `warden.config.json` beside the
+ * state file, and serves the sessions over HTTP on the loopback interface only.
+ *
+ *   node dist/examples/daemon.js [--state FILE] [--socket NAME] [--port N] [--interval MS]
+ *
+ *   GET    /sessions        → {"sessions": [session, …]}
+ *   GET    /sessions/KEY    → session
+ *   POST   /sessions/KEY    {"command": ["claude"], "mode": "normal", "cwd": …, "labels": …} → session
+ *   DELETE /sessions/KEY    → the ended session (state "normal")
+ *
+ * stdout gets one JSON line when it listens (`{"listening": URL}`) and one per transition.
+ * SIGTERM or SIGINT: the watch stops, the engine closes, the server closes, and the process ends
+ * on its own with status 0; anything left running would keep it alive.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import {
+  HookRunner,
+  WardenError,
+  createEngine,
+  defaultConfigPath,
+  defaultStatePath,
+  loadHooksConfig,
+  type Engine,
+  type SpawnOptions,
+} from 'tmux-warden';
+
+const LOOPBACK = '127.0.0.1';
+const MAX_BODY_BYTES = 64 * 1024;
+
+const { values: args } = parseArgs({
+  options: {
+    state: { type: 'string' },
+    socket: { type: 'string' },
+    port: { type: 'string', default: '7420' },
+    interval: { type: 'string', default: '500' },
+  },
+});
+
+function log(line: object): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+/** HTTP status of an engine error: the same classes the CLI maps to exit codes. */
+function statusOf(error: WardenError): number {
+  switch (error.code) {
+    case 'INVALID_INPUT':
+      return 400;
+    case 'NOT_FOUND':
+      return 404;
+    case 'CONFLICT':
+      return 409;
+    default:
+      return 500;
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+}
+
+function refuse(res: ServerResponse, status: number, code: string, message: string): void {
+  reply(res, status, { error: { code, message } });
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new WardenError('INVALID_INPUT', `the body is over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return text.trim() ? JSON.parse(text) : {};
+  } catch {
+    throw new WardenError('INVALID_INPUT', 'the body is not JSON');
+  }
+}
+
+/**
+ * A web page can make the browser send requests to loopback ports: refuse any Host but ours (DNS
+ * rebinding) and a POST that is not JSON (a cross-origin form cannot send one without CORS).
+ */
+function fromLocalClient(req: IncomingMessage, port: number): boolean {
+  const allowed = new Set([`${LOOPBACK}:${port}`, `localhost:${port}`]);
+  if (!allowed.has(req.headers.host ?? '')) return false;
+  return req.method !== 'POST' || (req.headers['content-type'] ?? '').startsWith('application/json');
+}
+
+async function route(engine: Engine, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', `http://${LOOPBACK}`);
+  if (url.pathname === '/sessions' && req.method === 'GET') {
+    reply(res, 200, { sessions: engine.list() });
+    return;
+  }
+  const match = /^\/sessions\/([^/]+)$/.exec(url.pathname);
+  if (!match) return refuse(res, 404, 'NOT_FOUND', 'try GET /sessions');
+  const key = decodeURIComponent(match[1]!);
+  switch (req.method) {
+    case 'GET': {
+      const session = engine.get(key);
+      if (!session) return refuse(res, 404, 'NOT_FOUND', `no session ${key}`);
+      return reply(res, 200, session);
+    }
+    case 'POST': {
+      const body = await readJson(req);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new WardenError('INVALID_INPUT', 'the body is a JSON object: {"command": [...], "mode": ...}');
+      }
+      // The engine validates every field (zod) and refuses what it cannot use with INVALID_INPUT.
+      return reply(res, 201, await engine.spawn(key, body as SpawnOptions));
+    }
+    case 'DELETE':
+      return reply(res, 200, await engine.end(key));
+    default:
+      return refuse(res, 405, 'INVALID_INPUT', 'use GET, POST or DELETE');
+  }
+}
+
+async function main(): Promise<void> {
+  const stateFile = args.state ?? defaultStatePath();
+  const port = Number(args.port);
+  const intervalMs = Number(args.interval);
+
+  // Hooks first, so they hear what opening the engine does (a resumed spawn, the first reconcile).
+  const config = await loadHooksConfig(defaultConfigPath(stateFile));
+  const hooks = config
+    ? new HookRunner(config, { stateFile, socket: args.socket, onResult: (r) => r.ok || log({ hookFailed: r.message }) })
+    : null;
+  const engine = await createEngine({ stateFile, socket: args.socket, onTransition: hooks?.listener });
+  engine.subscribe(({ key, from, to, event, at }) => log({ transition: { key, from, to, event, at } }));
+
+  const server = createServer((req, res) => {
+    if (!fromLocalClient(req, boundPort())) return refuse(res, 403, 'FORBIDDEN', 'local JSON clients only');
+    route(engine, req, res).catch((err: unknown) => {
+      if (err instanceof WardenError) refuse(res, statusOf(err), err.code, err.message);
+      else refuse(res, 500, 'INTERNAL', err instanceof Error ? err.message : String(err));
+    });
+  });
+  const boundPort = () => {
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  };
+  server.listen(port, LOOPBACK);
+  await once(server, 'listening');
+  log({ listening: `http://${LOOPBACK}:${boundPort()}`, stateFile, sessions: engine.list().length });
+
+  const stopping = new AbortController();
+  const watching = engine.watch({ intervalMs, signal: stopping.signal }).catch((err: unknown) => {
+    // A watch that cannot go on (the state file became unreadable): stop, and say so.
+    log({ error: err instanceof Error ? err.message : String(err) });
+    process.exitCode = 1;
+    stopping.abort();
+  });
+
+  // `on`, not `once`: a once-listener is gone while it runs, and a library's exit handler (execa's
+  // child cleanup) that then sees no other listener re-raises the signal and kills the process.
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = resolve;
+  });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const signal = await Promise.race([signalled, once(stopping.signal, 'abort').then(() => null)]);
+  stopping.abort();
+  await watching;
+  await engine.close();
+  await hooks?.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  log({ stopped: signal ?? 'error' });
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  // No process.exit(): the process ends when nothing is left running, which is the point.
+}
+
+await main();

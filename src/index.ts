@@ -1,0 +1,123 @@
+/**
+ * tmux-warden as a library: the engine, its errors, the session statechart, the zod schemas of
+ * the state file and the lifecycle hooks. Everything a daemon needs is exported from here; the
+ * modules behind it are not part of the API.
+ *
+ * ```ts
+ * import { createEngine } from 'tmux-warden';
+ * const engine = await createEngine({ stateFile: '/var/lib/me/warden.json' });
+ * engine.subscribe((t) => console.log(`${t.key}: ${t.from} → ${t.to}`));
+ * await engine.spawn('architect', { command: ['claude', '--session-id', '{sessionId}'] });
+ * await engine.close();
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+// The engine.
+export {
+  createEngine,
+  Engine,
+  DEFAULT_GROUP,
+  validateKey,
+  type EngineOptions,
+  type SpawnOptions,
+  type TransitionEvent,
+  type TransitionListener,
+  type ReconcileResult,
+  type GcResult,
+  type SnapshotProblem,
+} from './engine.js';
+
+// Errors: branch on `code`; `exitCode` is what the CLI exits with.
+export {
+  WardenError,
+  InvalidInputError,
+  ConflictError,
+  NotFoundError,
+  StateFileError,
+  ERROR_CODES,
+  toErrorData,
+  type ErrorCode,
+} from './errors.js';
+export { TmuxError, TAG_OPTION, type TmuxErrorKind, type TmuxSocket, type Tmux } from './tmux.js';
+
+// The session statechart, free of I/O: `.provide()` other services to run it on another runtime.
+export {
+  sessionMachine,
+  SESSION_MACHINE_ID,
+  SESSION_MACHINE_VERSION,
+  stateString,
+  topState,
+  type SessionMachine,
+  type SessionEvent,
+  type SessionInput,
+  type LaunchInput,
+  type LaunchOutput,
+  type CleanupInput,
+  type WindowSeen,
+} from '../machines/session.js';
+
+// The state file and the session object: zod schemas, and the types derived from them.
+export {
+  StateDocumentSchema,
+  SessionRecordSchema,
+  PersistedSnapshotSchema,
+  SessionContextSchema,
+  LaunchSpecSchema,
+  LaunchKindSchema,
+  HistoryEntrySchema,
+  RecordOwnerSchema,
+  ErrorDataSchema,
+  SessionInfoSchema,
+  StateValueSchema,
+  KeySchema,
+  GroupSchema,
+  EnvNameSchema,
+  LabelNameSchema,
+  SpawnModeSchema,
+  KEY_PATTERN,
+  SCHEMA_VERSION,
+  HISTORY_LIMIT,
+  SESSION_STATES,
+  SPAWN_MODES,
+  type StateDocument,
+  type SessionRecord,
+  type PersistedSnapshot,
+  type SessionContext,
+  type LaunchSpec,
+  type LaunchKind,
+  type HistoryEntry,
+  type RecordOwner,
+  type ErrorData,
+  type SessionInfo,
+  type SessionState,
+  type SpawnMode,
+} from './schema.js';
+export {
+  defaultStatePath,
+  parseStateDocument,
+  migrateDocument,
+  type Migration,
+  type StateStore,
+} from './store.js';
+
+// Lifecycle hooks: shell commands run on transitions, from `warden.config.json`.
+export {
+  HookRunner,
+  loadHooksConfig,
+  parseHooksConfig,
+  defaultConfigPath,
+  hookFires,
+  hookEnvironment,
+  HooksConfigSchema,
+  HookCommandSchema,
+  CONFIG_FILE_NAME,
+  HOOK_STATES,
+  type HooksConfig,
+  type HooksConfigInput,
+  type HookCommand,
+  type HookState,
+  type HookResult,
+  type HookRunnerOptions,
+} from './hooks.js';

@@ -1,0 +1,99 @@
+/**
+ * The packed tarball is what a user gets: it holds only built files and docs, installs into an
+ * empty project, runs `npx warden --version`, and `import { createEngine } from 'tmux-warden'`
+ * type-checks (with real types, not `any`) and runs against tmux.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { useTmuxServer } from './support/tmux-server.js';
+
+const server = useTmuxServer('package');
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..');
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+
+/** A consumer's code: every `@ts-expect-error` fails the type check if the types were `any`. */
+const CONSUMER = `
+import { createEngine, WardenError, sessionMachine, StateDocumentSchema, type Engine, type SessionInfo } from 'tmux-warden';
+
+const [stateFile, socket] = process.argv.slice(2) as [string, string];
+const engine: Engine = await createEngine({ stateFile, socket });
+// @ts-expect-error a command is an argv array
+await engine.spawn('typed', { command: 'sleep 60' }).catch(() => undefined);
+const session: SessionInfo = await engine.spawn('packed', { command: ['sleep', '60'] });
+// @ts-expect-error state is a union of state names
+const wrong: number = session.state;
+const refused = await engine.spawn('packed', { command: ['true'] }).catch((e: unknown) => e);
+const ended = await engine.end('packed');
+await engine.close();
+const document = StateDocumentSchema.parse(JSON.parse((await import('node:fs')).readFileSync(stateFile, 'utf8')));
+console.log(JSON.stringify({
+  state: session.state,
+  ended: ended.state,
+  refused: refused instanceof WardenError ? refused.code : String(refused),
+  machine: sessionMachine.id,
+  history: document.history.length,
+  wrong: typeof wrong,
+}));
+`;
+
+describe('npm pack → npm install in an empty project', () => {
+  it('ships only built files and docs, runs npx warden --version, imports with types', async () => {
+    const project = join(server.dir, 'consumer');
+    mkdirSync(project);
+    // Built by `npm test` already: pack what is there, without running the build again.
+    const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', server.dir], { cwd: ROOT });
+    const [manifest] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
+    const files = manifest.files.map((f) => f.path);
+    const unexpected = files.filter(
+      (f) => !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|docs\/.+|README\.md|LICENSE|package\.json)$/.test(f),
+    );
+    expect(unexpected).toEqual([]);
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'docs/embedding.md', 'README.md']),
+    );
+
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(server.dir, manifest.filename)], {
+      cwd: project,
+    });
+
+    const cli = await run('npx', ['--no', '--', 'warden', '--version'], { cwd: project });
+    expect(cli.stdout.trim()).toBe(version);
+
+    writeFileSync(join(project, 'consumer.ts'), CONSUMER);
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: true,
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+        },
+        files: ['consumer.ts'],
+      }),
+    );
+    const typecheck = await run(process.execPath, [TSC, '-p', project], { cwd: project }).catch(
+      (e: { stdout: string }) => e,
+    );
+    expect(typecheck.stdout).toBe('');
+
+    const consumer = await run(process.execPath, ['consumer.js', join(project, 'state.json'), server.socket], { cwd: project });
+    expect(JSON.parse(consumer.stdout)).toEqual({
+      state: 'active',
+      ended: 'normal',
+      refused: 'CONFLICT',
+      machine: 'warden-session',
+      history: 1,
+      wrong: 'string',
+    });
+  }, 120_000);
+});

@@ -1,0 +1,41 @@
+/**
+ * A process tmux has not reaped: its exit status is read from the kernel (Linux /proc).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { zombieExitStatus } from '../src/proc.js';
+import { waitFor } from './support/tmux-server.js';
+
+const parents: ChildProcess[] = [];
+afterEach(() => {
+  for (const parent of parents.splice(0)) parent.kill('SIGKILL');
+});
+
+/** Starts `child` under a parent that never reaps it; resolves with the child's pid. */
+async function unreapedChild(child: string): Promise<number> {
+  const parent = spawn('sh', ['-c', `${child} & echo $!; exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  parents.push(parent);
+  const line = await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
+  return Number.parseInt(line, 10);
+}
+
+describe.runIf(existsSync('/proc/self/stat'))('zombieExitStatus: the exit status of a process nobody reaped', () => {
+  it('reads the exit code of a zombie', async () => {
+    const pid = await unreapedChild('(exit 3)');
+    expect(await waitFor(() => zombieExitStatus(pid) !== null, 'the child to exit')).toBe(true);
+    expect(zombieExitStatus(pid)).toBe(3);
+  });
+
+  it('reports a zombie killed by a signal as 128 + the signal', async () => {
+    const pid = await unreapedChild('sleep 60');
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => zombieExitStatus(pid) !== null, 'the child to die');
+    expect(zombieExitStatus(pid)).toBe(143);
+  });
+
+  it('says nothing of a process that is alive or gone', async () => {
+    expect(zombieExitStatus(process.pid)).toBeNull();
+    expect(zombieExitStatus(2 ** 22 + 1)).toBeNull();
+  });
+});
