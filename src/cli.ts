@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { WardenError } from './errors.js';
 import { registerCompletion } from './cli/completion.js';
+import { registerDoctor } from './cli/doctor.js';
 import { registerGc, registerHistory, registerLs } from './cli/list-verbs.js';
 import { registerAttach, registerLogs, registerSend } from './cli/pane-verbs.js';
 import { registerEnd, registerSpawn, registerStatus } from './cli/session-verbs.js';
@@ -29,6 +30,7 @@ const VERBS: RegisterVerb[] = [
   registerGc,
   registerWatch,
   registerHistory,
+  registerDoctor,
   registerCompletion,
   registerGraph,
   registerInspect,
@@ -75,7 +77,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A verb that completed but has a verdict to give (doctor: problems found) sets process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit with 0; commander has already printed its one-line usage error.

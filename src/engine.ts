@@ -39,6 +39,7 @@ import {
   GroupSchema,
   KeySchema,
   LaunchSpecSchema,
+  SEND_TEXT_MAX_BYTES,
   SpawnModeSchema,
   type ErrorData,
   type HistoryEntry,
@@ -50,6 +51,7 @@ import {
   type SessionRecord,
   type SessionState,
   type SpawnMode,
+  type StateDocument,
 } from './schema.js';
 import { TmuxEvents } from './control.js';
 import { StateStore, defaultStatePath, type CommitOp } from './store.js';
@@ -74,8 +76,10 @@ export interface EngineOptions {
   tmuxTimeoutMs?: number | undefined;
   /** The tmux binary (`tmux` on PATH by default). */
   tmuxBin?: string | undefined;
-  /** Reconcile once on open (default true). */
+  /** Reconcile once on open (default true). Work left by a dead process resumes at the first reconcile. */
   reconcileOnOpen?: boolean | undefined;
+  /** Age after which a lock left by a killed process is taken over (the store's default otherwise; min 2000). */
+  lockStaleMs?: number | undefined;
   /**
    * A transition listener subscribed before the engine opens, so it also hears the transitions of
    * opening (a resumed spawn, the first reconcile). Same contract as `subscribe`.
@@ -268,7 +272,12 @@ export class Engine {
   private readonly problems = new Map<string, SnapshotProblem>();
   /** Session ids restored in `spawning`: their launch must look for an existing window first. */
   private readonly resumedLaunches = new Set<string>();
+  /** Keys whose launch is left `spawning` for another process (tmux did not answer): not waited for. */
+  private readonly parkedLaunches = new Set<string>();
   private readonly pending = new Map<string, Pending>();
+  private syncRunning: Promise<void> | null = null;
+  /** Commit results absorbed into the view: a read that overlapped one may be older than it. */
+  private commitsAbsorbed = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<TransitionListener>();
   /** Control clients of running `watch` loops: `close()` ends them. */
@@ -285,7 +294,7 @@ export class Engine {
     this.group = GroupSchema.parse(options.group ?? DEFAULT_GROUP);
     const socket = typeof options.socket === 'string' ? { name: options.socket } : options.socket;
     this.tmux = new Tmux({ socket, bin: options.tmuxBin, timeoutMs: options.tmuxTimeoutMs });
-    this.store = new StateStore(this.stateFile);
+    this.store = new StateStore(this.stateFile, { lockStaleMs: options.lockStaleMs });
     this.probeTimeoutMs = options.probeTimeoutMs ?? 5000;
     this.userInspect = options.inspect;
     if (options.onTransition) this.listeners.add(options.onTransition);
@@ -299,29 +308,57 @@ export class Engine {
 
   // ---------------------------------------------------------------- opening and syncing
 
-  /** Reads the state file and rehydrates; resumes spawns and cleanups whose process is gone. */
-  async open(): Promise<void> {
+  /**
+   * Reads the state file and rehydrates; resumes spawns and cleanups whose process is gone unless
+   * `resume: false` (then the first reconcile that reaches tmux resumes them).
+   */
+  async open(options: { resume?: boolean } = {}): Promise<void> {
     const document = await this.store.load();
     for (const [key, record] of Object.entries(document.sessions)) this.adoptRecord(key, record);
-    this.resumeAbandoned();
+    if (options.resume !== false) this.resumeAbandoned();
     this.showToInspector();
   }
 
   /** Picks up what other processes wrote since we last looked (one stat when nothing changed). */
   async sync(): Promise<void> {
+    // One at a time: two reads applied out of order would leave an older view that changed()
+    // then takes for current.
+    while (this.syncRunning) await this.syncRunning;
+    const run = this.syncOnce();
+    this.syncRunning = run;
+    try {
+      await run;
+    } finally {
+      this.syncRunning = null;
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
     if (!(await this.store.changed())) return;
-    const document = await this.store.load();
+    for (;;) {
+      const commits = this.commitsAbsorbed;
+      const document = await this.store.load();
+      // A commit of ours landed while we read: this read may predate it, so read again.
+      if (commits !== this.commitsAbsorbed) continue;
+      this.absorb(document);
+      break;
+    }
+    this.resumeAbandoned();
+    this.showToInspector();
+  }
+
+  /** Brings the durable view up to `document` (keys in `skip` are already up to date). */
+  private absorb(document: StateDocument, skip: ReadonlySet<string> = new Set()): void {
     for (const key of [...this.records.keys()]) {
-      if (!(key in document.sessions)) this.dropKey(key, 'ended by another process');
+      if (!skip.has(key) && !(key in document.sessions)) this.dropKey(key, 'ended by another process');
     }
     for (const [key, record] of Object.entries(document.sessions)) {
+      if (skip.has(key)) continue;
       const known = this.records.get(key);
       if (known && known.rev === record.rev && known.updatedAt === record.updatedAt) continue;
       this.dropKey(key, 'changed by another process');
       this.adoptRecord(key, record);
     }
-    this.resumeAbandoned();
-    this.showToInspector();
   }
 
   /**
@@ -593,6 +630,10 @@ export class Engine {
       this.dropKey(key, 'changed by another process');
       if (current) this.adoptRecord(key, current);
     }
+    // The file as written also carries what other processes changed on other keys: our store now
+    // takes that file for seen (changed() is false), so the view must include their changes too.
+    this.commitsAbsorbed += 1;
+    this.absorb(result.document, new Set(batch.keys()));
     for (const report of reports) {
       for (const listener of this.listeners) {
         try {
@@ -654,17 +695,70 @@ export class Engine {
             { group: spec.group, name: key, sessionId, command, cwd: spec.cwd, env },
             { signal },
           );
+      if (mayExist && !pane) {
+        // The process that died may have left its tmux client running: its window can land just
+        // after our look. It carries our id, so it is ours: keep the one the record will name.
+        await this.tmux.killOwnedWindows(sessionId, { signal, keep: ref.windowId }).catch(() => undefined);
+      }
       return { ...ref, dead: false, exitStatus: null };
     } catch (err) {
-      if (!signal.aborted) {
-        // Rollback: no window may carry the id of a session that did not come up.
-        await this.tmux.killOwnedWindows(sessionId).catch(() => undefined);
-      }
+      if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
+      // Rollback: no window may carry the id of a session that did not come up.
+      const rolledBack = await this.tmux.killOwnedWindows(sessionId).then(
+        () => true,
+        () => false,
+      );
+      if (!rolledBack) await this.leaveSpawning(key, sessionId, toErrorData(err, 'TMUX_FAILED'), signal);
       throw toErrorData(err, 'TMUX_FAILED');
     }
   }
 
+  /**
+   * tmux failed (a timeout, typically) and did not answer the rollback either: the window may
+   * exist. Rolling back to `normal` would drop the record of a window that may be there, so the
+   * record stays `spawning` and the launch is left to whoever opens the file next (after the lease
+   * when this process lives on), which adopts the window or creates it once. The caller hears now.
+   */
+  private async leaveSpawning(key: string, sessionId: string, error: ErrorData, signal: AbortSignal): Promise<void> {
+    const unconfirmed = new WardenError(
+      'TMUX_FAILED',
+      `spawn of ${key} is unconfirmed: tmux did not answer (${error.message}); it stays spawning and the next 'warden ls' finishes it`,
+      { stderr: error.stderr },
+    );
+    for (const waiter of [...this.waiters]) {
+      if (waiter.key !== key) continue;
+      this.waiters.delete(waiter);
+      waiter.reject(unconfirmed);
+    }
+    this.resumedLaunches.add(sessionId);
+    this.parkedLaunches.add(key);
+    try {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      this.parkedLaunches.delete(key);
+    }
+  }
+
+  /**
+   * No window is killed before the `ending` record that says so is durable here: killed first, a
+   * concurrent probe elsewhere would see the window gone, orphan the record, and our end would
+   * then lose the race with the window already dead.
+   */
+  private async claimCleanup(sessionId: string): Promise<void> {
+    const key = [...this.actors].find(([, actor]) => {
+      const { value, context } = actor.getSnapshot();
+      return topState(value) === 'ending' && context.sessionId === sessionId;
+    })?.[0];
+    if (key === undefined) return;
+    // Whoever wrote it: a retried cleanup (RETRY) may finish what a failed one recorded.
+    const durable = (record: SessionRecord | null) =>
+      record !== null && topState(record.snapshot.value) === 'ending' && record.snapshot.context.sessionId === sessionId;
+    if (durable(this.records.get(key) ?? null) && !this.pending.has(key)) return;
+    await this.nextDurable(key, durable);
+  }
+
   private async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
+    await this.claimCleanup(input.sessionId);
     try {
       await this.tmux.killOwnedWindows(input.sessionId, { signal });
     } catch (err) {
@@ -959,6 +1053,8 @@ export class Engine {
     await this.sync();
     const probe = await this.tmux.probeAll({ timeoutMs: this.probeTimeoutMs });
     if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], error: probe.error.toData() };
+    // Only now that tmux answered: a resumed spawn or cleanup without tmux would roll back a record.
+    this.resumeAbandoned();
     const panes = probe.kind === 'ok' ? probe.panes : [];
     const inGroup = panes.filter((p) => p.sessionName === this.group);
     this.groupSeen = {
@@ -984,10 +1080,26 @@ export class Engine {
         if (event && !this.probeStep(key, event, at)) this.dispatch(key, event);
       }
       await this.settle();
+      await this.killDuplicateWindows(byTag);
     } finally {
       this.listeners.delete(collect);
     }
     return { probe: probe.kind, transitions };
+  }
+
+  /**
+   * Invariant 2 after a crash: a killed process's tmux client may still create its window after
+   * another process launched one for the same id. Both carry the id, so both are ours: keep the
+   * one the record names, kill the rest. Costs nothing unless the probe showed a duplicate.
+   */
+  private async killDuplicateWindows(byTag: Map<string, PaneRecord[]>): Promise<void> {
+    for (const record of this.records.values()) {
+      const { sessionId, windowId } = record.snapshot.context;
+      if (!sessionId || !windowId || topState(record.snapshot.value) !== 'active') continue;
+      const windows = new Set((byTag.get(sessionId) ?? []).map((p) => p.windowId));
+      if (windows.size < 2 || !windows.has(windowId)) continue;
+      await this.tmux.killOwnedWindows(sessionId, { keep: windowId }).catch(() => undefined);
+    }
   }
 
   private probeEvent(key: string, record: SessionRecord, byTag: Map<string, PaneRecord[]>): SessionEvent | null {
@@ -1075,7 +1187,8 @@ export class Engine {
     for (;;) {
       await new Promise((resolve) => setImmediate(resolve));
       await this.flush();
-      const inFlight = [...this.actors.values()].some((actor) => {
+      const inFlight = [...this.actors].some(([key, actor]) => {
+        if (this.parkedLaunches.has(key)) return false;
         const { value, context } = actor.getSnapshot();
         const state = topState(value);
         return state === 'spawning' || (state === 'ending' && context.error === null);
@@ -1091,6 +1204,12 @@ export class Engine {
    * that silently became a key press (Ctrl-C, Escape) would surprise whoever sent it.
    */
   async send(key: string, text: string, options: { enter?: boolean } = {}): Promise<void> {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > SEND_TEXT_MAX_BYTES) {
+      throw new InvalidInputError(
+        `the text is ${bytes} bytes, more than the ${SEND_TEXT_MAX_BYTES} one send can type (tmux refuses longer commands): send it in parts`,
+      );
+    }
     const control = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(text.replaceAll('\r\n', '\n'));
     if (control) {
       const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
@@ -1193,7 +1312,9 @@ function windowOutput(pane: PaneRecord): LaunchOutput {
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const engine = new Engine(options);
   try {
-    await engine.open();
+    // Abandoned spawns and cleanups are resumed by the first reconcile that reaches tmux: resumed
+    // without tmux (missing from PATH), a launch would fail and roll its record back.
+    await engine.open({ resume: false });
     if (options.reconcileOnOpen !== false) await engine.reconcile();
   } catch (err) {
     // Work resumed while opening must not outlive an engine nobody will get to close.

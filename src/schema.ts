@@ -31,6 +31,12 @@ export const PlainTextSchema = z
   .max(4096)
   .refine((s) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(s), 'control characters are not allowed');
 
+/**
+ * The most text one `send` may type: tmux refuses a command over 16 KiB ("command too long"),
+ * and the text travels inside one, with the buffer and paste commands around it.
+ */
+export const SEND_TEXT_MAX_BYTES = 15_000;
+
 /** Errors kept in context are plain data, never `Error` objects (invariant 6). */
 export const ErrorDataSchema = z.object({
   code: z.string(),

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -288,6 +288,9 @@ class DurableStateFile implements Adapter<StateDocument> {
       }
       if (backupTemp !== null) {
         await rename(backupTemp, this.backupFile);
+        // When .bak already is a link to this same file (a write that failed after re-linking it),
+        // rename(2) does nothing and leaves the temp link behind.
+        await unlink(backupTemp).catch(() => {});
         backupTemp = null;
       }
 
@@ -302,7 +305,7 @@ class DurableStateFile implements Adapter<StateDocument> {
       if (err instanceof StateFileError) throw err;
       throw ioError(
         this.file,
-        `cannot write state file ${this.file} (${describeError(err)}): check permissions and free space in ${dir}; the file was left as it was`,
+        `cannot write state file ${this.file} (${describeError(err)}): check permissions and free space in ${dir}; the file was left as it was (last good copy: ${this.backupFile})`,
         err,
       );
     }
@@ -398,6 +401,23 @@ const DEFAULT_LOCK_STALE_MS = 5000;
 const DEFAULT_LOCK_WAIT_MS = 15_000;
 const MIN_LOCK_STALE_MS = 2000; // proper-lockfile's floor
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+/** The lock went away before the file was replaced: nothing was written, so the commit may retry. */
+class LockLostError extends StateFileError {
+  constructor(lockPath: string, message: string) {
+    super('STATE_IO', lockPath, message);
+  }
+}
+const LOCK_LOST_RETRIES = 3;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -432,6 +452,7 @@ export class StateStore {
   /** Deleted keys whose last stamp may still be "now": a recreation must stamp after it. */
   private readonly tombstones = new Map<string, number>();
   private writes = 0;
+  private swept = false;
 
   constructor(file: string, options: StateStoreOptions = {}) {
     this.path = path.resolve(file);
@@ -465,12 +486,20 @@ export class StateStore {
       } catch (err) {
         throw ioError(this.path, `cannot create the state directory ${dir} (${describeError(err)}): check the path and its permissions`, err);
       }
-      const lock = await this.acquireLock();
-      try {
-        const before = await this.readCurrent();
-        return await this.mergeAndWrite(before, checked, lock);
-      } finally {
-        await lock.release().catch(() => {});
+      for (let attempt = 1; ; attempt += 1) {
+        const lock = await this.acquireLock();
+        try {
+          await this.sweepAbandonedTemps();
+          const before = await this.readCurrent();
+          return await this.mergeAndWrite(before, checked, lock);
+        } catch (err) {
+          // Nothing was written: take the lock again, read again, merge again. (Two processes
+          // taking over one stale lock can remove each other's fresh one: proper-lockfile's race.)
+          if (err instanceof LockLostError && attempt < LOCK_LOST_RETRIES) continue;
+          throw err;
+        } finally {
+          await lock.release().catch(() => {});
+        }
       }
     });
   }
@@ -494,6 +523,96 @@ export class StateStore {
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return { held: false, stale: false, ageMs: null };
       throw ioError(this.lockPath, `cannot inspect the lock ${this.lockPath} (${describeError(err)})`, err);
+    }
+  }
+
+  /**
+   * `doctor --repair`: puts the last good file (`.bak`) back in place of a state file that does not
+   * parse or validate (or is missing), under the lock. The bad file is kept beside it, renamed,
+   * never deleted. Refuses when the state file is valid (restoring would drop its newer changes)
+   * or when the `.bak` is missing or itself invalid.
+   */
+  restoreBackup(): Promise<{ restoredFrom: string; keptAs: string | null; sessions: number }> {
+    return this.serialised(async () => {
+      let current: 'absent' | 'invalid' | 'valid' = 'valid';
+      try {
+        await this.adapter.read();
+        if (this.adapter.seen === 'absent') current = 'absent';
+      } catch (err) {
+        if (!(err instanceof StateFileError && err.code === 'STATE_INVALID')) throw err;
+        current = 'invalid';
+      }
+      if (current === 'valid') {
+        throw new StateFileError('STATE_IO', this.path, `state file ${this.path} is valid: nothing to repair (restoring ${this.backupPath} would drop its newer changes)`);
+      }
+      let text: string;
+      try {
+        const handle = await open(this.backupPath, 'r');
+        try {
+          text = await handle.readFile('utf8');
+        } finally {
+          await handle.close().catch(() => {});
+        }
+      } catch (err) {
+        throw ioError(this.backupPath, `cannot repair ${this.path}: its backup ${this.backupPath} cannot be read (${describeError(err)}); nothing was changed`, err);
+      }
+      let backup: StateDocument;
+      try {
+        backup = parseStateDocument(text, this.backupPath);
+      } catch (err) {
+        throw new StateFileError('STATE_INVALID', this.backupPath, `cannot repair ${this.path}: its backup ${this.backupPath} is not a valid state file either (${describeError(err)}); nothing was changed`, err);
+      }
+      const lock = await this.acquireLock();
+      try {
+        const keptAs = current === 'invalid' ? `${this.path}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}` : null;
+        const temp = uniqueSibling(this.path, 'restore');
+        try {
+          const handle = await open(temp, 'wx', 0o600);
+          try {
+            await handle.writeFile(text, 'utf8');
+            await handle.sync();
+          } finally {
+            await handle.close().catch(() => {});
+          }
+          if (keptAs) await link(this.path, keptAs);
+          await this.assertLockStillOurs(lock);
+          await rename(temp, this.path);
+        } catch (err) {
+          await unlink(temp).catch(() => {});
+          if (err instanceof StateFileError) throw err;
+          throw ioError(this.path, `cannot repair ${this.path} (${describeError(err)}): nothing was changed`, err);
+        }
+        await fsyncDirectory(path.dirname(this.path));
+        this.cachedAs = null;
+        this.adapter.seen = null;
+        return { restoredFrom: this.backupPath, keptAs, sessions: Object.keys(backup.sessions).length };
+      } finally {
+        await lock.release().catch(() => {});
+      }
+    });
+  }
+
+  /**
+   * A writer killed between creating its temp file and renaming it (SIGKILL, or SIGXFSZ when a file
+   * size limit is hit) leaves `.state.json.new.<pid>.<rand>.tmp` behind. Under the lock, once per
+   * store, remove those whose process is gone; they were never the state file.
+   */
+  private async sweepAbandonedTemps(): Promise<void> {
+    if (this.swept) return;
+    this.swept = true;
+    const dir = path.dirname(this.path);
+    const names = [path.basename(this.path), path.basename(this.backupPath)].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const temp = new RegExp(`^\\.(?:${names.join('|')})\\.(?:new|link|restore)\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const pid = Number(temp.exec(name)?.[1]);
+      if (!pid || pid === process.pid || pidAlive(pid)) continue;
+      await unlink(path.join(dir, name)).catch(() => {});
     }
   }
 
@@ -618,7 +737,11 @@ export class StateStore {
         });
       } catch (err) {
         if (errnoCode(err) !== 'ELOCKED') {
-          throw ioError(this.lockPath, `cannot take the lock ${this.lockPath} (${describeError(err)}): check the directory's permissions`, err);
+          throw ioError(
+            this.lockPath,
+            `cannot take the lock ${this.lockPath} (${describeError(err)}): check that ${path.dirname(this.path)} is writable and has free space; ${this.path} was left as it was (last good copy: ${this.backupPath})`,
+            err,
+          );
         }
         const left = deadline - Date.now();
         if (left <= 0) {
@@ -658,7 +781,7 @@ export class StateStore {
       }
     }
     if (reason !== null) {
-      throw ioError(
+      throw new LockLostError(
         this.lockPath,
         `lost the lock ${this.lockPath} while writing ${this.path} (${reason}): nothing was written; retry`,
       );

@@ -6,6 +6,7 @@
  */
 import { execa, ExecaError, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
+import { lstatSync } from 'node:fs';
 import { WardenError } from './errors.js';
 import { zombieExitStatus } from './proc.js';
 
@@ -114,7 +115,21 @@ const PANE_FIELDS = [
 const PANE_FORMAT = PANE_FIELDS.join(FIELD_SEP);
 const NEW_WINDOW_FORMAT = ['#{window_id}', '#{pane_id}', '#{pane_pid}'].join(FIELD_SEP);
 
-const NO_SERVER = /no server running|error connecting to|server exited unexpectedly/i;
+const NO_SERVER = /no server running|server exited unexpectedly/i;
+const CONNECT_FAILED = /error connecting to (.+) \(/i;
+
+const SOCKET_GONE = /\((No such file or directory|Connection refused)\)\s*$/;
+
+/**
+ * A missing socket is a real answer (no server: every window is gone); any other failure to
+ * connect (EAGAIN under load, EACCES, ELOOP, …) says nothing about the windows. tmux's strerror
+ * text follows the locale: when it is not the C text, look at the socket itself.
+ */
+function socketMissing(stderr: string): boolean {
+  const socket = CONNECT_FAILED.exec(stderr)?.[1];
+  if (socket === undefined) return false;
+  return SOCKET_GONE.test(stderr) || lstatSync(socket, { throwIfNoEntry: false }) === undefined;
+}
 const NO_SESSION = /can't find session|session not found/i;
 
 function parseIntOrNull(text: string | undefined): number | null {
@@ -220,7 +235,7 @@ export class Tmux {
       return new TmuxError('timeout', `tmux ${args[0] ?? ''} timed out after ${this.timeoutMs} ms`, stderr);
     }
     if (err.isCanceled) return new TmuxError('aborted', `tmux ${args[0] ?? ''} was cancelled`, stderr);
-    if (NO_SERVER.test(stderr)) return new TmuxError('no-server', 'no tmux server running', stderr);
+    if (NO_SERVER.test(stderr) || socketMissing(stderr)) return new TmuxError('no-server', 'no tmux server running', stderr);
     return new TmuxError('failed', `tmux ${args[0] ?? ''} failed: ${stderr || err.shortMessage}`, stderr);
   }
 
@@ -228,7 +243,7 @@ export class Tmux {
     return (await this.run(['-V'], options)).trim();
   }
 
-  /** Every pane of the server in one tmux process. */
+  /** Every pane of the server in one tmux process. Throws TMUX_NOT_FOUND when there is no tmux binary. */
   async probeAll(options: CallOptions = {}): Promise<ProbeResult> {
     try {
       const stdout = await this.run(['list-panes', '-a', '-F', PANE_FORMAT], options);
@@ -243,7 +258,8 @@ export class Tmux {
       return { kind: 'ok', panes };
     } catch (err) {
       if (err instanceof TmuxError && err.kind === 'no-server') return { kind: 'no-server' };
-      if (err instanceof TmuxError) return { kind: 'unknown', error: err };
+      // No tmux at all is not a transient answer: showing the last known states would be a lie.
+      if (err instanceof TmuxError && err.kind !== 'not-found') return { kind: 'unknown', error: err };
       throw err;
     }
   }
@@ -325,12 +341,12 @@ export class Tmux {
    * Kills every window whose tag equals `sessionId`, and only those: a window with the same name
    * but another tag (or none) is never touched. Idempotent: no such window, or no server, is
    * success. Returns the window ids killed. Window ids are never reused by a tmux server, so the
-   * window found is the window killed.
+   * window found is the window killed. `keep` spares one of them (the one a record names).
    */
-  async killOwnedWindows(sessionId: string, options: CallOptions = {}): Promise<string[]> {
+  async killOwnedWindows(sessionId: string, options: CallOptions & { keep?: string } = {}): Promise<string[]> {
     if (!sessionId) return [];
     const owned = await this.findOwned(sessionId, options);
-    const windowIds = [...new Set(owned.map((p) => p.windowId))];
+    const windowIds = [...new Set(owned.map((p) => p.windowId))].filter((id) => id !== options.keep);
     if (windowIds.length === 0) return [];
     const args = windowIds.flatMap((id, i) => [...(i ? [';'] : []), 'kill-window', '-t', id]);
     try {

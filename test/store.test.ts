@@ -277,7 +277,7 @@ describe('the state file: I/O errors name the path and leave the file as it was'
     const err = await caught(store.commit([put('a', stampOf(first.applied.get('a')))]));
     expect(err.code).toBe('STATE_IO');
     expect(err.path).toBe(file);
-    expect(err.message).toMatch(new RegExp(`^cannot write state file ${file} \\(.+\\): .*left as it was$`));
+    expect(err.message).toMatch(new RegExp(`^cannot write state file ${file} \\(.+\\): .*left as it was \\(last good copy: ${file}\\.bak\\)$`));
     expect(await fs.readFile(file, 'utf8')).toBe(before);
     expect((await fs.readdir(dir)).sort()).toEqual(['state.json', 'state.json.bak']);
     expect(store.writeCount).toBe(1);

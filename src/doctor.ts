@@ -1,0 +1,202 @@
+/**
+ * `warden doctor`: what is wrong with this installation, found without changing anything — tmux
+ * and its version, the state file and its `.bak`, the lock, records that cannot be rehydrated,
+ * orphaned sessions and tagged windows nobody has a record of. `repair` is the only thing here
+ * that writes, and only when asked: it puts the last good `.bak` back.
+ */
+import { readFile } from 'node:fs/promises';
+import { Engine, type EngineOptions, type SnapshotProblem } from './engine.js';
+import { WardenError } from './errors.js';
+import { StateStore, defaultStatePath, parseStateDocument } from './store.js';
+import { Tmux, type PaneRecord } from './tmux.js';
+
+/** The oldest tmux whose formats and options the engine relies on. */
+export const MIN_TMUX_VERSION = '3.2';
+
+export interface FileHealth {
+  path: string;
+  /** `absent`: no such file; `valid`: parses and validates; `invalid`: it does not (see `error`). */
+  status: 'absent' | 'valid' | 'invalid';
+  sessions: number | null;
+  error: string | null;
+}
+
+export interface UntrackedWindow {
+  windowId: string;
+  windowName: string;
+  sessionName: string;
+  tag: string;
+}
+
+export interface DoctorReport {
+  healthy: boolean;
+  tmux: { found: boolean; version: string | null; supported: boolean; error: string | null };
+  stateFile: FileHealth;
+  backup: FileHealth;
+  lock: { path: string; held: boolean; stale: boolean; ageMs: number | null };
+  snapshotProblems: SnapshotProblem[];
+  /** Keys whose window is gone (recorded `orphaned`, or `active` with no window carrying the id). */
+  orphaned: string[];
+  /** Keys left `spawning`/`ending`: the next `warden ls` finishes them. */
+  unfinished: string[];
+  /** Windows carrying an `@warden_id` no record of this state file has. */
+  untrackedWindows: UntrackedWindow[];
+  /** Session ids carried by more than one window. */
+  duplicateWindows: { sessionId: string; windowIds: string[] }[];
+  /** One line per problem, each naming what to do. */
+  problems: string[];
+  /** What `--repair` restored, when asked. */
+  repaired: { restoredFrom: string; keptAs: string | null; sessions: number } | null;
+}
+
+export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs' | 'lockStaleMs'> {
+  repair?: boolean;
+}
+
+function versionAtLeast(version: string, minimum: string): boolean {
+  const parse = (v: string) => (v.match(/(\d+)\.(\d+)/) ?? []).slice(1).map(Number);
+  const [major = 0, minor = 0] = parse(version);
+  const [minMajor = 0, minMinor = 0] = parse(minimum);
+  return major > minMajor || (major === minMajor && minor >= minMinor);
+}
+
+async function fileHealth(path: string): Promise<FileHealth> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { path, status: 'absent', sessions: null, error: null };
+    return { path, status: 'invalid', sessions: null, error: `cannot read ${path}: ${(err as Error).message}` };
+  }
+  try {
+    const document = parseStateDocument(text, path);
+    return { path, status: 'valid', sessions: Object.keys(document.sessions).length, error: null };
+  } catch (err) {
+    return { path, status: 'invalid', sessions: null, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+async function tmuxHealth(tmux: Tmux): Promise<DoctorReport['tmux']> {
+  try {
+    const version = await tmux.version();
+    return { found: true, version, supported: versionAtLeast(version, MIN_TMUX_VERSION), error: null };
+  } catch (err) {
+    const found = !(err instanceof WardenError && err.code === 'TMUX_NOT_FOUND');
+    return { found, version: null, supported: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Examines everything; writes nothing unless `repair` is set and the state file needs it. */
+export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const stateFile = options.stateFile ?? defaultStatePath();
+  const socket = typeof options.socket === 'string' ? { name: options.socket } : options.socket;
+  const tmux = new Tmux({ socket, bin: options.tmuxBin });
+  const store = new StateStore(stateFile, { lockStaleMs: options.lockStaleMs });
+  const problems: string[] = [];
+
+  let repaired: DoctorReport['repaired'] = null;
+  if (options.repair) repaired = await store.restoreBackup();
+
+  const [tmuxReport, state, backup, lock] = await Promise.all([
+    tmuxHealth(tmux),
+    fileHealth(store.path),
+    fileHealth(store.backupPath),
+    store.lockInfo(),
+  ]);
+  if (!tmuxReport.found) problems.push(`tmux not found: install tmux >= ${MIN_TMUX_VERSION}`);
+  else if (tmuxReport.error) problems.push(`tmux does not answer (${tmuxReport.error}): check the server and socket`);
+  else if (!tmuxReport.supported) problems.push(`${tmuxReport.version} is too old: install tmux >= ${MIN_TMUX_VERSION}`);
+
+  if (state.status === 'invalid') {
+    const error = state.error ?? `state file ${state.path} is invalid`;
+    problems.push(
+      backup.status === 'valid'
+        ? `${error} (${backup.path} holds ${backup.sessions} session(s))`
+        : `${error}; but ${backup.path} is ${backup.status === 'absent' ? 'absent' : 'not valid either'}: fix the file by hand`,
+    );
+  } else if (state.status === 'absent' && backup.status === 'valid' && (backup.sessions ?? 0) > 0) {
+    problems.push(`state file ${state.path} is missing but ${backup.path} holds ${backup.sessions} session(s): 'warden doctor --repair' restores it`);
+  }
+  if (backup.status === 'invalid') problems.push(`${backup.path} is not a valid state file: it cannot be used to repair; remove it`);
+
+  const report: DoctorReport = {
+    healthy: false,
+    tmux: tmuxReport,
+    stateFile: state,
+    backup,
+    lock: { path: store.lockPath, ...lock },
+    snapshotProblems: [],
+    orphaned: [],
+    unfinished: [],
+    untrackedWindows: [],
+    duplicateWindows: [],
+    problems,
+    repaired,
+  };
+
+  if (state.status !== 'invalid') await examineSessions(report, { ...options, stateFile }, tmux, tmuxReport.found && !tmuxReport.error);
+  report.healthy = problems.length === 0;
+  return report;
+}
+
+/** Compares the records with one probe of tmux, without dispatching anything to the sessions. */
+async function examineSessions(report: DoctorReport, options: DoctorOptions, tmux: Tmux, tmuxUsable: boolean): Promise<void> {
+  const engine = new Engine({ ...options, reconcileOnOpen: false });
+  try {
+    await engine.open({ resume: false });
+    report.snapshotProblems = engine.snapshotProblems();
+    for (const problem of report.snapshotProblems) {
+      report.problems.push(`session ${problem.key} cannot be loaded (${problem.message}): end it with a tmux-warden that can, or remove it from ${engine.stateFile}`);
+    }
+    const sessions = engine.list();
+    report.unfinished = sessions.filter((s) => s.state === 'spawning' || s.state === 'ending').map((s) => s.key);
+    if (!tmuxUsable) {
+      report.orphaned = sessions.filter((s) => s.state === 'orphaned').map((s) => s.key);
+      return;
+    }
+    const probe = await tmux.probeAll({ timeoutMs: options.probeTimeoutMs ?? 5000 });
+    if (probe.kind === 'unknown') {
+      report.problems.push(`tmux did not answer a probe (${probe.error.message}): check the server`);
+      report.orphaned = sessions.filter((s) => s.state === 'orphaned').map((s) => s.key);
+      return;
+    }
+    const panes: PaneRecord[] = probe.kind === 'ok' ? probe.panes : [];
+    const windowsById = new Map<string, Map<string, PaneRecord>>();
+    for (const pane of panes) {
+      if (!pane.tag) continue;
+      const windows = windowsById.get(pane.tag) ?? new Map<string, PaneRecord>();
+      windows.set(pane.windowId, pane);
+      windowsById.set(pane.tag, windows);
+    }
+    // Every record's id counts, loadable or not: a window is untracked only if no record names it.
+    const document = await engine.store.load();
+    const known = new Set(
+      Object.values(document.sessions)
+        .map((record) => record.snapshot.context.sessionId)
+        .filter((id): id is string => id !== null),
+    );
+    for (const s of sessions) {
+      if (s.state === 'orphaned' || (s.state === 'active' && s.sessionId && !windowsById.has(s.sessionId))) {
+        report.orphaned.push(s.key);
+      }
+    }
+    for (const [sessionId, windows] of windowsById) {
+      if (windows.size > 1) report.duplicateWindows.push({ sessionId, windowIds: [...windows.keys()] });
+      if (known.has(sessionId)) continue;
+      for (const pane of windows.values()) {
+        report.untrackedWindows.push({ windowId: pane.windowId, windowName: pane.windowName, sessionName: pane.sessionName, tag: sessionId });
+      }
+    }
+  } finally {
+    await engine.close();
+  }
+  if (report.orphaned.length > 0) {
+    report.problems.push(`${report.orphaned.length} orphaned session(s) (${report.orphaned.join(', ')}): 'warden spawn KEY --mode resume' relaunches one, 'warden end KEY' ends it`);
+  }
+  for (const w of report.untrackedWindows) {
+    report.problems.push(`window ${w.windowId} (${w.sessionName}:${w.windowName}) carries session id ${w.tag} that ${report.stateFile.path} has no record of: kill it with 'tmux kill-window -t ${w.windowId}' if no other state file owns it`);
+  }
+  for (const d of report.duplicateWindows) {
+    report.problems.push(`session id ${d.sessionId} is carried by ${d.windowIds.length} windows (${d.windowIds.join(', ')}): kill the extra ones`);
+  }
+}
