@@ -130,7 +130,8 @@ function socketMissing(stderr: string): boolean {
   if (socket === undefined) return false;
   return SOCKET_GONE.test(stderr) || lstatSync(socket, { throwIfNoEntry: false }) === undefined;
 }
-const NO_SESSION = /can't find session|session not found/i;
+const NO_SESSION = /can't find session|session not found|no current target/i;
+const NO_SESSIONS_LEFT = /^no current target$/im;
 
 function parseIntOrNull(text: string | undefined): number | null {
   if (text === undefined || text === '') return null;
@@ -258,6 +259,9 @@ export class Tmux {
       return { kind: 'ok', panes };
     } catch (err) {
       if (err instanceof TmuxError && err.kind === 'no-server') return { kind: 'no-server' };
+      // A server kept up (by an attached control client, or exit-empty off) with no session left
+      // answers "no current target": a real answer, with no windows in it.
+      if (err instanceof TmuxError && NO_SESSIONS_LEFT.test(err.stderr)) return { kind: 'ok', panes: [] };
       // No tmux at all is not a transient answer: showing the last known states would be a lie.
       if (err instanceof TmuxError && err.kind !== 'not-found') return { kind: 'unknown', error: err };
       throw err;

@@ -17,6 +17,8 @@ import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tm
 const server = useTmuxServer('engine');
 /** A second isolated server, for the test that kills its server. */
 const lonely = useTmuxServer('engine-kill');
+/** A server that outlives its last session, as one with a control client attached does. */
+const emptied = useTmuxServer('engine-empty');
 const { tmux } = server;
 
 function readState(file: string) {
@@ -330,6 +332,21 @@ describe('invariant 3: three-valued probes', () => {
     const result = await engine.reconcile();
     expect(result.probe).toBe('no-server');
     expect(engine.list().map((s) => s.state)).toEqual(['orphaned', 'orphaned']);
+    await engine.close();
+  });
+});
+
+describe('invariant 3: a server with no session left', () => {
+  it('is a real answer with no windows: the session is orphaned, and the next spawn recreates the group', async () => {
+    const engine = await createEngine({ stateFile: server.stateFile(), socket: emptied.socket });
+    const info = await engine.spawn('last', { command: LONG_RUNNING });
+    await emptied.tmux.run(['set-option', '-s', 'exit-empty', 'off']);
+    await emptied.tmux.run(['kill-window', '-t', info.windowId!]);
+    const result = await engine.reconcile();
+    expect(result.probe).toBe('ok');
+    expect(engine.get('last')?.state).toBe('orphaned');
+    const next = await engine.spawn('next', { command: LONG_RUNNING });
+    expect(await ownedWindows(emptied.tmux, next.sessionId!)).toEqual([next.windowId]);
     await engine.close();
   });
 });
