@@ -54,6 +54,7 @@ import {
   type StateDocument,
 } from './schema.js';
 import { TmuxEvents } from './control.js';
+import { processAlive, processEnded } from './proc.js';
 import { StateStore, defaultStatePath, type CommitOp } from './store.js';
 import { Tmux, type PaneRecord, type TmuxSocket } from './tmux.js';
 
@@ -135,6 +136,11 @@ export interface ReconcileResult {
   /** What tmux answered: `unknown` means nothing was changed. */
   probe: 'ok' | 'no-server' | 'unknown';
   transitions: TransitionEvent[];
+  /**
+   * Running sessions whose pane tmux shows dead before its exit status is known (the process is
+   * not reaped yet): they move to `active.exited` on a later reconcile, which `watch` makes soon.
+   */
+  exitsPending: number;
   error?: ErrorData | undefined;
 }
 
@@ -172,6 +178,12 @@ interface Waiter {
 
 /** Every state value the machine can be in, as dotted strings: anything else is not rehydrated. */
 const KNOWN_STATES = new Set(['normal', 'spawning', 'active.running', 'active.exited', 'orphaned', 'ending']);
+/** A dead pane whose exit status tmux does not know yet. */
+const EXIT_PENDING = 'exit-pending' as const;
+/** How soon `watch` looks again at a dead pane whose exit status is not known yet. */
+const EXIT_RECHECK_MS = 25;
+/** How often `watch` looks at running panes' processes between tmux's notifications. */
+const PROCESS_CHECK_MS = 100;
 /** A spawn or cleanup not finished within this lease belongs to nobody (its process is gone). */
 const IN_FLIGHT_LEASE_MS = 60_000;
 const HOST = hostname();
@@ -238,14 +250,6 @@ function isInFlight(record: SessionRecord): boolean {
   return state === 'spawning' || (state === 'ending' && record.snapshot.context.error === null);
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * One state file and one tmux server, with an actor per session key. Open it with
@@ -1052,7 +1056,7 @@ export class Engine {
     this.assertOpen();
     await this.sync();
     const probe = await this.tmux.probeAll({ timeoutMs: this.probeTimeoutMs });
-    if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], error: probe.error.toData() };
+    if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], exitsPending: 0, error: probe.error.toData() };
     // Only now that tmux answered: a resumed spawn or cleanup without tmux would roll back a record.
     this.resumeAbandoned();
     const panes = probe.kind === 'ok' ? probe.panes : [];
@@ -1070,6 +1074,7 @@ export class Engine {
     }
     const transitions: TransitionEvent[] = [];
     const collect: TransitionListener = (event) => transitions.push(event);
+    let exitsPending = 0;
     this.listeners.add(collect);
     try {
       // Everything this probe shows was seen at one moment.
@@ -1077,14 +1082,15 @@ export class Engine {
       for (const [key, record] of this.records) {
         if (this.problems.has(key)) continue;
         const event = this.probeEvent(key, record, byTag);
-        if (event && !this.probeStep(key, event, at)) this.dispatch(key, event);
+        if (event === EXIT_PENDING) exitsPending++;
+        else if (event && !this.probeStep(key, event, at)) this.dispatch(key, event);
       }
       await this.settle();
       await this.killDuplicateWindows(byTag);
     } finally {
       this.listeners.delete(collect);
     }
-    return { probe: probe.kind, transitions };
+    return { probe: probe.kind, transitions, exitsPending };
   }
 
   /**
@@ -1102,7 +1108,11 @@ export class Engine {
     }
   }
 
-  private probeEvent(key: string, record: SessionRecord, byTag: Map<string, PaneRecord[]>): SessionEvent | null {
+  private probeEvent(
+    key: string,
+    record: SessionRecord,
+    byTag: Map<string, PaneRecord[]>,
+  ): SessionEvent | typeof EXIT_PENDING | null {
     const actor = this.actors.get(key);
     const stored = this.pending.get(key)?.snapshot ?? record.snapshot;
     const value = actor ? actor.getSnapshot().value : stored.value;
@@ -1113,8 +1123,8 @@ export class Engine {
     switch (state) {
       case 'active.running':
         if (!pane) return { type: 'WINDOW_GONE' };
-        // Dead but not reaped yet: its exit status comes with the next probe.
-        if (pane.dead) return pane.exitStatus === null ? null : { type: 'PANE_EXITED', exitStatus: pane.exitStatus };
+        // Dead but not reaped yet: its exit status comes with a later probe.
+        if (pane.dead) return pane.exitStatus === null ? EXIT_PENDING : { type: 'PANE_EXITED', exitStatus: pane.exitStatus };
         return null;
       case 'active.exited':
         return pane ? null : { type: 'WINDOW_GONE' };
@@ -1155,7 +1165,7 @@ export class Engine {
     try {
       while (!stop.signal.aborted && !this.closed) {
         changed = false;
-        await this.reconcile();
+        const { exitsPending } = await this.reconcile();
         if (options.control !== false && !events.connected && this.groupSeen.exists && Date.now() >= nextAttach) {
           // Windows made before the pane-died hook existed get it now; then listen.
           await this.tmux.hookPaneDeaths(this.groupSeen.taggedWindows).catch(() => undefined);
@@ -1163,23 +1173,40 @@ export class Engine {
           nextAttach = Date.now() + safetyIntervalMs;
         }
         if (changed || stop.signal.aborted) continue;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, events.connected ? safetyIntervalMs : intervalMs);
-          function done() {
-            clearTimeout(timer);
-            stop.signal.removeEventListener('abort', done);
-            wake = null;
-            resolve();
-          }
-          wake = done;
-          stop.signal.addEventListener('abort', done, { once: true });
-        });
+        const wait = events.connected ? safetyIntervalMs : intervalMs;
+        // tmux reports a pane dead (and fires pane-died) before it has its exit status: look again soon.
+        const until = Date.now() + (exitsPending > 0 ? Math.min(wait, EXIT_RECHECK_MS) : wait);
+        // tmux 3.3a sometimes marks a pane dead without reaping its process or firing pane-died,
+        // so no notification comes: between them, look at each running pane's process locally.
+        while (!changed && !stop.signal.aborted && Date.now() < until) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, Math.min(until - Date.now(), PROCESS_CHECK_MS));
+            function done() {
+              clearTimeout(timer);
+              stop.signal.removeEventListener('abort', done);
+              wake = null;
+              resolve();
+            }
+            wake = done;
+            stop.signal.addEventListener('abort', done, { once: true });
+          });
+          if (events.connected && this.runningProcessEnded()) break;
+        }
       }
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       this.watchers.delete(watcher);
       await events.close();
     }
+  }
+
+  /** Whether the process of any running session has ended (a zombie or gone), by /proc alone. */
+  private runningProcessEnded(): boolean {
+    for (const record of this.records.values()) {
+      const { value, context } = record.snapshot;
+      if (context.pid !== null && stateString(value) === 'active.running' && processEnded(context.pid)) return true;
+    }
+    return false;
   }
 
   /** Waits until every pending change is durable and every in-flight service has settled. */

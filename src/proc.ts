@@ -25,3 +25,21 @@ export function zombieExitStatus(pid: number): number | null {
   const signal = wait & 0x7f;
   return signal === 0 ? (wait >> 8) & 0xff : 128 + signal;
 }
+
+/** Whether process `pid` exists (a zombie still does); one of another user counts as existing. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Whether process `pid` has ended: a zombie, or gone. Cheap (one /proc read, one signal 0), so
+ * `watch` can ask it of every running pane often.
+ */
+export function processEnded(pid: number): boolean {
+  return zombieExitStatus(pid) !== null || !processAlive(pid);
+}

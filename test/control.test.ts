@@ -3,7 +3,7 @@
  * reconcile the moment something changes. The poll interval is set far beyond the test timeouts,
  * so only a notification can explain a detection.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { changeOf } from '../src/control.js';
 import type { Engine, TransitionEvent } from '../src/engine.js';
 import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
@@ -17,10 +17,17 @@ async function controlClients(): Promise<string[]> {
   return out.split('\n').filter((line) => line.endsWith(' 1'));
 }
 
+/** Watches still running when a test ends (it failed before stopping them): stopped, so no other test sees them. */
+const liveWatches: AbortController[] = [];
+afterEach(() => {
+  for (const stop of liveWatches.splice(0)) stop.abort();
+});
+
 function startWatch(engine: Engine) {
   const seen: TransitionEvent[] = [];
   engine.subscribe((event) => seen.push(event));
   const stop = new AbortController();
+  liveWatches.push(stop);
   const running = engine.watch({ ...NEVER_POLL, signal: stop.signal });
   return { seen, stop, running };
 }
@@ -75,6 +82,23 @@ describe('watch: active.running → active.exited the moment a pane exits', () =
     expect(await tmux.run(['show-hooks', '-w', '-t', mine.trim()])).not.toContain('pane-died');
     await engine.send('old-window', 'bye');
     await waitFor(() => seen.find((e) => e.key === 'old-window' && e.to === 'active.exited'), 'the exited transition');
+    stop.abort();
+    await running;
+  });
+});
+
+describe('watch: a pane that dies with no word from tmux', () => {
+  // tmux 3.3a sometimes marks a pane dead without reaping it or firing pane-died: no
+  // notification comes. A window without the hook stands for that case here.
+  it('is seen from its process ending, and its exit status read from the kernel', async () => {
+    const engine = await server.engine();
+    const info = await engine.spawn('silent', { command: ['sh', '-c', 'read line; exit 5'] });
+    const { seen, stop, running } = startWatch(engine);
+    await waitFor(async () => (await controlClients()).length === 1, 'a control client on the group');
+    await tmux.run(['set-hook', '-uw', '-t', info.windowId!, 'pane-died']);
+    await engine.send('silent', 'bye');
+    const event = await waitFor(() => seen.find((e) => e.key === 'silent' && e.to === 'active.exited'), 'the exited transition');
+    expect(event.session.exitStatus).toBe(5);
     stop.abort();
     await running;
   });

@@ -12,8 +12,12 @@ afterEach(() => {
   for (const parent of parents.splice(0)) parent.kill('SIGKILL');
 });
 
-/** Starts `child` under a parent that never reaps it; resolves with the child's pid. */
-async function unreapedChild(child: string): Promise<number> {
+/**
+ * Starts `then` in a child whose parent never reaps it; resolves with the child's pid. The child
+ * first waits until its parent has become `sleep` (a shell would reap it before that).
+ */
+async function unreapedChild(then: string): Promise<number> {
+  const child = `sh -c 'until grep -qx sleep /proc/$PPID/comm; do sleep 0.01; done; ${then}'`;
   const parent = spawn('sh', ['-c', `${child} & echo $!; exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
   parents.push(parent);
   const line = await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
@@ -22,13 +26,13 @@ async function unreapedChild(child: string): Promise<number> {
 
 describe.runIf(existsSync('/proc/self/stat'))('zombieExitStatus: the exit status of a process nobody reaped', () => {
   it('reads the exit code of a zombie', async () => {
-    const pid = await unreapedChild('(exit 3)');
-    expect(await waitFor(() => zombieExitStatus(pid) !== null, 'the child to exit')).toBe(true);
+    const pid = await unreapedChild('exit 3');
+    await waitFor(() => zombieExitStatus(pid) !== null, 'the child to exit');
     expect(zombieExitStatus(pid)).toBe(3);
   });
 
   it('reports a zombie killed by a signal as 128 + the signal', async () => {
-    const pid = await unreapedChild('sleep 60');
+    const pid = await unreapedChild('exec sleep 60');
     process.kill(pid, 'SIGTERM');
     await waitFor(() => zombieExitStatus(pid) !== null, 'the child to die');
     expect(zombieExitStatus(pid)).toBe(143);
