@@ -154,7 +154,9 @@ describe('warden inspect', () => {
     });
     children.push(child);
     let stdout = '';
+    let stderr = '';
     child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
+    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
     const url = await waitFor(
       () => (stdout.includes('WARDEN_INSPECT=') ? /open (http:\/\/localhost:\d+)/.exec(stdout)?.[1] : undefined),
       'the inspector URL',
@@ -174,7 +176,13 @@ describe('warden inspect', () => {
     expect(states()).toContain('"spawning"');
     const windowId = JSON.parse((await warden(['status', 'watched', '--json'], stateFile)).stdout).windowId as string;
     await server.tmux.run(['kill-window', '-t', windowId]);
-    await waitFor(() => snapshotsOf(client.events, 'watched').some((s) => s.value === 'orphaned'), 'the orphaned snapshot');
+    await waitFor(
+      () => snapshotsOf(client.events, 'watched').some((s) => s.value === 'orphaned'),
+      'the orphaned snapshot',
+    ).catch((err: Error) => {
+      const seen = snapshotsOf(client.events, 'watched').map((s) => JSON.stringify(s.value));
+      throw new Error(`${err.message}; the client saw ${seen.join(', ')}; inspect printed: ${stdout} ${stderr}`);
+    });
     await waitFor(() => /watched  active.running → orphaned  \(WINDOW_GONE\)/.test(stdout), 'the printed transition');
 
     // The spawning process logged its own actor going spawning → active.
