@@ -6,7 +6,8 @@
  */
 import { execa, ExecaError, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { WardenError } from './errors.js';
 import { zombieExitStatus } from './proc.js';
 
@@ -454,12 +455,19 @@ export class Tmux {
     return (await this.run(['display-message', '-p', '#{socket_path}'], options)).trim();
   }
 
+  /**
+   * Kills the server of our socket and removes the socket file tmux leaves behind, so a private
+   * server (tests, the demo, the bench) leaves nothing. Only for a socket given explicitly.
+   */
   async killServer(options: CallOptions = {}): Promise<void> {
     try {
       await this.run(['kill-server'], options);
     } catch (err) {
-      if (err instanceof TmuxError && err.kind === 'no-server') return;
-      throw err;
+      if (!(err instanceof TmuxError && err.kind === 'no-server')) throw err;
     }
+    if (!this.socket) return;
+    const uid = process.getuid?.() ?? 0;
+    const file = 'path' in this.socket ? this.socket.path : join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`, this.socket.name);
+    rmSync(file, { force: true });
   }
 }
