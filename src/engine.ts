@@ -279,7 +279,7 @@ export class Engine {
   /** Keys whose launch is left `spawning` for another process (tmux did not answer): not waited for. */
   private readonly parkedLaunches = new Set<string>();
   private readonly pending = new Map<string, Pending>();
-  private syncRunning: Promise<void> | null = null;
+  private readonly syncs = new OneAtATime();
   /** Commit results absorbed into the view: a read that overlapped one may be older than it. */
   private commitsAbsorbed = 0;
   private readonly waiters = new Set<Waiter>();
@@ -290,7 +290,7 @@ export class Engine {
   private groupSeen: { exists: boolean; taggedWindows: string[] } = { exists: false, taggedWindows: [] };
   private inertScope: { scope: AnyActorScope; actions: ExecutableActionObject[] } | null = null;
   private flushScheduled = false;
-  private flushRunning: Promise<void> | null = null;
+  private readonly flushes = new OneAtATime();
   private closed = false;
 
   constructor(options: EngineOptions = {}) {
@@ -327,14 +327,7 @@ export class Engine {
   async sync(): Promise<void> {
     // One at a time: two reads applied out of order would leave an older view that changed()
     // then takes for current.
-    while (this.syncRunning) await this.syncRunning;
-    const run = this.syncOnce();
-    this.syncRunning = run;
-    try {
-      await run;
-    } finally {
-      this.syncRunning = null;
-    }
+    await this.syncs.run(() => this.syncOnce());
   }
 
   private async syncOnce(): Promise<void> {
@@ -554,15 +547,9 @@ export class Engine {
 
   /** Writes every pending change in one locked commit; a flush already running is waited for. */
   async flush(): Promise<void> {
-    while (this.flushRunning) await this.flushRunning;
-    if (this.pending.size === 0) return;
-    const run = this.writePending();
-    this.flushRunning = run;
-    try {
-      await run;
-    } finally {
-      this.flushRunning = null;
-    }
+    await this.flushes.run(async () => {
+      if (this.pending.size > 0) await this.writePending();
+    });
   }
 
   private async writePending(): Promise<void> {
@@ -1318,6 +1305,22 @@ export class Engine {
 
   private assertOpen(): void {
     if (this.closed) throw new WardenError('STATE_IO', 'the engine is closed: create a new one');
+  }
+}
+
+/** Runs tasks one at a time: a task starts only once the one before it has settled. */
+class OneAtATime {
+  private running: Promise<void> | null = null;
+
+  async run(task: () => Promise<void>): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
+    const run = task();
+    this.running = run;
+    try {
+      await run;
+    } finally {
+      if (this.running === run) this.running = null;
+    }
   }
 }
 
