@@ -291,6 +291,8 @@ export class Engine {
   private inertScope: { scope: AnyActorScope; actions: ExecutableActionObject[] } | null = null;
   private flushScheduled = false;
   private readonly flushes = new OneAtATime();
+  /** Why the last commit failed (disk full, read-only, lock); null once one succeeds. */
+  private flushError: unknown = null;
   private closed = false;
 
   constructor(options: EngineOptions = {}) {
@@ -327,14 +329,18 @@ export class Engine {
   async sync(): Promise<void> {
     // One at a time: two reads applied out of order would leave an older view that changed()
     // then takes for current.
-    await this.syncs.run(() => this.syncOnce());
+    await this.syncs.run(async () => {
+      await this.syncOnce();
+    });
   }
 
-  private async syncOnce(): Promise<void> {
-    if (!(await this.store.changed())) return;
+  /** Reads the file when it changed (always with `force`) and takes it in; returns what was read. */
+  private async syncOnce(force = false): Promise<StateDocument | null> {
+    if (!force && !(await this.store.changed())) return null;
+    let document: StateDocument;
     for (;;) {
       const commits = this.commitsAbsorbed;
-      const document = await this.store.load();
+      document = await this.store.load();
       // A commit of ours landed while we read: this read may predate it, so read again.
       if (commits !== this.commitsAbsorbed) continue;
       this.absorb(document);
@@ -342,6 +348,7 @@ export class Engine {
     }
     this.resumeAbandoned();
     this.showToInspector();
+    return document;
   }
 
   /** Brings the durable view up to `document` (keys in `skip` are already up to date). */
@@ -364,7 +371,7 @@ export class Engine {
    * those states, so creating the actor does nothing; `spawning`/`ending` get theirs when resumed.
    */
   private showToInspector(): void {
-    if (!this.userInspect) return;
+    if (!this.userInspect || this.closed) return;
     for (const [key, record] of this.records) {
       if (this.problems.has(key) || this.actors.has(key) || isInFlightSnapshot(record.snapshot)) continue;
       this.actorFor(key);
@@ -422,8 +429,24 @@ export class Engine {
     return processAlive(owner.pid);
   }
 
+  /**
+   * Stops the actors of launches left unconfirmed (tmux did not answer the spawn nor its
+   * rollback): without an actor, their records are resumed by `resumeAbandoned`, which adopts the
+   * window if it came up or creates it once.
+   */
+  private releaseParkedLaunches(): void {
+    for (const key of [...this.parkedLaunches]) {
+      const actor = this.actors.get(key);
+      this.actors.delete(key);
+      this.lastSeen.delete(key);
+      this.parkedLaunches.delete(key);
+      actor?.stop();
+    }
+  }
+
   /** A record left in `spawning` or `ending` by a process that died: take it over and finish. */
   private resumeAbandoned(): void {
+    if (this.closed) return;
     for (const [key, record] of this.records) {
       if (this.problems.has(key) || this.actors.has(key) || !isInFlight(record)) continue;
       if (this.busyElsewhere(record)) continue;
@@ -440,6 +463,7 @@ export class Engine {
   private actorFor(key: string): SessionActor {
     const existing = this.actors.get(key);
     if (existing) return existing;
+    this.assertOpen();
     const restored = this.currentSnapshot(key);
     const inspect = this.inspector(key);
     const actor = restored
@@ -593,8 +617,10 @@ export class Engine {
         this.waiters.delete(waiter);
         waiter.reject(err);
       }
+      this.flushError = err;
       return;
     }
+    this.flushError = null;
     const reports: TransitionEvent[] = [];
     for (const [key, record] of result.applied) {
       const entry = batch.get(key);
@@ -673,9 +699,10 @@ export class Engine {
     const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
     const env = { ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key };
     try {
-      // Invariant 2: a launch that may have run before (restored snapshot, respawn) adopts the
-      // window carrying its id instead of creating a second one.
-      const mayExist = this.resumedLaunches.has(sessionId) || input.launch === 'respawn';
+      // Invariant 2: a launch that may have run before (restored snapshot), or whose session's
+      // window may be there again (respawn; relaunch of an orphan whose window came back since
+      // the last probe), adopts the window carrying its id instead of creating a second one.
+      const mayExist = this.resumedLaunches.has(sessionId) || input.launch !== 'create';
       const owned = mayExist ? await this.tmux.findOwned(sessionId, { signal }) : [];
       this.resumedLaunches.delete(sessionId);
       const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
@@ -1044,6 +1071,10 @@ export class Engine {
     await this.sync();
     const probe = await this.tmux.probeAll({ timeoutMs: this.probeTimeoutMs });
     if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], exitsPending: 0, error: probe.error.toData() };
+    // Closed while tmux answered: act on nothing (a reconcile in flight when close() is called).
+    if (this.closed) return { probe: probe.kind, transitions: [], exitsPending: 0 };
+    // tmux answers again: a launch this process left unconfirmed is taken over like a dead one's.
+    this.releaseParkedLaunches();
     // Only now that tmux answered: a resumed spawn or cleanup without tmux would roll back a record.
     this.resumeAbandoned();
     const panes = probe.kind === 'ok' ? probe.panes : [];
@@ -1201,6 +1232,8 @@ export class Engine {
     for (;;) {
       await new Promise((resolve) => setImmediate(resolve));
       await this.flush();
+      // The changes stay queued for a later write; whoever waits to see them durable hears why now.
+      if (this.flushError !== null && this.pending.size > 0) throw this.flushError;
       const inFlight = [...this.actors].some(([key, actor]) => {
         if (this.parkedLaunches.has(key)) return false;
         const { value, context } = actor.getSnapshot();
@@ -1249,6 +1282,12 @@ export class Engine {
     if (info.state !== 'active' || !info.paneId) {
       throw new ConflictError(`${key} is ${info.state}, not active: resume it with 'warden spawn ${key} --mode resume'`);
     }
+    // Pane ids restart with a tmux server: type into (or read) a pane only while it carries our
+    // tag, never into whatever pane now has the recorded id.
+    const owned = await this.tmux.findOwned(info.sessionId!);
+    if (!owned.some((p) => p.paneId === info.paneId)) {
+      throw new ConflictError(`${key}'s window is gone: 'warden ls' shows it orphaned; resume it with 'warden spawn ${key} --mode resume'`);
+    }
     return info;
   }
 
@@ -1273,8 +1312,13 @@ export class Engine {
 
   /** Ended sessions, oldest first; only those of `key` when given. */
   async history(key?: string): Promise<HistoryEntry[]> {
-    const document = await this.store.load();
-    return key ? document.history.filter((h) => h.key === key) : document.history;
+    // Read as a sync does: a read that left the view behind would make the next sync() see no
+    // change and miss what other processes wrote.
+    let history: HistoryEntry[] = [];
+    await this.syncs.run(async () => {
+      history = (await this.syncOnce(true))!.history;
+    });
+    return key ? history.filter((h) => h.key === key) : history;
   }
 
   /** Hears every transition once it is durable. Returns the function that stops listening. */

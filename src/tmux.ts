@@ -350,20 +350,24 @@ export class Tmux {
    */
   async killOwnedWindows(sessionId: string, options: CallOptions & { keep?: string } = {}): Promise<string[]> {
     if (!sessionId) return [];
-    const owned = await this.findOwned(sessionId, options);
-    const windowIds = [...new Set(owned.map((p) => p.windowId))].filter((id) => id !== options.keep);
-    if (windowIds.length === 0) return [];
-    const args = windowIds.flatMap((id, i) => [...(i ? [';'] : []), 'kill-window', '-t', id]);
-    try {
-      await this.run(args, options);
-    } catch (err) {
-      // Gone in between (or the server with it): the goal is reached.
-      if (err instanceof TmuxError && (err.kind === 'no-server' || /can't find window/i.test(err.stderr))) {
-        return windowIds;
+    const killed: string[] = [];
+    // tmux stops a command list at its first error: when one window closed between the look and
+    // the kill, the windows after it in the list survive. Look again until none is left.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const owned = await this.findOwned(sessionId, options);
+      const windowIds = [...new Set(owned.map((p) => p.windowId))].filter((id) => id !== options.keep);
+      if (windowIds.length === 0) return killed;
+      const args = windowIds.flatMap((id, i) => [...(i ? [';'] : []), 'kill-window', '-t', id]);
+      try {
+        await this.run(args, options);
+        return [...killed, ...windowIds];
+      } catch (err) {
+        if (err instanceof TmuxError && err.kind === 'no-server') return [...killed, ...windowIds];
+        if (!(err instanceof TmuxError && /can't find window/i.test(err.stderr))) throw err;
+        killed.push(...windowIds);
       }
-      throw err;
     }
-    return windowIds;
+    throw new TmuxError('failed', `windows tagged ${sessionId} kept reappearing: could not kill them all`);
   }
 
   /**
