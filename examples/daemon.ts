@@ -94,6 +94,8 @@ function fromLocalClient(req: IncomingMessage, port: number): boolean {
 
 async function route(engine: Engine, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', `http://${LOOPBACK}`);
+  // A CLI call may have changed the file since the last reconcile: one stat when it did not.
+  if (req.method === 'GET') await engine.sync();
   if (url.pathname === '/sessions' && req.method === 'GET') {
     reply(res, 200, { sessions: engine.list() });
     return;

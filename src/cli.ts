@@ -44,7 +44,8 @@ function oneLineErrors(command: Command): void {
   const path = command.parent ? `${command.parent.name()} ${command.name()}` : command.name();
   command.configureOutput({
     outputError: (message, write) => {
-      const what = message.trim().replace(/^error: /, '');
+      // One line, whatever commander adds ("(Did you mean --json?)" comes on a line of its own).
+      const what = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
       write(`warden: ${what} (see '${path} --help')\n`);
     },
   });

@@ -922,6 +922,17 @@ export class Engine {
     if (mode === 'resume' && top === 'normal') {
       throw new NotFoundError(`no session ${key} to resume: spawn it with --mode normal`);
     }
+    if (mode === 'resume') {
+      // A resume keeps what the session was started with; ignoring what was asked would be silent.
+      const given = (['command', 'cwd', 'env', 'labels', 'group'] as const).filter((name) =>
+        name === 'command' ? (options.command?.length ?? 0) > 0 : options[name] !== undefined && options[name] !== null,
+      );
+      if (given.length > 0) {
+        throw new InvalidInputError(
+          `--mode resume keeps the stored ${given.join(', ')} of ${key}: use --mode fresh to change them (only --resume-command may be given)`,
+        );
+      }
+    }
     if (top === 'spawning' || top === 'ending') {
       throw new ConflictError(`${key} is ${top}: try again when it finishes, or end it with 'warden end ${key}'`);
     }
@@ -1265,6 +1276,10 @@ export class Engine {
       );
     }
     const info = await this.activePane(key);
+    if (info.exitStatus !== null) {
+      // A dead pane takes no input: the text would go nowhere and the caller would hear "done".
+      throw new ConflictError(`${key} has exited (status ${info.exitStatus}): resume it with 'warden spawn ${key} --mode resume'`);
+    }
     await this.tmux.sendText(info.paneId!, text.replaceAll('\r\n', '\n'), options);
   }
 

@@ -81,11 +81,20 @@ export class NotFoundError extends WardenError {
 
 /** The state file (at `path`) does not validate (`STATE_INVALID`) or cannot be read or written (`STATE_IO`). */
 export class StateFileError extends WardenError {
-  override readonly name = 'StateFileError';
+  override readonly name: string = 'StateFileError';
   readonly path: string;
-  constructor(code: 'STATE_INVALID' | 'STATE_IO', path: string, message: string, cause?: unknown) {
+  /** The file was written by a newer tmux-warden: this one must neither use nor replace it. */
+  readonly newerSchema: boolean;
+  constructor(
+    code: 'STATE_INVALID' | 'STATE_IO',
+    path: string,
+    message: string,
+    cause?: unknown,
+    options: { newerSchema?: boolean } = {},
+  ) {
     super(code, message, { cause });
     this.path = path;
+    this.newerSchema = options.newerSchema ?? false;
   }
 }
 

@@ -111,6 +111,8 @@ export function migrateDocument(
       'STATE_INVALID',
       file,
       `state file ${file} was written by a newer tmux-warden (schema version ${version}, this one reads up to ${SCHEMA_VERSION}): upgrade tmux-warden`,
+      undefined,
+      { newerSchema: true },
     );
   }
   while (version < SCHEMA_VERSION) {
@@ -540,6 +542,8 @@ export class StateStore {
         if (this.adapter.seen === 'absent') current = 'absent';
       } catch (err) {
         if (!(err instanceof StateFileError && err.code === 'STATE_INVALID')) throw err;
+        // Not broken, only newer than us: rolling it back to our .bak would lose its changes.
+        if (err.newerSchema) throw new StateFileError('STATE_IO', this.path, `${err.message}; it is not broken, so it is not repaired: nothing was changed`);
         current = 'invalid';
       }
       if (current === 'valid') {

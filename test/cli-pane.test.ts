@@ -8,7 +8,7 @@ import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { SessionInfoSchema } from '../src/schema.js';
-import { LONG, cleanEnv, readState, session, shellLine, warden, type Warden } from './support/cli.js';
+import { LONG, cleanEnv, readState, refused, session, shellLine, warden, type Warden } from './support/cli.js';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('cli-pane');
@@ -55,6 +55,20 @@ describe.concurrent('send KEY TEXT… [--no-enter], then logs KEY: the text roun
     // A tab is typed as a tab; the terminal shows it as the spaces up to the next tab stop.
     expect(text).toMatch(/got\[second {2,}line\]/);
     expect(text.replace(/\n/g, '')).toContain(`got[${long}]`);
+  });
+
+  it('takes text starting with - after --', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'dash', '--json', '--', 'sh', '-c', 'while read -r line; do echo "got[$line]"; done']));
+    expect((await w.run(['send', 'dash', '--', '- fix the bug'])).exitCode).toBe(0);
+    expect(await logsUntil(w, 'dash', (t) => t.includes('got['))).toContain('got[- fix the bug]');
+  });
+
+  it('refuses a session whose program exited (exit 3): the text would go nowhere', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'gone', '--json', '--', 'sh', '-c', 'exit 4']));
+    await waitFor(async () => JSON.parse((await w.run(['status', 'gone', '--json'])).stdout).exitStatus === 4, 'gone to exit');
+    refused(await w.run(['send', 'gone', 'hello']), 3, /gone has exited \(status 4\): resume it/);
   });
 
   it('--no-enter leaves the line open: the next send continues it', async () => {

@@ -120,6 +120,19 @@ describe('spawn KEY [--mode …] [--cwd] [--env K=V]… [--label K=V]… [--grou
     expect(text).toContain(`resumed ${first.sessionId}`);
   });
 
+  it('--mode resume refuses options it would ignore (exit 2), and writes nothing', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'delta', '--json', ...LONG]));
+    const before = w.stateBytes();
+    refused(await w.run(['spawn', 'delta', '--mode', 'resume', '--cwd', server.dir]), 2, /--mode resume keeps the stored cwd of delta: use --mode fresh/);
+    refused(await w.run(['spawn', 'delta', '--mode', 'resume', '--label', 'a=b', '--', 'echo', 'other']), 2, /keeps the stored command, labels of delta/);
+    expect(w.stateBytes()).toEqual(before);
+  });
+
+  it('a mistyped option is one line, with its suggestion', async () => {
+    refused(await warden(server).run(['ls', '--jsn']), 2, /unknown option '--jsn' \(Did you mean --json\?\)/);
+  });
+
   it('--mode resume of a key that has no session is not found (exit 4); nothing written', async () => {
     const w = warden(server);
     refused(await w.run(['spawn', 'nobody', '--mode', 'resume']), 4, /no session nobody to resume: spawn it with --mode normal/);

@@ -10,8 +10,8 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, expect, it } from 'vitest';
-import { SessionInfoSchema, type SessionInfo } from '../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SessionInfoSchema, createEngine, type SessionInfo } from '../src/index.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('daemon');
@@ -24,10 +24,17 @@ interface RunningDaemon {
   exited: Promise<[number | null, NodeJS.Signals | null]>;
 }
 
+/** Daemons a failed test did not stop: killed, so a failure leaves no process behind. */
+const started: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 async function startDaemon(stateFile: string): Promise<RunningDaemon> {
   const child = spawn(process.execPath, [DAEMON, '--state', stateFile, '--socket', server.socket, '--port', '0', '--interval', '50'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  started.push(child);
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const lines: Record<string, unknown>[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
@@ -133,6 +140,11 @@ describe('examples/daemon.ts embeds the engine', () => {
     const ended = await call(second, 'DELETE', '/sessions/agent');
     expect(ended).toMatchObject({ status: 200, body: { key: 'agent', state: 'normal' } });
     expect(await ownedWindows(server.tmux, agent.sessionId!)).toEqual([]);
+    // Ended by a CLI call meanwhile, with nothing in tmux to notice (no window): the next GET says so.
+    const cli = await createEngine({ stateFile, socket: server.socket });
+    await cli.end('lost');
+    await cli.close();
+    expect(await sessionsOf(second)).toEqual([]);
     await stop(second);
   });
 

@@ -270,6 +270,18 @@ describe('warden doctor', () => {
     expect(r.stderr).toMatch(new RegExp(`^warden: cannot repair ${file}: its backup ${bak} is not a valid state file either .*nothing was changed$`));
     expect([stateBytes(file), stateBytes(bak), files(dir)]).toEqual(before);
   });
+
+  it('--repair never rolls back a file written by a newer tmux-warden', async () => {
+    const dir = join(server.dir, 'doctor-newer');
+    const { t, file, bak } = await populated(dir);
+    const document = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...document, schemaVersion: 99 }));
+    const before = [stateBytes(file), stateBytes(bak), files(dir)];
+    const r = await warden(t, ['doctor', '--repair']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/written by a newer tmux-warden .*upgrade tmux-warden; it is not broken, so it is not repaired: nothing was changed$/);
+    expect([stateBytes(file), stateBytes(bak), files(dir)]).toEqual(before);
+  });
 });
 
 describe('never promote empty; the .bak is always the last good file', () => {

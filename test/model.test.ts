@@ -292,7 +292,8 @@ async function perform(key: string, trigger: SessionEvent, outcomes: string[], e
           return;
         }
         const fails = endState === 'normal' || endState.endsWith('+error');
-        await expectOutcome(engine.spawn(key, { mode: trigger.mode, command: PROGRAM }), fails);
+        const command = trigger.mode === 'resume' ? {} : { command: PROGRAM };
+        await expectOutcome(engine.spawn(key, { mode: trigger.mode, ...command }), fails);
         return;
       }
       case 'END':

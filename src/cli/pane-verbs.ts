@@ -36,7 +36,13 @@ export const registerSend: RegisterVerb = (program, globals) => {
     .argument('<key>', 'the session key', parseKey)
     .argument('<text...>', 'the text; several words are joined by one space')
     .option('--no-enter', 'do not press Enter after the text')
-    .addHelpText('after', examples("warden send api-fix 'run the tests and fix what fails'", 'warden send api-fix --no-enter "$(cat prompt.md)"'))
+    .addHelpText(
+      'after',
+      examples(
+        "warden send api-fix 'run the tests and fix what fails'",
+        'warden send api-fix --no-enter -- "$(cat prompt.md)"   # -- : the text may start with -',
+      ),
+    )
     .action(async (key: string, words: string[], opts: { enter: boolean }) => {
       const g = globals();
       await withEngine(g, (engine) => engine.send(key, words.join(' '), { enter: opts.enter }));
