@@ -116,9 +116,14 @@ export interface TransitionEvent {
   sessionId: string | null;
   from: string;
   to: string;
-  /** The event that caused it: `SPAWN`, `END`, `WINDOW_GONE`, `xstate.done.actor.launch`, … */
+  /**
+   * The event that caused it: `SPAWN`, `END`, `WINDOW_GONE`, `xstate.done.actor.launch`, …;
+   * `state-file` for a change another process made, seen when this engine read the file.
+   */
   event: string;
   at: string;
+  /** `here`: made by this engine; `elsewhere`: made by another process (a CLI call, say). */
+  origin: 'here' | 'elsewhere';
   session: SessionInfo;
 }
 
@@ -160,7 +165,7 @@ interface Durable {
 
 interface Pending {
   history: HistoryEntry[];
-  transitions: Omit<TransitionEvent, 'session'>[];
+  transitions: Omit<TransitionEvent, 'session' | 'origin'>[];
   /** The next snapshot of a key that has no actor, computed by a pure transition (see `probeStep`). */
   snapshot?: PersistedSnapshot | undefined;
 }
@@ -353,8 +358,10 @@ export class Engine {
 
   /** Brings the durable view up to `document` (keys in `skip` are already up to date). */
   private absorb(document: StateDocument, skip: ReadonlySet<string> = new Set()): void {
-    for (const key of [...this.records.keys()]) {
-      if (!skip.has(key) && !(key in document.sessions)) this.dropKey(key, 'ended by another process');
+    for (const [key, known] of [...this.records]) {
+      if (skip.has(key) || key in document.sessions) continue;
+      this.dropKey(key, 'ended by another process');
+      this.reportFromFile(key, known, undefined);
     }
     for (const [key, record] of Object.entries(document.sessions)) {
       if (skip.has(key)) continue;
@@ -362,6 +369,7 @@ export class Engine {
       if (known && known.rev === record.rev && known.updatedAt === record.updatedAt) continue;
       this.dropKey(key, 'changed by another process');
       this.adoptRecord(key, record);
+      this.reportFromFile(key, known, record);
     }
   }
 
@@ -638,28 +646,55 @@ export class Engine {
       if (entry && context) {
         for (const t of entry.transitions) {
           const info = sessionInfo(key, value, context, record?.updatedAt ?? null);
-          reports.push({ ...t, session: { ...info, state: t.to.split('.')[0] as SessionState } });
+          reports.push({ ...t, origin: 'here', session: { ...info, state: t.to.split('.')[0] as SessionState } });
         }
       }
       this.settleWaiters(key, { record, context: context ?? null });
     }
     for (const [key, current] of result.conflicts) {
+      const before = this.records.get(key);
       this.dropKey(key, 'changed by another process');
       if (current) this.adoptRecord(key, current);
+      this.reportFromFile(key, before, current ?? undefined);
     }
     // The file as written also carries what other processes changed on other keys: our store now
     // takes that file for seen (changed() is false), so the view must include their changes too.
     this.commitsAbsorbed += 1;
     this.absorb(result.document, new Set(batch.keys()));
-    for (const report of reports) {
-      for (const listener of this.listeners) {
-        try {
-          listener(report);
-        } catch {
-          // A listener's failure is its own; the transition is durable either way.
-        }
+    for (const report of reports) this.report(report);
+  }
+
+  private report(event: TransitionEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure is its own; the transition is durable either way.
       }
     }
+  }
+
+  /**
+   * A change another process made, seen in the file: reported so a long-running engine (watch, a
+   * daemon) hears of spawns and ends made by CLI calls. Steps it did not see in between (its
+   * `spawning`, say) are folded into one transition; it is durable already.
+   */
+  private reportFromFile(key: string, before: SessionRecord | undefined, after: SessionRecord | undefined): void {
+    const from = before ? stateString(before.snapshot.value) : 'normal';
+    const to = after ? stateString(after.snapshot.value) : 'normal';
+    const last = after ?? before;
+    if (from === to || !last) return;
+    const { context } = last.snapshot;
+    this.report({
+      key,
+      sessionId: context.sessionId,
+      from,
+      to,
+      event: 'state-file',
+      at: after?.updatedAt ?? new Date().toISOString(),
+      origin: 'elsewhere',
+      session: { ...sessionInfo(key, last.snapshot.value, context, after?.updatedAt ?? null), state: to.split('.')[0] as SessionState },
+    });
   }
 
   private settleWaiters(key: string, outcome: Durable): void {

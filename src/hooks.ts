@@ -229,7 +229,8 @@ export class HookRunner {
   }
 
   private enqueue(event: TransitionEvent): void {
-    if (this.closed) return;
+    // The process that made a transition runs its hooks; one that only read it does not run them again.
+    if (this.closed || event.origin === 'elsewhere') return;
     for (const hook of this.hooks) {
       if (!hookFires(hook.state, event)) continue;
       // A hook's failure is reported by run(); a throwing onResult must not stop the queue.

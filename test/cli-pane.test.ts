@@ -24,6 +24,7 @@ const TransitionSchema = z
     to: z.string(),
     event: z.string(),
     at: z.string(),
+    origin: z.enum(['here', 'elsewhere']),
     session: SessionInfoSchema.strict(),
   })
   .strict();
@@ -183,8 +184,17 @@ describe.concurrent('watch', () => {
       sessionId: s.sessionId,
       from: 'active.running',
       event: 'PANE_EXITED',
+      origin: 'here',
       session: { key: 'brief', state: 'active', exitStatus: 7, sessionId: s.sessionId },
     });
+    // The spawn was another process's: watch read it from the state file.
+    const spawned = watch
+      .out()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => TransitionSchema.parse(JSON.parse(l)))
+      .find((t) => t.key === 'brief' && t.to === 'active.running');
+    expect(spawned).toMatchObject({ event: 'state-file', origin: 'elsewhere' });
     watch.child.kill('SIGINT');
     expect((await watch.child).exitCode).toBe(0);
     expect(readState(w.stateFile).sessions.brief?.snapshot.context.exitStatus).toBe(7);

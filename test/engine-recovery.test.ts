@@ -112,3 +112,20 @@ describe("history() and other processes' changes", () => {
     await daemon.close();
   });
 });
+
+describe('transitions made by another process', () => {
+  it('reach subscribers once read from the file, marked as made elsewhere', async () => {
+    const stateFile = server.stateFile();
+    const watcher = await createEngine({ stateFile, socket: server.socket });
+    const heard: string[] = [];
+    watcher.subscribe((t) => heard.push(`${t.key} ${t.from}→${t.to} ${t.event} ${t.origin}`));
+    const cli = await createEngine({ stateFile, socket: server.socket });
+    await cli.spawn('remote', { command: LONG_RUNNING });
+    await watcher.sync();
+    await cli.end('remote');
+    await watcher.sync();
+    await cli.close();
+    expect(heard).toEqual(['remote normal→active.running state-file elsewhere', 'remote active.running→normal state-file elsewhere']);
+    await watcher.close();
+  });
+});

@@ -119,11 +119,23 @@ describe('hooks run on real transitions, with the session on stdin and WARDEN_* 
       key: 'quitter', state: 'active', sessionId: 'id-1', group: 'warden', windowId: '@1', paneId: '%1', pid: 1,
       command: ['sh'], cwd: null, labels: {}, createdAt: null, updatedAt: null, exitStatus: 7,
     });
-    hooks.listener({ key: 'quitter', sessionId: 'id-1', from: 'active.running', to: 'active.exited', event: 'PANE_EXITED', at: '', session });
-    hooks.listener({ key: 'quitter', sessionId: 'id-1', from: 'active.exited', to: 'ending', event: 'END', at: '', session });
+    hooks.listener({ key: 'quitter', sessionId: 'id-1', from: 'active.running', to: 'active.exited', event: 'PANE_EXITED', at: '', origin: 'here', session });
+    hooks.listener({ key: 'quitter', sessionId: 'id-1', from: 'active.exited', to: 'ending', event: 'END', at: '', origin: 'here', session });
     await hooks.close();
     expect(results.map((r) => r.hook)).toEqual(['active.exited']);
     expect(readFileSync(out, 'utf8')).toBe('quitter 7\n');
+  });
+
+  it('does not run again for a transition another process made (and ran its hooks for)', async () => {
+    const out = join(server.dir, 'elsewhere.txt');
+    const { hooks, results } = runner({ hooks: { '*': `echo "$WARDEN_KEY" >> ${out}` } });
+    const session = SessionInfoSchema.parse({
+      key: 'remote', state: 'active', sessionId: 'id-2', group: 'warden', windowId: '@2', paneId: '%2', pid: 2,
+      command: ['sh'], cwd: null, labels: {}, createdAt: null, updatedAt: null, exitStatus: null,
+    });
+    hooks.listener({ key: 'remote', sessionId: 'id-2', from: 'normal', to: 'active.running', event: 'state-file', at: '', origin: 'elsewhere', session });
+    await hooks.close();
+    expect(results).toEqual([]);
   });
 });
 

@@ -120,5 +120,6 @@ export function sessionLine(info: SessionInfo, c: Colors): string {
 /** One transition as `watch` prints it. */
 export function transitionLine(t: TransitionEvent, c: Colors): string {
   const exit = t.session.exitStatus === null ? '' : ` exit status ${t.session.exitStatus}`;
-  return `${c.dim(t.at)}  ${c.bold(t.key)}  ${t.from} → ${t.to}  ${c.dim(`(${t.event})`)}${exit}\n`;
+  const cause = t.origin === 'elsewhere' ? 'by another process' : t.event;
+  return `${c.dim(t.at)}  ${c.bold(t.key)}  ${t.from} → ${t.to}  ${c.dim(`(${cause})`)}${exit}\n`;
 }
