@@ -267,6 +267,22 @@ export const sessionMachine = setup({
 /** The type of `sessionMachine`, for typing actors and `.provide()`d variants. */
 export type SessionMachine = typeof sessionMachine;
 
+/**
+ * Every state and substate of the machine as a dotted path, parents before their children. The
+ * one list the engine (what a persisted snapshot may hold) and the hooks (what a hook may name)
+ * derive theirs from; a test checks it against the machine itself.
+ */
+export const SESSION_STATE_PATHS = [
+  'normal',
+  'spawning',
+  'active',
+  'active.running',
+  'active.exited',
+  'orphaned',
+  'ending',
+] as const;
+export type SessionStatePath = (typeof SESSION_STATE_PATHS)[number];
+
 /** The top-level state name of a state value (`{ active: 'running' }` → `active`). */
 export function topState(value: unknown): string {
   if (typeof value === 'string') return value;

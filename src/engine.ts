@@ -20,6 +20,7 @@ import {
 } from 'xstate';
 import {
   SESSION_MACHINE_VERSION,
+  SESSION_STATE_PATHS,
   sessionMachine,
   stateString,
   topState,
@@ -182,7 +183,9 @@ interface Waiter {
 }
 
 /** Every state value the machine can be in, as dotted strings: anything else is not rehydrated. */
-const KNOWN_STATES = new Set(['normal', 'spawning', 'active.running', 'active.exited', 'orphaned', 'ending']);
+const KNOWN_STATES = new Set<string>(
+  SESSION_STATE_PATHS.filter((path) => !SESSION_STATE_PATHS.some((other) => other.startsWith(`${path}.`))),
+);
 /** A dead pane whose exit status tmux does not know yet. */
 const EXIT_PENDING = 'exit-pending' as const;
 /** How soon `watch` looks again at a dead pane whose exit status is not known yet. */

@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { z } from 'zod';
 import { InvalidInputError, StateFileError } from './errors.js';
 import type { TransitionEvent, TransitionListener } from './engine.js';
+import { SESSION_STATE_PATHS } from '../machines/session.js';
 
 /** The name of the config file the CLI looks for beside the state file. */
 export const CONFIG_FILE_NAME = 'warden.config.json';
@@ -19,16 +20,7 @@ export const CONFIG_FILE_NAME = 'warden.config.json';
  * it from outside (not on `active.running → active.exited`); a dotted one fires on entering exactly
  * that substate; `*` fires on every transition.
  */
-export const HOOK_STATES = [
-  'normal',
-  'spawning',
-  'active',
-  'active.running',
-  'active.exited',
-  'orphaned',
-  'ending',
-  '*',
-] as const;
+export const HOOK_STATES = [...SESSION_STATE_PATHS, '*'] as const;
 /** A state a hook can be attached to. */
 export type HookState = (typeof HOOK_STATES)[number];
 
