@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { SCHEMA_VERSION, type SessionRecord, type StateDocument } from '../src/schema.js';
+import { SCHEMA_VERSION, type SessionRecord, type StateDocument } from '../src/model/schema.js';
 import { Tmux, type WindowRef } from '../src/tmux.js';
 
 export const GROUP = 'warden';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createEngine, type Engine, type TransitionEvent } from '../src/engine.js';
-import type { SessionRecord } from '../src/schema.js';
+import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
 import { scaleChart, type ScalePoint } from './chart.js';
 import {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type Engine } from '../src/engine.js';
-import type { SessionInfo } from '../src/schema.js';
+import type { SessionInfo } from '../src/model/schema.js';
 import { Tmux } from '../src/tmux.js';
 
 const socket = `warden-demo-${process.pid}`;

@@ -5,7 +5,7 @@
  * registered by name so snapshots can be persisted and the machine drawn.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { ErrorData, LaunchKind, LaunchSpec, SessionContext, SpawnMode } from '../src/schema.js';
+import type { ErrorData, LaunchKind, LaunchSpec, SessionContext, SpawnMode } from '../src/model/schema.js';
 
 /** The machine's id, as diagrams and the inspector show it. */
 export const SESSION_MACHINE_ID = 'warden-session';

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { WardenError } from './errors.js';
+import { WardenError } from './model/errors.js';
 import { registerCompletion } from './cli/completion.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerGc, registerHistory, registerLs } from './cli/list-verbs.js';

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Engine, type EngineOptions, type SnapshotProblem } from './engine.js';
-import { WardenError } from './errors.js';
+import { WardenError } from './model/errors.js';
 import { StateStore, defaultStatePath, parseStateDocument } from './store.js';
 import { Tmux, type PaneRecord } from './tmux.js';
 

@@ -35,7 +35,7 @@ import {
   NotFoundError,
   WardenError,
   toErrorData,
-} from './errors.js';
+} from './model/errors.js';
 import {
   GroupSchema,
   KeySchema,
@@ -53,7 +53,7 @@ import {
   type SessionState,
   type SpawnMode,
   type StateDocument,
-} from './schema.js';
+} from './model/schema.js';
 import { TmuxEvents } from './control.js';
 import { processAlive, processEnded } from './proc.js';
 import { StateStore, defaultStatePath, type CommitOp } from './store.js';

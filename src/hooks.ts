@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { InvalidInputError, StateFileError } from './errors.js';
+import { InvalidInputError, StateFileError } from './model/errors.js';
 import type { TransitionEvent, TransitionListener } from './engine.js';
 import { SESSION_STATE_PATHS } from '../machines/session.js';
 

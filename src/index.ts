@@ -39,7 +39,7 @@ export {
   ERROR_CODES,
   toErrorData,
   type ErrorCode,
-} from './errors.js';
+} from './model/errors.js';
 export { TmuxError, TAG_OPTION, type TmuxErrorKind, type TmuxSocket, type Tmux } from './tmux.js';
 
 // The session statechart, free of I/O: `.provide()` other services to run it on another runtime.
@@ -95,7 +95,7 @@ export {
   type SessionInfo,
   type SessionState,
   type SpawnMode,
-} from './schema.js';
+} from './model/schema.js';
 export {
   defaultStatePath,
   parseStateDocument,

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import type { Adapter } from 'lowdb';
-import { InvalidInputError, StateFileError } from './errors.js';
+import { InvalidInputError, StateFileError } from './model/errors.js';
 import {
   HISTORY_LIMIT,
   HistoryEntrySchema,
@@ -22,8 +22,8 @@ import {
   SessionRecordSchema,
   StateDocumentSchema,
   emptyDocument,
-} from './schema.js';
-import type { HistoryEntry, SessionRecord, StateDocument } from './schema.js';
+} from './model/schema.js';
+import type { HistoryEntry, SessionRecord, StateDocument } from './model/schema.js';
 
 export interface RecordStamp {
   rev: number;

@@ -8,7 +8,7 @@ import { execa, ExecaError, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
 import { lstatSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { WardenError } from './errors.js';
+import { WardenError } from './model/errors.js';
 import { zombieExitStatus } from './proc.js';
 
 /** `{ name }` is `tmux -L name`; `{ path }` is `tmux -S path`. */

@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { HistoryEntrySchema, SessionInfoSchema } from '../src/schema.js';
+import { HistoryEntrySchema, SessionInfoSchema } from '../src/model/schema.js';
 import { LONG, json, readState, refused, session, warden } from './support/cli.js';
 import { realTmux } from './support/fault-tmux.js';
 import { persistedIn, spec, writeRecord } from './support/snapshots.js';

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SessionInfoSchema } from '../src/schema.js';
+import { SessionInfoSchema } from '../src/model/schema.js';
 import { LONG, cleanEnv, readState, refused, session, shellLine, warden, type Warden } from './support/cli.js';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
 

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { HistoryEntrySchema, SessionInfoSchema } from '../src/schema.js';
+import { HistoryEntrySchema, SessionInfoSchema } from '../src/model/schema.js';
 import { CLI_PATH, LONG, cleanEnv, json, readState, refused, session, warden, type Warden } from './support/cli.js';
 import { ownedWindows, useTmuxServer } from './support/tmux-server.js';
 

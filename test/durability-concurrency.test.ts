@@ -7,7 +7,7 @@ import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SESSION_MACHINE_VERSION } from '../machines/session.js';
-import type { SessionInfo, StateDocument } from '../src/schema.js';
+import type { SessionInfo, StateDocument } from '../src/model/schema.js';
 import { StateStore, type RecordContent } from '../src/store.js';
 import { persistedIn, spec } from './support/snapshots.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';

@@ -11,7 +11,7 @@ import { appendFileSync, mkdirSync, readFileSync, readdirSync, statSync, truncat
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../src/engine.js';
-import type { SessionInfo } from '../src/schema.js';
+import type { SessionInfo } from '../src/model/schema.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer } from './support/tmux-server.js';
 import { CLI, readState, stateBytes, warden, type CliResult, type CliTarget } from './support/warden-cli.js';
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/engine.js';
-import { SEND_TEXT_MAX_BYTES } from '../src/schema.js';
+import { SEND_TEXT_MAX_BYTES } from '../src/model/schema.js';
 import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
 import { stateBytes, warden, type CliResult, type CliTarget } from './support/warden-cli.js';
 

@@ -6,7 +6,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { SessionInfo } from '../src/schema.js';
+import type { SessionInfo } from '../src/model/schema.js';
 import { tmuxFailingAfterLaunch } from './support/fault-tmux.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer } from './support/tmux-server.js';
 import { warden, type CliTarget } from './support/warden-cli.js';

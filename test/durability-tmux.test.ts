@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../src/engine.js';
-import type { SessionInfo } from '../src/schema.js';
+import type { SessionInfo } from '../src/model/schema.js';
 import { Tmux } from '../src/tmux.js';
 import { realTmux } from './support/fault-tmux.js';
 import { persistedIn, spec, writeRecord } from './support/snapshots.js';

@@ -8,7 +8,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../src/engine.js';
-import { StateFileError } from '../src/errors.js';
+import { StateFileError } from '../src/model/errors.js';
 import { realTmux, tmuxWithFaultSwitch } from './support/fault-tmux.js';
 import { persistedIn, spec, writeRecord } from './support/snapshots.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';

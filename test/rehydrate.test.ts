@@ -8,7 +8,7 @@ import { createActor, fromPromise } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { sessionMachine, type CleanupInput, type LaunchInput, type LaunchOutput } from '../machines/session.js';
 import { createEngine, type TransitionEvent } from '../src/engine.js';
-import { StateDocumentSchema } from '../src/schema.js';
+import { StateDocumentSchema } from '../src/model/schema.js';
 import { persistedIn, spec, writeRecord } from './support/snapshots.js';
 import { LONG_RUNNING, useTmuxServer } from './support/tmux-server.js';
 

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { InvalidInputError, StateFileError } from '../src/errors.js';
-import { HISTORY_LIMIT, SCHEMA_VERSION, SessionRecordSchema, emptyDocument } from '../src/schema.js';
-import type { HistoryEntry, PersistedSnapshot, SessionRecord, StateDocument } from '../src/schema.js';
+import { InvalidInputError, StateFileError } from '../src/model/errors.js';
+import { HISTORY_LIMIT, SCHEMA_VERSION, SessionRecordSchema, emptyDocument } from '../src/model/schema.js';
+import type { HistoryEntry, PersistedSnapshot, SessionRecord, StateDocument } from '../src/model/schema.js';
 import {
   StateStore,
   assertNotPromotingEmpty,

@@ -4,7 +4,7 @@
  */
 import { createColors } from 'picocolors';
 import type { TransitionEvent } from '../engine.js';
-import type { HistoryEntry, SessionInfo } from '../schema.js';
+import type { HistoryEntry, SessionInfo } from '../model/schema.js';
 
 type Colors = ReturnType<typeof createColors>;
 

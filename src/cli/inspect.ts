@@ -3,7 +3,7 @@
  * Stately inspector; `--replay FILE` plays a log written by `--inspect-log` into it instead.
  */
 import { createInterface } from 'node:readline';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../model/errors.js';
 import { colorsFor, transitionLine } from './format.js';
 import { examples, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 import { parseInterval } from './watch.js';

@@ -1,5 +1,5 @@
 /** The verbs about many sessions: ls, gc, history. */
-import { WardenError } from '../errors.js';
+import { WardenError } from '../model/errors.js';
 import { colorsFor, historyTable, sessionTable } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 

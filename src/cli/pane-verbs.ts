@@ -1,6 +1,6 @@
 /** The verbs that reach into a session's pane: attach, send, logs. */
 import { execa } from 'execa';
-import { InvalidInputError, WardenError } from '../errors.js';
+import { InvalidInputError, WardenError } from '../model/errors.js';
 import { examples, parseKey, parseLineCount, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 export const registerAttach: RegisterVerb = (program, globals) => {

@@ -1,7 +1,7 @@
 /** The verbs that start, show and end one session: spawn, status, end. */
 import { Option } from 'commander';
-import { NotFoundError, WardenError } from '../errors.js';
-import { SPAWN_MODES } from '../schema.js';
+import { NotFoundError, WardenError } from '../model/errors.js';
+import { SPAWN_MODES } from '../model/schema.js';
 import { colorsFor, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 

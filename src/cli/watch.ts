@@ -1,6 +1,6 @@
 /** `warden watch`: stay running, reconcile continuously, print each transition once it is durable. */
 import { colorsFor, transitionLine } from './format.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../model/errors.js';
 import { examples, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 
 export function parseInterval(value: string): number {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { z } from 'zod';
-import { SessionInfoSchema, StateDocumentSchema, type SessionInfo, type StateDocument } from '../../src/schema.js';
+import { SessionInfoSchema, StateDocumentSchema, type SessionInfo, type StateDocument } from '../../src/model/schema.js';
 import type { TmuxTestServer } from './tmux-server.js';
 
 export const CLI_PATH = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));

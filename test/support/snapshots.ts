@@ -13,7 +13,7 @@ import {
   type LaunchInput,
   type LaunchOutput,
 } from '../../machines/session.js';
-import type { LaunchSpec, PersistedSnapshot, RecordOwner } from '../../src/schema.js';
+import type { LaunchSpec, PersistedSnapshot, RecordOwner } from '../../src/model/schema.js';
 import { StateStore } from '../../src/store.js';
 
 export function spec(command: string[], overrides: Partial<LaunchSpec> = {}): LaunchSpec {

@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
-import type { SessionInfo } from '../../src/schema.js';
+import type { SessionInfo } from '../../src/model/schema.js';
 import { Tmux } from '../../src/tmux.js';
 import { CLI, readState, startWarden, type CliTarget } from './warden-cli.js';
 
