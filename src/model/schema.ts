@@ -185,3 +185,22 @@ export const SessionInfoSchema = z.object({
   exitStatus: z.number().nullable(),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
+
+/**
+ * A transition, as `watch --json` prints it (one per line) and `engine.subscribe` hears it: reported
+ * only once durable in the state file.
+ */
+export const TransitionEventSchema = z.object({
+  key: z.string(),
+  sessionId: z.string().nullable(),
+  /** Dotted state values: `active.running`, `orphaned`, … */
+  from: z.string(),
+  to: z.string(),
+  /** What caused it: `SPAWN`, `END`, `WINDOW_GONE`, …; `state-file` for a change another process made. */
+  event: z.string(),
+  at: z.string(),
+  /** `here`: made by this engine; `elsewhere`: made by another process and read from the state file. */
+  origin: z.enum(['here', 'elsewhere']),
+  /** The session object after the transition. */
+  session: SessionInfoSchema,
+});
