@@ -537,7 +537,7 @@ describe('the state file: concurrent processes', () => {
   const compiled = path.resolve(here, '..', 'dist', 'src', 'store.js');
 
   beforeAll(() => {
-    const sources = ['store.ts', 'schema.ts', 'errors.ts'].map((f) => path.resolve(here, '..', 'src', f));
+    const sources = ['store.ts', 'model/schema.ts', 'model/errors.ts'].map((f) => path.resolve(here, '..', 'src', f));
     if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run 'npx tsc -p tsconfig.build.json' (npm test does)`);
     const built = statSync(compiled).mtimeMs;
     const newest = Math.max(...sources.map((s) => statSync(s).mtimeMs));
