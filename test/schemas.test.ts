@@ -4,8 +4,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { z } from 'zod';
 import { jsonSchemas, SCHEMAS_DIR } from '../scripts/schemas.js';
+import type { TransitionEvent } from '../src/index.js';
+import type { TransitionEventSchema } from '../src/model/schema.js';
 
 describe('JSON Schemas of the session object, the watch event, the state file and the config file', () => {
   it('are what the zod schemas generate (run `npm run schemas` after changing one)', () => {
@@ -22,5 +25,10 @@ describe('JSON Schemas of the session object, the watch event, the state file an
       expect(schema).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object' });
       expect(schema.title).toMatch(/^tmux-warden /);
     }
+  });
+
+  it('describe what the library hands out: the watch event is the TransitionEvent type', () => {
+    // Checked by the type check (tsc covers test/): a field added to one and not the other fails it.
+    expectTypeOf<z.infer<typeof TransitionEventSchema>>().toEqualTypeOf<TransitionEvent>();
   });
 });

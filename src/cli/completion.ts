@@ -7,7 +7,7 @@
 import { Argument } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { KEY_PATTERN } from '../model/schema.js';
-import { defaultStatePath } from '../store.js';
+import { defaultStatePath } from '../store/paths.js';
 import { bashCompletion } from './completion/bash.js';
 import { fishCompletion } from './completion/fish.js';
 import { KEYS_VERB } from './completion/spec.js';
