@@ -34,6 +34,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
     stateFile: globals.state ?? process.env.WARDEN_STATE ?? undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
     lockStaleMs: CLI_LOCK_STALE_MS,
+    worktreeDir: process.env.WARDEN_WORKTREE_DIR || undefined,
   };
 }
 
