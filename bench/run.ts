@@ -13,6 +13,7 @@ import { createEngine, type Engine, type TransitionEvent } from '../src/engine.j
 import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
 import { scaleChart, type ScalePoint } from './chart.js';
+import { benchDetectVsPm2, benchIdle, benchLs5000, benchSpawnVsPlain, type Reporter, type VersusOptions } from './versus.js';
 import {
   GROUP,
   LONG_RUNNING,
@@ -446,6 +447,20 @@ async function main(): Promise<void> {
     if (wanted('cli')) await benchCli(env, template);
     if (wanted('detect')) await benchDetect(env);
     if (wanted('scale')) scale = await benchScale(env, template);
+    const reporter: Reporter = {
+      step,
+      record,
+      info: (line) => {
+        info.push(line);
+        process.stdout.write(`  info ${line}\n`);
+      },
+      fmt,
+    };
+    const versus: VersusOptions = { root, cli, quick, freshGroup: () => freshGroup(env) };
+    if (wanted('plain')) await benchSpawnVsPlain(env, versus, reporter);
+    if (wanted('idle')) await benchIdle(env, versus, reporter);
+    if (wanted('detect-kill')) await benchDetectVsPm2(env, template, versus, reporter);
+    if (wanted('ls5000')) await benchLs5000(env, template, versus, reporter);
   } finally {
     await env.cleanup();
   }
@@ -459,6 +474,16 @@ async function main(): Promise<void> {
     'cli_ls_vs_node_ratio',
     'watch_detect_ms_p50',
     'watch_detect_ms_p99',
+    'spawn_50_overhead_vs_plain',
+    'spawn_50_sequential_overhead_vs_plain',
+    'cli_ls_5000_vs_node_ratio',
+    'watch_idle_cpu_ms_per_min',
+    'watch_idle_cpu_vs_pm2',
+    'watch_rss_vs_pm2',
+    'detect_p50_ms',
+    'detect_p50_vs_pm2',
+    'detect_p99_ms',
+    'detect_p50_ms_5000',
   ];
   rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const text = table();
