@@ -119,8 +119,11 @@ describe.concurrent('logs KEY [-n LINES]', () => {
     const some = (await w.run(['logs', 'counter', '--lines', '10'])).stdout.trimEnd().split('\n');
     expect(some.length).toBe(screenLines.length + 10);
 
-    const json = z.object({ key: z.string(), text: z.string() }).strict().parse(JSON.parse((await w.run(['logs', 'counter', '--json'])).stdout));
-    expect(json).toEqual({ key: 'counter', text: screen });
+    const json = z
+      .object({ key: z.string(), sessionId: z.string(), logFile: z.string().nullable(), text: z.string() })
+      .strict()
+      .parse(JSON.parse((await w.run(['logs', 'counter', '--json'])).stdout));
+    expect(json).toMatchObject({ key: 'counter', text: screen });
   });
 
   it('of an unknown key is not found (exit 4)', async () => {

@@ -57,19 +57,22 @@ export async function followView(
   options: LogViewOptions & { signal: AbortSignal; intervalMs?: number },
 ): Promise<void> {
   const parts = await logParts(logFile);
+  const from = options.since === undefined ? undefined : positionSince(parts, await readMarks(logFile), options.since);
   const writing = parts.at(-1)?.path === logFile ? parts.length - 1 : parts.length;
-  const older = await readLogBytes(parts.slice(0, writing));
   const current = await readFile(logFile).catch(() => Buffer.alloc(0));
-  const bytes = Buffer.concat([older, current]);
+  const bytes = Buffer.concat([
+    await readLogBytes(parts.slice(0, writing), from),
+    from && from.part === writing ? current.subarray(Math.min(from.offset, current.length)) : current,
+  ]);
   // Following goes on exactly where this read stopped.
   const follow = { signal: options.signal, intervalMs: options.intervalMs, offset: current.length };
-  const lines = options.lines ?? 10;
+  const lines = options.lines ?? (options.since === undefined ? 10 : Number.MAX_SAFE_INTEGER);
   if (options.raw) {
     write(rawTail(bytes, lines).toString('utf8'));
     await followLog(logFile, (chunk) => write(chunk.toString('utf8')), follow);
     return;
   }
-  const screen = new LogScreen({ scrollback: Math.max(lines, 1000) });
+  const screen = new LogScreen({ scrollback: Math.min(Math.max(lines, 1000), 100_000) });
   try {
     await screen.write(bytes);
     const finished = screen.takeFinished();
