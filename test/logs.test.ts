@@ -6,7 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { logParts, positionSince, readLogBytes, recordMark, readMarks } from '../src/logs/files.js';
 import { followLog } from '../src/logs/follow.js';
 import { applyRetention, planRetention, scanLogs, type SessionLog } from '../src/logs/retention.js';
-import { renderLog, savedScreenBytes } from '../src/logs/screen.js';
+import { savedScreenBytes } from '../src/logs/saved-screen.js';
+import { renderLog } from '../src/logs/screen.js';
+import { SessionLogs } from '../src/logs/session-logs.js';
 import { LogSettingsSchema, parseByteSize } from '../src/logs/settings.js';
 import { followView, parseSince, viewLog } from '../src/logs/view.js';
 import { waitFor } from './support/tmux-server.js';
@@ -61,7 +63,7 @@ describe('rendering: a log reads as the screen showed it', () => {
 
   it('a saved screen shows what the pipe missed', async () => {
     const bytes = Buffer.concat([Buffer.from('hello\r\n'), savedScreenBytes('hello\nmissed by the pipe\n')]);
-    expect(await renderLog(bytes)).toEqual(['hello', '', 'hello', 'missed by the pipe']);
+    expect(await renderLog(bytes)).toEqual(['hello', 'hello', 'missed by the pipe']);
   });
 });
 
@@ -207,5 +209,34 @@ describe('views', () => {
   it('a missing log has no parts', async () => {
     expect(await logParts(join(dir, 'nowhere', 'x.log'))).toEqual([]);
     expect(statSync(dir).isDirectory()).toBe(true);
+  });
+});
+
+describe('SessionLogs: the engine’s side', () => {
+  it('readies a private directory per key and returns the pipe for a launch', async () => {
+    const logs = new SessionLogs(join(dir, 'engine-logs'), { maxFileSize: '64KiB', maxFiles: 3 });
+    const pipe = await logs.pipeFor('api', 'sid-1');
+    expect(pipe?.slice(-3)).toEqual([join(dir, 'engine-logs', 'api', 'sid-1.log'), String(64 * 1024), '3']);
+    expect(statSync(join(dir, 'engine-logs')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'engine-logs', 'api')).mode & 0o777).toBe(0o700);
+  });
+
+  it('saves a captured screen framed, and renders it once when the pipe had it', async () => {
+    const logs = new SessionLogs(join(dir, 'engine-logs'));
+    const file = logs.logFile('api', 'sid-2')!;
+    mkdirSync(join(dir, 'engine-logs', 'api'), { recursive: true });
+    writeFileSync(file, 'output\r\n');
+    await logs.saveScreen('api', 'sid-2', 'output\n\n\n');
+    await logs.saveScreen('api', 'sid-3', 'only saved\n');
+    expect(statSync(logs.logFile('api', 'sid-3')!).mode & 0o777).toBe(0o600);
+    expect(await viewLog(logs.logFile('api', 'sid-3')!)).toBe('only saved\n');
+    expect(await viewLog(file)).toBe('output\n');
+    expect(await viewLog(file, { raw: true })).toContain('warden-saved-screen');
+  });
+
+  it('is off when disabled: no log file, no pipe', async () => {
+    const logs = new SessionLogs(join(dir, 'off'), { enabled: false });
+    expect(logs.logFile('api', 'sid')).toBeNull();
+    expect(await logs.pipeFor('api', 'sid')).toBeNull();
   });
 });

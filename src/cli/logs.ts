@@ -3,6 +3,7 @@ import type { Engine } from '../engine.js';
 import { InvalidInputError, NotFoundError } from '../model/errors.js';
 import type { HistoryEntry, SessionInfo } from '../model/schema.js';
 import { defaultLogDirectory, sessionLogPath } from '../logs/paths.js';
+import { DEAD_PANE_LINE } from '../logs/saved-screen.js';
 import { examples, parseKey, parseLineCount, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 interface LogsOptions {
@@ -90,7 +91,7 @@ async function findSource(engine: Engine, key: string, sessionId: string | undef
 
 /** tmux's own "Pane is dead" line and the empty rows of the screen are not the program's output. */
 function paneText(captured: string): string {
-  const lines = captured.split('\n').filter((line) => !/^Pane is dead( \(|$)/.test(line));
+  const lines = captured.split('\n').filter((line) => !DEAD_PANE_LINE.test(line));
   const text = lines.join('\n').replace(/\s+$/, '');
   return text ? `${text}\n` : '';
 }

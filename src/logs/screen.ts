@@ -8,25 +8,14 @@
  * usually has everything, and the saved screen is there for when it missed something.
  */
 import xterm from '@xterm/headless';
+import { SAVED_SCREEN_BEGIN, SAVED_SCREEN_END } from './saved-screen.js';
 
 type Terminal = InstanceType<typeof xterm.Terminal>;
 type Buffer_ = Terminal['buffer']['active'];
 
-export const SAVED_SCREEN_BEGIN = '\x1b]7777;warden-saved-screen\x07';
-export const SAVED_SCREEN_END = '\x1b]7777;warden-saved-screen-end\x07';
-
 /** The size tmux gives the group session's windows when no client has resized them. */
 export const DEFAULT_COLUMNS = 200;
 export const DEFAULT_ROWS = 50;
-
-/** tmux writes this on a dead pane's screen itself (remain-on-exit); it is not the program's output. */
-const DEAD_PANE_LINE = /^Pane is dead( \(|$)/;
-
-/** A captured screen (capture-pane's text) framed for appending to a log. */
-export function savedScreenBytes(captured: string): Buffer {
-  const lines = captured.replace(/^\s*\n|\s+$/g, '').split('\n').filter((l) => !DEAD_PANE_LINE.test(l));
-  return Buffer.from(`${SAVED_SCREEN_BEGIN}\r\n${lines.join('\r\n')}\r\n${SAVED_SCREEN_END}`);
-}
 
 export interface ScreenOptions {
   columns?: number;
@@ -121,8 +110,9 @@ export class LogScreen {
     const savedLines = saved.split(/\r?\n/).map((l) => l.trimEnd()).filter(Boolean);
     if (savedLines.length === 0 || endsWith(this.lines().filter(Boolean), savedLines)) return;
     // The pipe missed output the pane showed: put the saved screen below what was replayed.
-    const leaveTui = this.terminal.buffer.active.type === 'alternate' ? '\x1b[?1049l' : '';
-    await this.feed(Buffer.from(`${leaveTui}\r\n${savedLines.join('\r\n')}\r\n`));
+    if (this.terminal.buffer.active.type === 'alternate') await this.feed(Buffer.from('\x1b[?1049l'));
+    const newLine = this.terminal.buffer.active.cursorX > 0 ? '\r\n' : '';
+    await this.feed(Buffer.from(`${newLine}${savedLines.join('\r\n')}\r\n`));
   }
 }
 
