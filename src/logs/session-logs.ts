@@ -2,7 +2,8 @@
  * The engine's side of durable logs, one object with a narrow interface: where a session's log
  * is, the pipe a launch chains, the screen saved before a kill, the marks `--since` reads, and
  * retention. Nothing here speaks tmux: the engine passes the pipe's argv to the tmux adapter and
- * hands over what it captured.
+ * hands over what it captured. Logging never stops a launch or a kill: a log that cannot be
+ * written (a read-only or full disk) means a session without one, not a failed spawn or end.
  */
 import { appendFile } from 'node:fs/promises';
 import { recordMark } from './files.js';
@@ -34,16 +35,20 @@ export class SessionLogs {
 
   /**
    * Readies the session's log for a launch and returns the argv of the pipe to chain into it
-   * (null when logs are off). Notes where this run's output starts.
+   * (null when logs are off or the directory cannot be made). Notes where this run's output starts.
    */
   async pipeFor(key: string, sessionId: string): Promise<string[] | null> {
     const file = this.logFile(key, sessionId);
     if (!file) return null;
-    if (!this.ensured.has(key)) {
-      await ensureLogDirectory(file);
-      this.ensured.add(key);
+    try {
+      if (!this.ensured.has(key)) {
+        await ensureLogDirectory(file);
+        this.ensured.add(key);
+      }
+      await recordMark(file);
+    } catch {
+      return null;
     }
-    await recordMark(file);
     return logPipeArgv(file, this.settings);
   }
 
@@ -52,9 +57,13 @@ export class SessionLogs {
     const file = this.logFile(key, sessionId);
     const bytes = savedScreenBytes(captured);
     if (!file || bytes.length === 0) return;
-    await ensureLogDirectory(file);
-    await appendFile(file, bytes, { mode: LOG_FILE_MODE });
-    await recordMark(file);
+    try {
+      await ensureLogDirectory(file);
+      await appendFile(file, bytes, { mode: LOG_FILE_MODE });
+      await recordMark(file);
+    } catch {
+      // The pipe's bytes are what the log has.
+    }
   }
 
   /** Notes where running sessions' logs stand, at most every MARK_SPACING_MS each. */
