@@ -5,19 +5,22 @@
  * the full file to `.1` (shifting older ones, dropping the oldest) and starts the next `head`.
  * tmux closing the pipe (the pane or the server gone, the pipe replaced) ends both.
  *
- * What rotation can lose: the oldest file when a new one is due (that is the cap). Nothing at
- * the rotation point itself with GNU `head`, which never reads past the bytes it copies; a
- * `head` that reads ahead through stdio (BSD, busybox) drops what it read beyond ROOM, up to a
- * pipe buffer, at each rotation. A file can pass its cap by what warden appends beside the pipe
- * (the screen saved before a kill). A respawn replaces the pipe (tmux keeps it across
- * `respawn-pane`, and `pipe-pane -o` would close it instead): output tmux has not yet written
- * to the old pipe when it is replaced is lost.
+ * `head` runs under `stdbuf -o0` (GNU coreutils): its stdio would otherwise hold up to a few KiB
+ * of output until it exits, and `logs` of a running session would miss its latest lines. GNU
+ * `head -c` reads no further than it copies, so a rotation loses nothing. Where there is no
+ * `stdbuf` (macOS, busybox), the pipe is a plain `cat >>` and the log has no cap.
+ *
+ * What rotation can lose: the oldest file when a new one is due (that is the cap). A file can
+ * pass its cap by what warden appends beside the pipe (the screen saved before a kill). A respawn
+ * replaces the pipe (tmux keeps it across `respawn-pane`, and `pipe-pane -o` would close it
+ * instead): output tmux has not yet written to the old pipe when it is replaced is lost.
  */
 import type { LogSettings } from './settings.js';
 
 const ROTATING_APPEND = [
   'umask 077',
   'f=$1 max=$2 keep=$3',
+  'command -v stdbuf >/dev/null 2>&1 || exec cat >>"$f"',
   'while :; do',
   '  size=0; [ -f "$f" ] && size=$(wc -c <"$f")',
   '  room=$((max - size))',
@@ -27,7 +30,7 @@ const ROTATING_APPEND = [
   '    if [ "$keep" -gt 1 ]; then mv -f "$f" "$f.1"; else rm -f "$f"; fi',
   '    room=$max',
   '  fi',
-  '  head -c "$room" >>"$f" || exit 0',
+  '  stdbuf -o0 head -c "$room" >>"$f" || exit 0',
   // Short of the cap means head met the end of its input: tmux closed the pipe.
   '  size=$(wc -c <"$f"); [ "$size" -lt "$max" ] && exit 0',
   'done',
