@@ -9,7 +9,7 @@ import { applyRetention, planRetention, scanLogs, type SessionLog } from '../src
 import { savedScreenBytes } from '../src/logs/saved-screen.js';
 import { renderLog } from '../src/logs/screen.js';
 import { SessionLogs } from '../src/logs/session-logs.js';
-import { LogSettingsSchema, parseByteSize } from '../src/logs/settings.js';
+import { LogSettingsSchema, parseByteSize } from '../src/model/log-settings.js';
 import { followView, parseSince, viewLog } from '../src/logs/view.js';
 import { waitFor } from './support/tmux-server.js';
 

@@ -45,6 +45,7 @@ export const registerGc: RegisterVerb = (program, globals) => {
         const verb = opts.dryRun ? 'would end' : 'ended';
         for (const info of result.sessions) process.stdout.write(`${verb} ${info.key} (session ${info.sessionId})\n`);
         if (result.sessions.length === 0 && result.failed.length === 0) process.stdout.write('no orphaned sessions\n');
+        if (result.logsRemoved.length > 0) process.stdout.write(`removed the logs of ${result.logsRemoved.length} ended sessions (retention)\n`);
       }
       if (result.failed.length > 0) {
         const what = result.failed.map(({ key, error }) => `${key} (${error.message})`).join(', ');

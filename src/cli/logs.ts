@@ -71,11 +71,11 @@ export const registerLogs: RegisterVerb = (program, globals) => {
  * key's record, or its most recently ended session. A live session without a log is captured.
  */
 async function findSource(engine: Engine, key: string, sessionId: string | undefined): Promise<Source> {
-  const logDirectory = defaultLogDirectory(engine.stateFile);
   const info = engine.get(key);
   const history = await engine.history(key);
+  // An entry written before logs were kept names none: its log would be where logs are now.
   const logOf = (entry: SessionInfo | HistoryEntry) =>
-    ('logFile' in entry && typeof entry.logFile === 'string' ? entry.logFile : null) ?? sessionLogPath(logDirectory, key, entry.sessionId!);
+    entry.logFile ?? sessionLogPath(defaultLogDirectory(engine.stateFile), key, entry.sessionId!);
   const current = info?.sessionId ? { key, sessionId: info.sessionId, logFile: logOf(info), capture: info.state === 'active' } : null;
   if (sessionId !== undefined) {
     if (current && current.sessionId === sessionId) return current;

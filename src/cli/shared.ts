@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
+import { parseLogSettingsText } from '../model/log-settings.js';
 import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
 import { defaultStatePath } from '../store.js';
 
@@ -34,6 +35,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
     stateFile: globals.state ?? process.env.WARDEN_STATE ?? undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
     lockStaleMs: CLI_LOCK_STALE_MS,
+    logs: process.env.WARDEN_LOGS ? parseLogSettingsText(process.env.WARDEN_LOGS) : undefined,
   };
 }
 

@@ -15,7 +15,7 @@ import { DurableView } from './durable-view.js';
 import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
 import { SessionServices } from './services.js';
-import type { TransitionListener } from './types.js';
+import type { SessionLogSink, TransitionListener } from './types.js';
 import { WriteBehind } from './write-behind.js';
 
 export interface CoreOptions {
@@ -23,6 +23,7 @@ export interface CoreOptions {
   group: string;
   tmux: Tmux;
   store: SessionStore;
+  logs: SessionLogSink;
   probeTimeoutMs: number;
   inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
   onTransition?: TransitionListener | undefined;
@@ -35,6 +36,7 @@ export class EngineCore {
   readonly group: string;
   readonly tmux: Tmux;
   readonly store: SessionStore;
+  readonly logs: SessionLogSink;
   readonly probeTimeoutMs: number;
   readonly machine;
   readonly view: DurableView;
@@ -51,6 +53,7 @@ export class EngineCore {
     this.group = options.group;
     this.tmux = options.tmux;
     this.store = options.store;
+    this.logs = options.logs;
     this.probeTimeoutMs = options.probeTimeoutMs;
     this.inspecting = options.inspect !== undefined;
     this.machine = options.machine.provide({
@@ -75,6 +78,7 @@ export class EngineCore {
       view: this.view,
       pool: this.pool,
       group: this.group,
+      logFileOf: (key, sessionId) => this.logs.logFile(key, sessionId),
       owner: () => this.owners.owner(),
       onConflict: (key, before, current) => {
         this.forgetKey(key, 'changed by another process');
@@ -84,7 +88,7 @@ export class EngineCore {
       },
     });
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
-    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners);
+    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.logs);
     this.steps = new PureStepper(this.machine);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
   }

@@ -9,14 +9,25 @@ import type { CleanupInput, LaunchInput, LaunchOutput } from '../../machines/ses
 import { WardenError, toErrorData } from '../model/errors.js';
 import type { ErrorData, SessionRecord } from '../model/schema.js';
 import type { Tmux } from '../tmux/commands.js';
+import { TmuxError } from '../tmux/transport.js';
 import type { ActorPool } from './actor-pool.js';
 import type { DurableView } from './durable-view.js';
 import type { Ownership } from './ownership.js';
+import type { SessionLogSink } from './types.js';
 import type { WriteBehind } from './write-behind.js';
 
 /** `{sessionId}` and `{key}` in a command template. */
 export function substitute(template: string, context: { sessionId: string; key: string }): string {
   return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
+}
+
+/**
+ * A program given as several words is exec'd by tmux itself, which reports nothing when it is
+ * not found. Through `sh -c 'exec "$@"'` (the same process once it runs) the shell says why on
+ * the pane, and so in the log. One word is already run by tmux through `sh -c`.
+ */
+export function reportingMissing(command: string[]): string[] {
+  return command.length > 1 ? ['sh', '-c', 'exec "$@"', 'sh', ...command] : command;
 }
 
 export class SessionServices {
@@ -26,6 +37,7 @@ export class SessionServices {
     private readonly pool: ActorPool,
     private readonly writes: WriteBehind,
     private readonly owners: Ownership,
+    private readonly logs: SessionLogSink,
   ) {}
 
   /** The `launchWindow` service: a window (or a respawned pane) carrying the session's tag. */
@@ -45,9 +57,11 @@ export class SessionServices {
       this.owners.launchedOnce(sessionId);
       const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
       if (pane && !(input.launch === 'respawn' && pane.dead)) return windowSeen(pane);
+      const pipe = await this.logs.pipeFor(key, sessionId);
+      const program = reportingMissing(command);
       const ref = pane
-        ? await this.tmux.respawnPane(pane.paneId, command, { cwd: spec.cwd, env }, { signal })
-        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command, cwd: spec.cwd, env }, { signal });
+        ? await this.tmux.respawnPane(pane.paneId, program, { cwd: spec.cwd, env, pipe }, { signal })
+        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command: program, cwd: spec.cwd, env, pipe }, { signal });
       if (mayExist && !pane) {
         // The process that died may have left its tmux client running: its window can land just
         // after our look. It carries our id, so it is ours: keep the one the record will name.
@@ -56,7 +70,9 @@ export class SessionServices {
       return { ...ref, dead: false, exitStatus: null };
     } catch (err) {
       if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
-      // Rollback: no window may carry the id of a session that did not come up.
+      // Rollback: no window may carry the id of a session that did not come up. A tmux that
+      // timed out is not asked for the screen first: it would only double the wait.
+      if (!(err instanceof TmuxError && err.kind === 'timeout')) await this.saveScreens(key, sessionId).catch(() => undefined);
       const rolledBack = await this.tmux.killOwnedWindows(sessionId).then(
         () => true,
         () => false,
@@ -68,8 +84,9 @@ export class SessionServices {
 
   /** The `cleanupWindow` service: every window carrying the session's tag is killed. */
   async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
-    await this.claimCleanup(input.sessionId);
+    const key = await this.claimCleanup(input.sessionId);
     try {
+      if (key !== undefined) await this.saveScreens(key, input.sessionId, signal);
       await this.tmux.killOwnedWindows(input.sessionId, { signal });
     } catch (err) {
       throw toErrorData(err, 'TMUX_FAILED');
@@ -110,16 +127,30 @@ export class SessionServices {
    * concurrent probe elsewhere would see the window gone, orphan the record, and our end would
    * then lose the race with the window already dead.
    */
-  private async claimCleanup(sessionId: string): Promise<void> {
+  private async claimCleanup(sessionId: string): Promise<string | undefined> {
     const key = this.pool.entries().find(([, actor]) => {
       const { value, context } = actor.getSnapshot();
       return isEnding(value) && context.sessionId === sessionId;
     })?.[0];
-    if (key === undefined) return;
+    if (key === undefined) return undefined;
     // Whoever wrote it: a retried cleanup (RETRY) may finish what a failed one recorded.
     const durable = (record: SessionRecord | null) =>
       record !== null && isEnding(record.snapshot.value) && record.snapshot.context.sessionId === sessionId;
-    if (durable(this.view.record(key) ?? null) && !this.writes.isPending(key)) return;
-    await this.writes.whenDurable(key, durable);
+    if (!(durable(this.view.record(key) ?? null) && !this.writes.isPending(key))) await this.writes.whenDurable(key, durable);
+    return key;
+  }
+
+  /**
+   * Before a kill, each pane of the session's windows (screen and scrollback) goes into its log:
+   * the last screen is kept even where the pipe missed output. A pane that cannot be captured is
+   * killed all the same; a tmux that does not answer the look would not answer the kill either.
+   */
+  private async saveScreens(key: string, sessionId: string, signal?: AbortSignal): Promise<void> {
+    if (!this.logs.logFile(key, sessionId)) return;
+    const panes = await this.tmux.findOwned(sessionId, { signal });
+    for (const pane of panes) {
+      const captured = await this.tmux.capturePane(pane.paneId, { lines: 'all' }, { signal }).catch(() => '');
+      await this.logs.saveScreen(key, sessionId, captured);
+    }
   }
 }

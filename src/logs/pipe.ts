@@ -15,7 +15,7 @@
  * replaces the pipe (tmux keeps it across `respawn-pane`, and `pipe-pane -o` would close it
  * instead): output tmux has not yet written to the old pipe when it is replaced is lost.
  */
-import type { LogSettings } from './settings.js';
+import type { LogSettings } from '../model/log-settings.js';
 
 const ROTATING_APPEND = [
   'umask 077',

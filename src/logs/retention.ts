@@ -6,7 +6,7 @@
  */
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { LogSettings } from './settings.js';
+import type { LogSettings } from '../model/log-settings.js';
 
 export interface SessionLog {
   key: string;

@@ -11,7 +11,7 @@ import { LOG_FILE_MODE, ensureLogDirectory, sessionLogPath } from './paths.js';
 import { logPipeArgv } from './pipe.js';
 import { applyRetention, planRetention, scanLogs, type RetentionPlan } from './retention.js';
 import { savedScreenBytes } from './saved-screen.js';
-import { LogSettingsSchema, type LogSettings, type LogSettingsInput } from './settings.js';
+import { LogSettingsSchema, type LogSettings, type LogSettingsInput } from '../model/log-settings.js';
 
 /** How often the watcher may note where a growing log stands (the resolution of `--since`). */
 export const MARK_SPACING_MS = 10_000;

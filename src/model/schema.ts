@@ -137,6 +137,8 @@ export const HistoryEntrySchema = z.object({
   reason: z.enum(['ended', 'replaced', 'spawn-failed']),
   exitStatus: z.number().int().nullable(),
   error: ErrorDataSchema.nullable(),
+  /** The session's durable log (absent in entries written before logs were kept). */
+  logFile: z.string().nullable().optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
@@ -173,5 +175,7 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** The session's durable log (docs/logs.md); null without a session id or with logs off. */
+  logFile: z.string().nullable(),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;

@@ -4,6 +4,8 @@
  * options and the JSON Schema say the same thing.
  */
 import { z } from 'zod';
+import { InvalidInputError } from './errors.js';
+import { formatIssue } from './issues.js';
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,
@@ -52,3 +54,24 @@ export type LogSettingsInput = z.input<typeof LogSettingsSchema>;
 export type LogSettings = z.output<typeof LogSettingsSchema>;
 
 export const DEFAULT_LOG_SETTINGS: LogSettings = LogSettingsSchema.parse({});
+
+/**
+ * `WARDEN_LOGS`: `off`, or comma-separated `NAME=VALUE` settings (`maxFileSize=50MiB,maxFiles=3`).
+ * @throws InvalidInputError naming the setting and what it takes.
+ */
+export function parseLogSettingsText(text: string): LogSettings {
+  const raw: Record<string, unknown> = {};
+  if (/^\s*(off|false|0)\s*$/i.test(text)) raw.enabled = false;
+  else {
+    for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const at = pair.indexOf('=');
+      const name = at > 0 ? pair.slice(0, at).trim() : pair;
+      const value = at > 0 ? pair.slice(at + 1).trim() : '';
+      if (at <= 0) throw new InvalidInputError(`WARDEN_LOGS ${JSON.stringify(pair)} is not NAME=VALUE: write e.g. WARDEN_LOGS=maxFileSize=50MiB,maxFiles=3 (or off)`);
+      raw[name] = name === 'enabled' ? /^(true|on|1)$/i.test(value) : /^(maxFiles|retainDays)$/.test(name) ? Number(value) : value;
+    }
+  }
+  const parsed = LogSettingsSchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidInputError(formatIssue(parsed.error, { subject: 'WARDEN_LOGS' }));
+  return parsed.data;
+}
