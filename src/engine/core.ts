@@ -12,6 +12,7 @@ import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import { ActorPool } from './actor-pool.js';
 import { DurableView } from './durable-view.js';
+import { LogUpkeep } from './log-upkeep.js';
 import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
 import { SessionServices } from './services.js';
@@ -45,6 +46,7 @@ export class EngineCore {
   readonly owners: Ownership;
   readonly services: SessionServices;
   readonly steps: PureStepper;
+  readonly upkeep: LogUpkeep;
   private readonly inspecting: boolean;
   private closed = false;
 
@@ -90,6 +92,7 @@ export class EngineCore {
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
     this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.logs);
     this.steps = new PureStepper(this.machine);
+    this.upkeep = new LogUpkeep(this.logs, this.view);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
   }
 

@@ -11,7 +11,6 @@ import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { EngineCore } from './core.js';
 import { validateKey } from './launch-spec.js';
-import { LogUpkeep } from './log-upkeep.js';
 import { Reconciler } from './reconcile.js';
 import { sessionInfo } from './session-info.js';
 import { endSession, spawnSession } from './session-verbs.js';
@@ -32,7 +31,6 @@ export class Engine {
   /** The default tmux session for new windows. */
   readonly group: string;
   private readonly reconciler: Reconciler;
-  private readonly upkeep: LogUpkeep;
   private readonly watchers = new Set<WatchLoop>();
   private readonly checks = {
     assertUsable: (key: string) => this.assertUsable(key),
@@ -47,7 +45,6 @@ export class Engine {
     this.stateFile = core.stateFile;
     this.group = core.group;
     this.reconciler = new Reconciler(core);
-    this.upkeep = new LogUpkeep(core.logs, core.view);
   }
 
   /** The tmux commands (socket, binary, timeouts), for a caller that needs to run tmux itself. */
@@ -95,8 +92,8 @@ export class Engine {
   get(key: string): SessionInfo | undefined {
     const record = this.core.view.record(key);
     if (!record || this.core.view.problem(key)) return undefined;
-    const { context } = record.snapshot;
-    return sessionInfo(key, record.snapshot.value, context, record.updatedAt, this.core.logs.logFile(key, context.sessionId));
+    const { value, context } = record.snapshot;
+    return sessionInfo(key, value, context, record.updatedAt, this.core.logs.logFile(key, context.sessionId));
   }
 
   /**
@@ -130,8 +127,8 @@ export class Engine {
       .sort()
       .filter((key) => !this.core.view.problem(key) && isOrphaned(this.core.view.record(key)!.snapshot.value))
       .map((key) => this.get(key)!);
-    if (options.dryRun) return { sessions: orphaned, failed: [], logsRemoved: [] };
-    const result: GcResult = { sessions: [], failed: [], logsRemoved: [] };
+    const result: GcResult = { sessions: options.dryRun ? orphaned : [], failed: [], logsRemoved: [] };
+    if (options.dryRun) return result;
     for (const info of orphaned) {
       try {
         const stillOrphaned = (current: SessionInfo) =>
@@ -142,8 +139,7 @@ export class Engine {
         result.failed.push({ key: info.key, error: toErrorData(err) });
       }
     }
-    result.logsRemoved = await this.upkeep.retain();
-    return result;
+    return { ...result, logsRemoved: await this.core.upkeep.retain() };
   }
 
   /** Records that could not be rehydrated, for `doctor`. */
@@ -172,7 +168,7 @@ export class Engine {
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
       isClosed: () => this.core.isClosed,
-      keepLogs: () => this.upkeep.tick(),
+      keepLogs: () => this.core.upkeep.tick(),
     });
     this.watchers.add(watcher);
     try {
