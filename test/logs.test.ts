@@ -240,3 +240,14 @@ describe('SessionLogs: the engine’s side', () => {
     expect(await logs.pipeFor('api', 'sid')).toBeNull();
   });
 });
+
+describe('a long log', () => {
+  it('-n renders from its tail and still gives exactly the last lines', async () => {
+    const file = fresh();
+    const line = (i: number) => `\x1b[32m${i}\x1b[0m ${'output '.repeat(20)}\r\n`;
+    writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => line(i)).join(''));
+    expect(statSync(file).size).toBeGreaterThan(2 * 1024 * 1024);
+    const text = await viewLog(file, { lines: 3 });
+    expect(text.split('\n').slice(0, 3).map((l) => l.split(' ')[0])).toEqual(['19997', '19998', '19999']);
+  });
+});

@@ -23,16 +23,16 @@ const ROTATING_APPEND = [
   'command -v stdbuf >/dev/null 2>&1 || exec cat >>"$f"',
   'while :; do',
   '  size=0; [ -f "$f" ] && size=$(wc -c <"$f")',
-  '  room=$((max - size))',
-  '  if [ "$room" -le 0 ]; then',
+  '  if [ "$size" -ge "$max" ]; then',
   '    i=$((keep - 1))',
   '    while [ "$i" -gt 1 ]; do mv -f "$f.$((i - 1))" "$f.$i" 2>/dev/null; i=$((i - 1)); done',
   '    if [ "$keep" -gt 1 ]; then mv -f "$f" "$f.1"; else rm -f "$f"; fi',
-  '    room=$max',
+  '    size=0',
   '  fi',
+  '  room=$((max - size))',
   '  stdbuf -o0 head -c "$room" >>"$f" || exit 0',
-  // Short of the cap means head met the end of its input: tmux closed the pipe.
-  '  size=$(wc -c <"$f"); [ "$size" -lt "$max" ] && exit 0',
+  // Less than the room copied means head met the end of its input: tmux closed the pipe.
+  '  [ $(($(wc -c <"$f") - size)) -lt "$room" ] && exit 0',
   'done',
 ].join('\n');
 
