@@ -4,7 +4,7 @@
  * at the cap; follow sees new lines across a rotation.
  */
 import { execa } from 'execa';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -50,11 +50,13 @@ describe.concurrent('what a program printed survives', () => {
     expect(text).toBe('important output line\n');
   });
 
-  it('a resume after the exit (spawn --mode resume): the earlier output is still there', async () => {
+  it('a resume after the exit (spawn --mode resume) whose agent clears the screen: the earlier output is still there', async () => {
     const w = warden(server);
+    // An agent's TUI clears the screen and scrollback when it starts, as `clear` does.
+    const resume = String.raw`sh -c 'printf "\033[H\033[2J\033[3J"; echo resumed output; sleep 600'`;
     session(
       await w.run([
-        'spawn', 'resumed', '--json', '--resume-command', "sh -c 'echo resumed output; sleep 600'",
+        'spawn', 'resumed', '--json', '--resume-command', resume,
         '--', 'sh', '-c', 'echo important output line; exit 7',
       ]),
     );
@@ -138,7 +140,7 @@ describe.concurrent('what the log holds', () => {
     expect(statSync(info.logFile!).mode & 0o777).toBe(0o600);
     expect(statSync(dirname(info.logFile!)).mode & 0o777).toBe(0o700);
     expect(statSync(dirname(dirname(info.logFile!))).mode & 0o777).toBe(0o700);
-    expect(info.logFile).toBe(join(dirname(w.stateFile), 'logs', 'private', `${info.sessionId}.log`));
+    expect(info.logFile).toBe(join(w.stateFile.replace(/\.json$/, '.logs'), 'private', `${info.sessionId}.log`));
   });
 
   it('status of an exited session shows its exit status and the last lines of its output', async () => {
@@ -148,6 +150,23 @@ describe.concurrent('what the log holds', () => {
     const { stdout } = await w.run(['status', 'told']);
     expect(stdout).toMatch(/exited \(exit status 3\)/);
     expect(stdout).toMatch(/step one\n.*it broke\n/);
+  });
+});
+
+describe('retention', () => {
+  it('gc removes ended sessions’ logs past retainDays, never a live session’s however old', async () => {
+    const w = warden(server);
+    const live = session(await w.run(['spawn', 'kept', '--json', '--', 'sh', '-c', 'echo still here; sleep 600']));
+    await logsUntil(w, 'kept', 'still here');
+    const endedLog = join(w.stateFile.replace(/\.json$/, '.logs'), 'gone-key', 'f0e1d2c3-0000-4000-8000-000000000000.log');
+    mkdirSync(dirname(endedLog), { recursive: true });
+    writeFileSync(endedLog, 'long ago\n');
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    for (const file of [endedLog, live.logFile!]) utimesSync(file, old, old);
+    const gc = JSON.parse((await w.run(['gc', '--json'])).stdout) as { logsRemoved: string[] };
+    expect(gc.logsRemoved).toEqual(['f0e1d2c3-0000-4000-8000-000000000000']);
+    expect(existsSync(endedLog)).toBe(false);
+    expect(readFileSync(live.logFile!, 'utf8')).toContain('still here');
   });
 });
 

@@ -8,6 +8,7 @@ import { followLog } from '../src/logs/follow.js';
 import { applyRetention, planRetention, scanLogs, type SessionLog } from '../src/logs/retention.js';
 import { savedScreenBytes } from '../src/logs/saved-screen.js';
 import { renderLog } from '../src/logs/screen.js';
+import { defaultLogDirectory } from '../src/logs/paths.js';
 import { SessionLogs } from '../src/logs/session-logs.js';
 import { LogSettingsSchema, parseByteSize } from '../src/model/log-settings.js';
 import { followView, parseSince, viewLog } from '../src/logs/view.js';
@@ -241,6 +242,13 @@ describe('SessionLogs: the engine’s side', () => {
   });
 });
 
+describe('paths', () => {
+  it('each state file has its own logs directory beside it', () => {
+    expect(defaultLogDirectory('/home/me/.local/state/tmux-warden/state.json')).toBe('/home/me/.local/state/tmux-warden/logs');
+    expect(defaultLogDirectory('/tmp/t/state-3.json')).toBe('/tmp/t/state-3.logs');
+  });
+});
+
 describe('a long log', () => {
   it('-n renders from its tail and still gives exactly the last lines', async () => {
     const file = fresh();
@@ -249,5 +257,17 @@ describe('a long log', () => {
     expect(statSync(file).size).toBeGreaterThan(2 * 1024 * 1024);
     const text = await viewLog(file, { lines: 3 });
     expect(text.split('\n').slice(0, 3).map((l) => l.split(' ')[0])).toEqual(['19997', '19998', '19999']);
+  });
+});
+
+describe('a clear never loses output', () => {
+  it('clearing the screen and the scrollback (an agent starting or resumed) keeps what came before', async () => {
+    const bytes = Buffer.from('important output line\r\nexit 7\r\n\x1b[H\x1b[2J\x1b[3Jresumed screen\r\n');
+    expect(await renderLog(bytes)).toEqual(['important output line', 'exit 7', 'resumed screen']);
+  });
+
+  it('a full-screen TUI clearing its alternate screen still shows only its last screen', async () => {
+    const bytes = Buffer.from('shell\r\n\x1b[?1049hframe 1\x1b[2J\x1b[Hframe 2');
+    expect(await renderLog(bytes)).toEqual(['shell', 'frame 2']);
   });
 });

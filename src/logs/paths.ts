@@ -1,9 +1,9 @@
 /**
  * Where sessions' logs live: `<logs>/<key>/<sessionId>.log`, its rotated predecessors
  * `<sessionId>.log.1` (newest) … `.log.N`, and the time marks `<sessionId>.marks` that `--since`
- * reads. The logs directory sits beside the state file, so the default state file
- * (`$XDG_STATE_HOME/tmux-warden/state.json`) puts logs in `$XDG_STATE_HOME/tmux-warden/logs`,
- * and another state file (a test's, `--state`) keeps its own logs apart.
+ * reads. Each state file has its own logs directory beside it: `logs/` for the default
+ * `$XDG_STATE_HOME/tmux-warden/state.json`, `NAME.logs/` for another state file `NAME.json`. Two
+ * state files never share one, so one's retention never sees the other's live sessions as ended.
  */
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,7 +13,9 @@ export const LOG_DIRECTORY_MODE = 0o700;
 export const LOG_FILE_MODE = 0o600;
 
 export function defaultLogDirectory(stateFile: string): string {
-  return path.join(path.dirname(path.resolve(stateFile)), 'logs');
+  const resolved = path.resolve(stateFile);
+  const name = path.basename(resolved);
+  return path.join(path.dirname(resolved), name === 'state.json' ? 'logs' : `${name.replace(/\.json$/, '')}.logs`);
 }
 
 /** The log a session's pane appends to. Keys and session ids are safe file names by their schemas. */

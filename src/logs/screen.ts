@@ -101,7 +101,36 @@ export class LogScreen {
     this.terminal.dispose();
   }
 
-  private feed(bytes: Buffer): Promise<void> {
+  /**
+   * Replays bytes, except that a clear never loses output: a log is read for what the program
+   * printed, and an agent that clears its screen when it starts (or is resumed) would otherwise
+   * wipe everything before it. "Clear the screen" first scrolls the lines on it into the
+   * scrollback, as tmux does with `scroll-on-clear`; "clear the scrollback" is dropped. On the
+   * alternate screen (a full-screen TUI redrawing) a clear is what it says.
+   */
+  private async feed(bytes: Buffer): Promise<void> {
+    let at = 0;
+    for (const match of bytes.toString('latin1').matchAll(/\x1b\[([23])J/g)) {
+      await this.replay(bytes.subarray(at, match.index));
+      at = match.index + match[0].length;
+      if (match[1] === '3') continue;
+      await this.scrollScreenIntoHistory();
+      await this.replay(bytes.subarray(match.index, at));
+    }
+    await this.replay(bytes.subarray(at));
+  }
+
+  private async scrollScreenIntoHistory(): Promise<void> {
+    const buffer = this.terminal.buffer.active;
+    if (buffer.type !== 'normal') return;
+    let last = this.terminal.rows - 1;
+    while (last >= 0 && !buffer.getLine(buffer.baseY + last)?.translateToString(true)) last--;
+    if (last < 0) return;
+    // Save the cursor, scroll the lines in use off the top from the bottom row, restore it.
+    await this.replay(Buffer.from(`\x1b7\x1b[${this.terminal.rows};1H${'\n'.repeat(last + 1)}\x1b8`));
+  }
+
+  private replay(bytes: Buffer): Promise<void> {
     if (!bytes.length) return Promise.resolve();
     return new Promise((resolve) => this.terminal.write(bytes, resolve));
   }
