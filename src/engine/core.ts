@@ -17,6 +17,7 @@ import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
 import { SessionServices } from './services.js';
 import type { SessionLogSink, TransitionListener } from './types.js';
+import type { Workspaces } from './workspaces.js';
 import { WriteBehind } from './write-behind.js';
 
 export interface CoreOptions {
@@ -30,6 +31,8 @@ export interface CoreOptions {
   onTransition?: TransitionListener | undefined;
   /** The statechart: the session machine, or a variant of it (another substate, a region). */
   machine: SessionMachine;
+  /** Git worktrees for sessions that ask for one. */
+  workspaces: Workspaces;
 }
 
 export class EngineCore {
@@ -38,6 +41,7 @@ export class EngineCore {
   readonly tmux: Tmux;
   readonly store: SessionStore;
   readonly logs: SessionLogSink;
+  readonly workspaces: Workspaces;
   readonly probeTimeoutMs: number;
   readonly machine;
   readonly view: DurableView;
@@ -56,6 +60,7 @@ export class EngineCore {
     this.tmux = options.tmux;
     this.store = options.store;
     this.logs = options.logs;
+    this.workspaces = options.workspaces;
     this.probeTimeoutMs = options.probeTimeoutMs;
     this.inspecting = options.inspect !== undefined;
     this.machine = options.machine.provide({
@@ -90,7 +95,7 @@ export class EngineCore {
       },
     });
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
-    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.logs);
+    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, this.logs);
     this.steps = new PureStepper(this.machine);
     this.upkeep = new LogUpkeep(this.logs, this.view);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
