@@ -8,11 +8,12 @@ import { copyFile, link, mkdir, open, readdir, rename, stat, unlink } from 'node
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
-import { StateFileError } from '../model/errors.js';
+import { StateFileError, WardenError } from '../model/errors.js';
 import type { StateDocument } from '../model/schema.js';
 import { emptyStateDocument, parseStateDocument } from './document.js';
 import { STATE_DIRECTORY_MODE, STATE_FILE_MODE, temporaryPattern, temporarySibling } from './paths.js';
 import { describeError, errnoCode, stateIoError } from './state-file-errors.js';
+import { assertTrustedStateFile } from './trust.js';
 
 /** What identifies one version of the file without reading it. */
 export interface FileIdentity {
@@ -113,10 +114,13 @@ export class DurableStateFile implements Adapter<StateDocument> {
     let text: string;
     let identity: FileIdentity;
     try {
-      // fstat the open file, so the identity is exactly that of the bytes read.
-      identity = identityOf(await handle.stat());
+      // fstat the open file, so the identity (and owner) is exactly that of the bytes read.
+      const st = await handle.stat();
+      assertTrustedStateFile(this.file, st);
+      identity = identityOf(st);
       text = await handle.readFile('utf8');
     } catch (err) {
+      if (err instanceof WardenError) throw err;
       throw stateIoError(this.file, `cannot read state file ${this.file} (${describeError(err)}): check that it is a readable file`, err);
     } finally {
       await handle.close().catch(() => {});

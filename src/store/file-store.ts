@@ -6,7 +6,7 @@
 import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
-import { StateFileError } from '../model/errors.js';
+import { StateFileError, WardenError } from '../model/errors.js';
 import { emptyDocument } from '../model/schema.js';
 import type { StateDocument } from '../model/schema.js';
 import { DurableStateFile, fsyncDirectory, identifyFile, sameFile, sweepAbandonedTemporaries } from './atomic-file.js';
@@ -18,6 +18,7 @@ import { checkOps, mergeOps } from './merge.js';
 import type { CheckedOp } from './merge.js';
 import { STATE_DIRECTORY_MODE, STATE_FILE_MODE, stateFilePaths, temporarySibling } from './paths.js';
 import { describeError, stateIoError } from './state-file-errors.js';
+import { assertTrustedStateDirectories, assertTrustedStateFile, resolveLinks } from './trust.js';
 import type { CommitOp, CommitResult, LockState, RestoredBackup, SessionStore } from './store.js';
 
 export type StateStoreOptions = StateFileLockOptions;
@@ -38,9 +39,14 @@ export class StateStore implements SessionStore {
   private tombstones = new Map<string, number>();
   private writes = 0;
   private swept = false;
+  /** The path as given (a symlink, maybe): its directory must be trusted too. */
+  private readonly givenPath: string;
+  private directoriesTrusted = false;
 
   constructor(file: string, options: StateStoreOptions = {}) {
-    const paths = stateFilePaths(file);
+    // A symlinked state file is written through: the store works on the link's target.
+    this.givenPath = path.resolve(file);
+    const paths = stateFilePaths(resolveLinks(file));
     this.path = paths.path;
     this.backupPath = paths.backupPath;
     this.lockPath = paths.lockPath;
@@ -124,11 +130,13 @@ export class StateStore implements SessionStore {
       try {
         const handle = await open(this.backupPath, 'r');
         try {
+          assertTrustedStateFile(this.backupPath, await handle.stat());
           text = await handle.readFile('utf8');
         } finally {
           await handle.close().catch(() => {});
         }
       } catch (err) {
+        if (err instanceof WardenError) throw err;
         throw stateIoError(this.backupPath, `cannot repair ${this.path}: its backup ${this.backupPath} cannot be read (${describeError(err)}); nothing was changed`, err);
       }
       let backup: StateDocument;
@@ -174,7 +182,15 @@ export class StateStore implements SessionStore {
     await sweepAbandonedTemporaries(this.path, this.backupPath);
   }
 
-  private serialised<T>(task: () => Promise<T>): Promise<T> {
+  /** Every load, commit and repair first checks (once) that no other user can write the state's directory. */
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const task = () => {
+      if (!this.directoriesTrusted) {
+        assertTrustedStateDirectories(this.givenPath, this.path);
+        this.directoriesTrusted = true;
+      }
+      return work();
+    };
     const run = this.queue.then(task, task);
     this.queue = run.catch(() => {});
     return run;
