@@ -134,7 +134,9 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     repaired,
   };
 
-  if (state.status !== 'invalid') await examineSessions(report, { ...options, stateFile }, tmux, tmuxReport.found && !tmuxReport.error);
+  // A missing file whose .bak holds sessions is not read as empty (invariant 12): repair first.
+  const missing = state.status === 'absent' && backup.status === 'valid' && (backup.sessions ?? 0) > 0;
+  if (state.status !== 'invalid' && !missing) await examineSessions(report, { ...options, stateFile }, tmux, tmuxReport.found && !tmuxReport.error);
   report.healthy = problems.length === 0;
   return report;
 }

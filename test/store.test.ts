@@ -133,8 +133,9 @@ describe('the state file: lowdb over a durable adapter', () => {
   it('keeps the previous good file as state.json.bak and leaves no temp or lock files', async () => {
     const store = new StateStore(file);
     const first = await store.commit([put('a', null)]);
-    expect(existsSync(store.backupPath)).toBe(false);
     const afterFirst = await fs.readFile(file, 'utf8');
+    // The first file is kept at once, so a deleted state file can always be noticed (invariant 12).
+    expect(await fs.readFile(store.backupPath, 'utf8')).toBe(afterFirst);
 
     const second = await store.commit([put('a', stampOf(first.applied.get('a')))]);
     expect(await fs.readFile(store.backupPath, 'utf8')).toBe(afterFirst);
@@ -208,6 +209,7 @@ describe('the state file: validated on every read, never overwritten when invali
     await store.commit([put('a', null), put('b', null)]);
     const good = await fs.readFile(store.path, 'utf8');
     await fs.rm(store.path);
+    await fs.rm(store.backupPath);
     await expectRefused(good.slice(0, Math.floor(good.length / 2)), /is not valid JSON/);
   });
 
@@ -269,6 +271,7 @@ describe('the state file: I/O errors name the path and leave the file as it was'
     const before = await fs.readFile(file, 'utf8');
     // A non-empty directory where .bak goes: the new file is written and synced, then keeping
     // the backup fails, before the state file is replaced.
+    await fs.rm(store.backupPath);
     await fs.mkdir(store.backupPath);
     await fs.writeFile(path.join(store.backupPath, 'x'), 'x');
 
@@ -464,6 +467,9 @@ describe('the state file: changed()', () => {
 
     await fs.rm(file);
     expect(await mine.changed()).toBe(true);
+    // Deleted while its .bak holds sessions: refused, never read as empty (invariant 12).
+    expect((await caught(mine.load())).message).toMatch(/is missing but .*\.bak holds \d session\(s\): 'warden doctor --repair' restores it/);
+    await fs.rm(`${file}.bak`);
     expect(await mine.load()).toEqual(emptyDocument()); // not the stale copy lowdb held
   });
 });

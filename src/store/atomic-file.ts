@@ -137,6 +137,7 @@ export class DurableStateFile implements Adapter<StateDocument> {
     let backupTemp: string | null = null;
     let handle: FileHandle | undefined;
     let tempExists = false;
+    let firstWrite = false;
     try {
       await mkdir(dir, { recursive: true, mode: STATE_DIRECTORY_MODE });
       handle = await open(temp, 'wx', STATE_FILE_MODE);
@@ -155,7 +156,10 @@ export class DurableStateFile implements Adapter<StateDocument> {
         await link(this.file, backupTemp);
       } catch (err) {
         const code = errnoCode(err);
-        if (code === 'ENOENT') backupTemp = null; // first write: nothing to keep
+        if (code === 'ENOENT') {
+          backupTemp = null; // first write: nothing to keep yet
+          firstWrite = true;
+        }
         else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV' || code === 'EMLINK') {
           await copyFile(this.file, backupTemp, fsConstants.COPYFILE_EXCL); // no hard links here
         } else throw err;
@@ -172,6 +176,9 @@ export class DurableStateFile implements Adapter<StateDocument> {
       await rename(temp, this.file);
       tempExists = false;
       this.seen = written;
+      // The first file is kept as .bak at once, so deleting the state file never leaves nothing
+      // to notice it by (invariant 12); an existing .bak is left alone.
+      if (firstWrite) await link(this.file, this.backupFile).catch(() => {});
     } catch (err) {
       await handle?.close().catch(() => {});
       if (tempExists) await unlink(temp).catch(() => {});

@@ -3,7 +3,7 @@
  * history, read through lowdb over the durable adapter (atomic-file.ts). Commits serialise on
  * the cross-process lock (lock.ts) and merge per key (merge.ts).
  */
-import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { StateFileError, WardenError } from '../model/errors.js';
@@ -22,6 +22,16 @@ import { assertTrustedStateDirectories, assertTrustedStateFile, resolveLinks } f
 import type { CommitOp, CommitResult, LockState, RestoredBackup, SessionStore } from './store.js';
 
 export type StateStoreOptions = StateFileLockOptions;
+
+/** Sessions in a valid `.bak`; 0 when it is absent, unreadable or invalid (`doctor` reports those). */
+async function backupSessionCount(backupPath: string): Promise<number> {
+  try {
+    const text = await readFile(backupPath, 'utf8');
+    return Object.keys(parseStateDocument(text, backupPath).sessions).length;
+  } catch {
+    return 0;
+  }
+}
 
 /** The state file: validated reads, atomic durable writes under a cross-process lock, per-key revisions. */
 export class StateStore implements SessionStore {
@@ -199,8 +209,25 @@ export class StateStore implements SessionStore {
   private async readFresh(): Promise<StateDocument> {
     this.cachedAs = null;
     await this.db.read();
+    if (this.adapter.seen === 'absent') await this.refuseStartingFromNothing();
     this.cachedAs = this.adapter.seen;
     return this.db.data;
+  }
+
+  /**
+   * Invariant 12: a missing state file while its `.bak` holds sessions was deleted, not never
+   * made. Reading it as "no sessions" would lose them, and the next write would rotate them out
+   * of the `.bak` too: refuse until `doctor --repair` restores it (or the `.bak` is removed).
+   */
+  private async refuseStartingFromNothing(): Promise<void> {
+    const sessions = await backupSessionCount(this.backupPath);
+    if (sessions > 0) {
+      throw new StateFileError(
+        'STATE_INVALID',
+        this.path,
+        `state file ${this.path} is missing but ${this.backupPath} holds ${sessions} session(s): 'warden doctor --repair' restores it (or remove ${this.backupPath} to start with no sessions)`,
+      );
+    }
   }
 
   /**
