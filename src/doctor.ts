@@ -35,7 +35,7 @@ export interface DoctorReport {
   tmux: { found: boolean; version: string | null; supported: boolean; error: string | null };
   stateFile: FileHealth;
   backup: FileHealth;
-  lock: { path: string; held: boolean; stale: boolean; ageMs: number | null };
+  lock: { path: string; held: boolean; stale: boolean; ageMs: number | null; holderPid: number | null };
   snapshotProblems: SnapshotProblem[];
   /** Keys whose window is gone (recorded `orphaned`, or `active` with no window carrying the id). */
   orphaned: string[];
@@ -51,7 +51,7 @@ export interface DoctorReport {
   repaired: { restoredFrom: string; keptAs: string | null; sessions: number } | null;
 }
 
-export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs' | 'lockStaleMs'> {
+export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs'> {
   repair?: boolean;
 }
 

@@ -4,7 +4,7 @@
  * of either, and keeps the last good file as `.bak`.
  */
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
@@ -14,6 +14,7 @@ import { emptyStateDocument, parseStateDocument } from './document.js';
 import { STATE_DIRECTORY_MODE, STATE_FILE_MODE, temporaryPattern, temporarySibling } from './paths.js';
 import { describeError, errnoCode, stateIoError } from './state-file-errors.js';
 import { assertTrustedStateFile } from './trust.js';
+import { processAlive } from '../tmux/host.js';
 
 /** What identifies one version of the file without reading it. */
 export interface FileIdentity {
@@ -55,13 +56,15 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
+/**
+ * Fault injection for tests: with `WARDEN_TEST_PAUSE=<point>`, the process stops itself (SIGSTOP)
+ * the first time it reaches that point, as a Ctrl-Z or a VM pause would stop it there; SIGCONT
+ * resumes it. Points: `before-replace` (the lock re-checked, the file not yet replaced).
+ */
+export function pausePoint(point: string): void {
+  if (process.env.WARDEN_TEST_PAUSE !== point) return;
+  delete process.env.WARDEN_TEST_PAUSE;
+  process.kill(process.pid, 'SIGSTOP');
 }
 
 /**
@@ -80,8 +83,8 @@ export async function sweepAbandonedTemporaries(file: string, backupFile: string
   }
   for (const name of entries) {
     const pid = Number(temp.exec(name)?.[1]);
-    if (!pid || pid === process.pid || pidAlive(pid)) continue;
-    await unlink(path.join(dir, name)).catch(() => {});
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    await rm(path.join(dir, name), { recursive: true, force: true }).catch(() => {});
   }
 }
 
@@ -173,6 +176,7 @@ export class DurableStateFile implements Adapter<StateDocument> {
       }
 
       await this.beforeReplace?.();
+      pausePoint('before-replace');
       await rename(temp, this.file);
       tempExists = false;
       this.seen = written;

@@ -209,7 +209,8 @@ export class StateStore implements SessionStore {
   private async readFresh(): Promise<StateDocument> {
     this.cachedAs = null;
     await this.db.read();
-    if (this.adapter.seen === 'absent') await this.refuseStartingFromNothing();
+    // A first write may land between our open (absent) and our look at the .bak: read again.
+    if (this.adapter.seen === 'absent' && (await this.refuseStartingFromNothing())) await this.db.read();
     this.cachedAs = this.adapter.seen;
     return this.db.data;
   }
@@ -218,16 +219,17 @@ export class StateStore implements SessionStore {
    * Invariant 12: a missing state file while its `.bak` holds sessions was deleted, not never
    * made. Reading it as "no sessions" would lose them, and the next write would rotate them out
    * of the `.bak` too: refuse until `doctor --repair` restores it (or the `.bak` is removed).
+   * True when the file appeared meanwhile (a first write): the caller reads it again.
    */
-  private async refuseStartingFromNothing(): Promise<void> {
+  private async refuseStartingFromNothing(): Promise<boolean> {
     const sessions = await backupSessionCount(this.backupPath);
-    if (sessions > 0) {
-      throw new StateFileError(
-        'STATE_INVALID',
-        this.path,
-        `state file ${this.path} is missing but ${this.backupPath} holds ${sessions} session(s): 'warden doctor --repair' restores it (or remove ${this.backupPath} to start with no sessions)`,
-      );
-    }
+    if (sessions === 0) return false;
+    if ((await identifyFile(this.path)) !== 'absent') return true; // written meanwhile
+    throw new StateFileError(
+      'STATE_INVALID',
+      this.path,
+      `state file ${this.path} is missing but ${this.backupPath} holds ${sessions} session(s): 'warden doctor --repair' restores it (or remove ${this.backupPath} to start with no sessions)`,
+    );
   }
 
   /**
