@@ -12,7 +12,7 @@ import type { SessionInfo, StateDocument } from '../src/model/schema.js';
 import { StateStore, type RecordContent } from '../src/store.js';
 import { persistedIn, spec } from './support/snapshots.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
-import { readState, startWarden, warden, type CliTarget } from './support/warden-cli.js';
+import { processStopped, readState, startWarden, warden, type CliTarget } from './support/warden-cli.js';
 
 const server = useTmuxServer('concurrency');
 const PARALLEL = 8;
@@ -294,15 +294,6 @@ describe('a stale lock left by a killed process is recovered; a live one is wait
   });
 });
 
-/** Whether process `pid` is stopped (SIGSTOP): state `T` in /proc. */
-function stopped(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
-  } catch {
-    return false;
-  }
-}
 
 /** Stops at the point its state file is about to be replaced (its lock re-checked), as a Ctrl-Z would. */
 const PAUSE_BEFORE_REPLACE = { WARDEN_TEST_PAUSE: 'before-replace' };
@@ -311,7 +302,7 @@ describe('a writer paused between its lock check and its rename (invariant 11)',
   it('a paused CLI spawn keeps its lock: another spawn never lands work the paused one then overwrites', async () => {
     const t = target();
     const paused = startWarden(t, ['spawn', 'paused-a', '--', ...LONG_RUNNING], { env: PAUSE_BEFORE_REPLACE });
-    await waitFor(() => stopped(paused.pid!), 'the spawn to stop itself before its rename');
+    await waitFor(() => processStopped(paused.pid!), 'the spawn to stop itself before its rename');
 
     const other = await warden(t, ['--json', 'spawn', 'paused-b', '--', ...LONG_RUNNING]);
     // Either it waited and gave up naming the paused holder, or it landed and must stay landed.
@@ -343,7 +334,7 @@ describe('a writer paused between its lock check and its rename (invariant 11)',
       await waitFor(() => readFileSync(`/proc/${watch.pid}/stat`, 'utf8').length > 0, 'the watch to start');
       // The watch notices this and writes `orphaned`: it stops before replacing the file.
       await server.tmux.run(['kill-window', '-t', before.sessions['watched-x']!.snapshot.context.windowId!]);
-      await waitFor(() => stopped(watch.pid!), 'the watch to stop itself before its rename');
+      await waitFor(() => processStopped(watch.pid!), 'the watch to stop itself before its rename');
 
       const ended = await warden(t, ['end', 'watched-y']);
       if (ended.exitCode === 0) {

@@ -15,6 +15,7 @@ import { STATE_DIRECTORY_MODE, STATE_FILE_MODE, temporaryPattern, temporarySibli
 import { describeError, errnoCode, stateIoError } from './state-file-errors.js';
 import { assertTrustedStateFile } from './trust.js';
 import { processAlive } from '../tmux/host.js';
+import { pausePoint } from '../model/pause-point.js';
 
 /** What identifies one version of the file without reading it. */
 export interface FileIdentity {
@@ -54,17 +55,6 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   } finally {
     await handle?.close().catch(() => {});
   }
-}
-
-/**
- * Fault injection for tests: with `WARDEN_TEST_PAUSE=<point>`, the process stops itself (SIGSTOP)
- * the first time it reaches that point, as a Ctrl-Z or a VM pause would stop it there; SIGCONT
- * resumes it. Points: `before-replace` (the lock re-checked, the file not yet replaced).
- */
-export function pausePoint(point: string): void {
-  if (process.env.WARDEN_TEST_PAUSE !== point) return;
-  delete process.env.WARDEN_TEST_PAUSE;
-  process.kill(process.pid, 'SIGSTOP');
 }
 
 /**
