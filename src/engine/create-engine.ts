@@ -22,7 +22,7 @@ export function composeEngine(options: EngineOptions = {}): Engine {
   const socket = typeof options.socket === 'string' ? { name: options.socket } : options.socket;
   const transport = options.transport ?? new LocalTransport({ socket, bin: options.tmuxBin });
   const tmux = new Tmux({ transport, timeoutMs: options.tmuxTimeoutMs });
-  const store = options.store ?? new StateStore(stateFile, { lockStaleMs: options.lockStaleMs });
+  const store = options.store ?? new StateStore(stateFile);
   const { directory: logDirectory, ...logSettings } = options.logs ?? {};
   const logs = new SessionLogs(logDirectory ?? defaultLogDirectory(stateFile), logSettings);
   const core = new EngineCore({
