@@ -14,6 +14,7 @@ import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
 import { scaleChart, type ScalePoint } from './chart.js';
 import { benchDetectVsPm2, benchIdle, benchLs5000, benchSpawnVsPlain, type Reporter, type VersusOptions } from './versus.js';
+import { benchLogs } from './logs.js';
 import {
   GROUP,
   LONG_RUNNING,
@@ -461,6 +462,10 @@ async function main(): Promise<void> {
     if (wanted('idle')) await benchIdle(env, versus, reporter);
     if (wanted('detect-kill')) await benchDetectVsPm2(env, template, versus, reporter);
     if (wanted('ls5000')) await benchLs5000(env, template, versus, reporter);
+    if (wanted('logs')) {
+      step('durable logs: spawn cost, 20 sessions streaming through their pipes, logs -n 100 of 10 MiB');
+      for (const { met, ratio, ...figure } of await benchLogs(env, { quick, cli })) record({ ...figure, ratio: fmt(ratio) }, met);
+    }
   } finally {
     await env.cleanup();
   }
@@ -484,6 +489,9 @@ async function main(): Promise<void> {
     'detect_p50_vs_pm2',
     'detect_p99_ms',
     'detect_p50_ms_5000',
+    'logs_spawn_ratio',
+    'logs_pipe_20_sessions_mib_s',
+    'logs_n100_10mib_ms',
   ];
   rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const text = table();
