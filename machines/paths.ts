@@ -6,6 +6,7 @@
  * persisted, rehydrated, drawn or hooked.
  */
 import { matchesState, type AnyStateMachine, type StateValue } from 'xstate';
+import type { Activity } from '../src/model/schema.js';
 import { sessionMachine } from './session.js';
 
 /** The part of a state node this module reads (xstate's `StateNode`, structurally). */
@@ -113,6 +114,17 @@ export const isRunning = inState('active.running');
 export const isExited = inState('active.exited');
 export const isOrphaned = inState('orphaned');
 export const isEnding = inState('ending');
+export const isBusy = inState('active.running.busy');
+export const isIdle = inState('active.running.idle');
+export const isWaiting = inState('active.running.waiting');
+
+/** The activity of a running session (`busy` / `idle` / `waiting`), or null in any other state. */
+export function activityIn(value: unknown): Activity | null {
+  if (isBusy(value)) return 'busy';
+  if (isIdle(value)) return 'idle';
+  if (isWaiting(value)) return 'waiting';
+  return null;
+}
 
 /** A state running a service (spawning, ending): its record carries the owner that runs it. */
 export function runsService(value: unknown): boolean {
@@ -137,3 +149,16 @@ export function isAtRest(value: unknown): boolean {
 export function isKnownState(value: unknown): boolean {
   return isStateValueOf(sessionMachine, value);
 }
+
+/**
+ * The states `warden wait --until` can wait for, by name: an activity, or where a session's life
+ * stands. (`ended`, no session left, is the caller's: it has no state value.)
+ */
+export const WAIT_STATES: Readonly<Record<string, (value: unknown) => boolean>> = {
+  busy: isBusy,
+  idle: isIdle,
+  waiting: isWaiting,
+  running: isRunning,
+  exited: isExited,
+  orphaned: isOrphaned,
+};

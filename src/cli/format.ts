@@ -3,7 +3,7 @@
  * piped or when `NO_COLOR` is set (`FORCE_COLOR` forces it, as most tools agree).
  */
 import { createColors } from 'picocolors';
-import type { TransitionEvent } from '../engine.js';
+import type { ActivityExplanation, TransitionEvent } from '../engine.js';
 import type { HistoryEntry, SessionInfo } from '../model/schema.js';
 
 type Colors = ReturnType<typeof createColors>;
@@ -57,11 +57,24 @@ function table(header: string[], rows: string[][], paint: (row: number, col: num
     .concat('\n');
 }
 
+/** `waiting 3m`: the activity and how long it has lasted; `-` unless running. */
+export function activityLabel(info: Pick<SessionInfo, 'activity' | 'activitySince'>, now = Date.now()): string {
+  if (info.activity === null) return '-';
+  return info.activitySince ? `${info.activity} ${age(info.activitySince, now)}` : info.activity;
+}
+
+function paintActivity(c: Colors, label: string): string {
+  if (label.startsWith('waiting')) return c.yellow(label);
+  if (label.startsWith('busy')) return c.green(label);
+  return c.dim(label);
+}
+
 export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now()): string {
-  const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'];
+  const header = ['KEY', 'STATE', 'ACTIVITY', 'AGE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
     stateLabel(s),
+    activityLabel(s, now),
     age(s.createdAt, now),
     s.windowId ?? '-',
     s.pid === null ? '-' : String(s.pid),
@@ -72,8 +85,9 @@ export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(
     if (row < 0) return c.bold(cell);
     if (col === 0) return c.bold(cell);
     if (col === 1) return paintState(c, cell);
-    if (col === 5 && sessions[row]!.exitStatus) return c.red(cell);
-    return col === 6 ? cell : c.dim(cell);
+    if (col === 2) return paintActivity(c, cell);
+    if (col === 6 && sessions[row]!.exitStatus) return c.red(cell);
+    return col === 7 ? cell : c.dim(cell);
   });
 }
 
@@ -96,6 +110,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
   const lines: [string, string][] = [
     ['key', c.bold(info.key)],
     ['state', paintState(c, stateLabel(info)) + (info.exitStatus === null ? '' : ` (exit status ${info.exitStatus})`)],
+    ['activity', info.activity === null ? '-' : `${paintActivity(c, activityLabel(info, now))} (${info.activitySource})`],
     ['session id', info.sessionId ?? '-'],
     ['group', info.group ?? '-'],
     ['window', info.windowId ?? '-'],
@@ -110,11 +125,31 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
 }
 
+/** `status --explain`: which source decided the activity, when, and what it saw. */
+export function explanationText(e: ActivityExplanation, c: Colors, now = Date.now()): string {
+  const when = e.since ? `since ${e.since} (${age(e.since, now)} ago)` : 'since it started';
+  const how: Record<ActivityExplanation['source'], string> = {
+    signal: `the agent's own hook said so (${e.matched ?? 'warden signal'}); it holds until new output`,
+    pattern: `its screen matched the ${e.profile} profile: ${JSON.stringify(e.matched)}`,
+    silence:
+      e.activity === 'busy'
+        ? `output was seen; quiet after ${e.quietMs / 1000}s decides again`
+        : `no output for ${e.quietMs / 1000}s and ${e.profile ? `no pattern of the ${e.profile} profile matched` : 'no profile fits its command'}`,
+  };
+  return `${c.dim('explain'.padEnd(10))}  ${e.activity} ${when}: ${how[e.source]}\n`;
+}
+
 /** One short line about a session, for `spawn` and `end`. */
 export function sessionLine(info: SessionInfo, c: Colors): string {
   const where = info.windowId ? ` window ${info.windowId}` : '';
   const pid = info.pid !== null ? ` pid ${info.pid}` : '';
   return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${where}${pid}  ${info.command.join(' ')}\n`;
+}
+
+/** `api-fix: running, waiting 3s`: where a session stands, for `wait`. */
+export function standingLine(info: SessionInfo, c: Colors, now = Date.now()): string {
+  const activity = info.activity === null ? '' : `, ${paintActivity(c, activityLabel(info, now))}`;
+  return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${activity}\n`;
 }
 
 /** One transition as `watch` prints it. */

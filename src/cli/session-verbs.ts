@@ -2,7 +2,7 @@
 import { Option } from 'commander';
 import { NotFoundError, WardenError } from '../model/errors.js';
 import { SPAWN_MODES } from '../model/schema.js';
-import { colorsFor, sessionDetails, sessionLine } from './format.js';
+import { colorsFor, explanationText, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 export const registerSpawn: RegisterVerb = (program, globals) => {
@@ -21,6 +21,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
     .option('--label <K=V>', 'label stored with the session, e.g. ticket=T-12 (repeatable)', collectPair('--label'))
     .option('--group <name>', 'tmux session that holds the window (default warden; a resumed session keeps its own)')
     .option('--resume-command <cmd>', 'command used to relaunch an orphaned or exited session; {sessionId} and {key} are substituted')
+    .option('--profile <name>', 'activity profile (claude, codex, aider, opencode, gemini, shell, or one of the config file); chosen from the command by default')
     .addHelpText(
       'after',
       examples(
@@ -40,6 +41,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
           labels: opts.label,
           group: opts.group,
           resumeCommand: opts.resumeCommand,
+          profile: opts.profile,
         }),
       );
       if (g.json) printJson(info);
@@ -52,8 +54,9 @@ export const registerStatus: RegisterVerb = (program, globals) => {
     .command('status')
     .description('one session, after a reconcile with tmux')
     .argument('<key>', 'the session key', parseKey)
-    .addHelpText('after', examples('warden status api-fix', "warden status api-fix --json | jq -r .state"))
-    .action(async (key: string) => {
+    .option('--explain', 'say how its activity was decided: which source, when, and what it saw')
+    .addHelpText('after', examples('warden status api-fix', 'warden status api-fix --explain', "warden status api-fix --json | jq -r .activity"))
+    .action(async (key: string, opts: { explain?: boolean }) => {
       const g = globals();
       const info = await withEngine(g, async (engine) => {
         const found = engine.get(key);
@@ -62,10 +65,14 @@ export const registerStatus: RegisterVerb = (program, globals) => {
           throw new WardenError('SNAPSHOT_INVALID', `${key} cannot be loaded (${problem.message}): run 'warden doctor'`);
         }
         if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
-        return found;
+        return { found, explanation: opts.explain ? engine.explainActivity(key) : null };
       });
-      if (g.json) printJson(info);
-      else process.stdout.write(sessionDetails(info, colorsFor(process.stdout)));
+      if (g.json) printJson(opts.explain ? { ...info.found, explain: info.explanation } : info.found);
+      else {
+        const c = colorsFor(process.stdout);
+        process.stdout.write(sessionDetails(info.found, c));
+        if (info.explanation) process.stdout.write(explanationText(info.explanation, c));
+      }
     });
 };
 

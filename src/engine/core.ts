@@ -10,6 +10,8 @@ import { WardenError } from '../model/errors.js';
 import type { PersistedSnapshot } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
+import type { ProfileBook } from '../activity/profiles.js';
+import { ActivityReader } from './activity.js';
 import { ActorPool } from './actor-pool.js';
 import { DurableView } from './durable-view.js';
 import { Ownership } from './ownership.js';
@@ -28,6 +30,8 @@ export interface CoreOptions {
   onTransition?: TransitionListener | undefined;
   /** The statechart: the session machine, or a variant of it (another substate, a region). */
   machine: SessionMachine;
+  /** The activity profiles: built-ins and the user's. */
+  profiles: ProfileBook;
 }
 
 export class EngineCore {
@@ -43,6 +47,7 @@ export class EngineCore {
   readonly owners: Ownership;
   readonly services: SessionServices;
   readonly steps: PureStepper;
+  readonly activity: ActivityReader;
   private readonly inspecting: boolean;
   private closed = false;
 
@@ -86,6 +91,7 @@ export class EngineCore {
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
     this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners);
     this.steps = new PureStepper(this.machine);
+    this.activity = new ActivityReader(this.tmux, options.profiles);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
   }
 

@@ -3,6 +3,9 @@
  * the lowdb file store) and wires the engine's collaborators over them.
  */
 import { sessionMachine } from '../../machines/session.js';
+import { ProfileBook, ProfilesSchema } from '../activity/profiles.js';
+import { InvalidInputError } from '../model/errors.js';
+import { formatIssue } from '../model/issues.js';
 import { GroupSchema } from '../model/schema.js';
 import { StateStore } from '../store/file-store.js';
 import { defaultStatePath } from '../store/paths.js';
@@ -29,8 +32,16 @@ export function composeEngine(options: EngineOptions = {}): Engine {
     inspect: options.inspect,
     onTransition: options.onTransition,
     machine: options.machine ?? sessionMachine,
+    profiles: profileBook(options.profiles),
   });
   return new Engine(core, (watched) => new Watcher(watched));
+}
+
+/** The built-in profiles with the user's, validated. */
+function profileBook(profiles: EngineOptions['profiles']): ProfileBook {
+  const parsed = ProfilesSchema.safeParse(profiles ?? {});
+  if (!parsed.success) throw new InvalidInputError(formatIssue(parsed.error, { subject: 'profiles' }));
+  return new ProfileBook(parsed.data);
 }
 
 /**

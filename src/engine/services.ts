@@ -44,7 +44,7 @@ export class SessionServices {
       const owned = mayExist ? await this.tmux.findOwned(sessionId, { signal }) : [];
       this.owners.launchedOnce(sessionId);
       const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
-      if (pane && !(input.launch === 'respawn' && pane.dead)) return windowSeen(pane);
+      if (pane && !(input.launch === 'respawn' && pane.dead)) return { ...windowSeen(pane), at: new Date().toISOString() };
       const ref = pane
         ? await this.tmux.respawnPane(pane.paneId, command, { cwd: spec.cwd, env }, { signal })
         : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command, cwd: spec.cwd, env }, { signal });
@@ -53,7 +53,7 @@ export class SessionServices {
         // after our look. It carries our id, so it is ours: keep the one the record will name.
         await this.tmux.killOwnedWindows(sessionId, { signal, keep: ref.windowId }).catch(() => undefined);
       }
-      return { ...ref, dead: false, exitStatus: null };
+      return { ...ref, dead: false, exitStatus: null, at: new Date().toISOString() };
     } catch (err) {
       if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
       // Rollback: no window may carry the id of a session that did not come up.

@@ -1,6 +1,7 @@
 /** The engine's public option and event types. */
 import type { InspectionEvent, Observer } from 'xstate';
 import type { SessionMachine } from '../../machines/session.js';
+import type { ProfilesInput } from '../activity/profiles.js';
 import type { ErrorData, SessionInfo, SpawnMode } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
@@ -46,6 +47,11 @@ export interface EngineOptions {
   machine?: SessionMachine | undefined;
   /** The state store: the lowdb file at `stateFile` by default. */
   store?: SessionStore | undefined;
+  /**
+   * Activity profiles of the user's (the config file's `profiles`), beside the built-in ones; one
+   * named like a built-in replaces it. Validated with `ProfilesSchema`.
+   */
+  profiles?: ProfilesInput | undefined;
 }
 
 /** What `Engine.spawn` starts, and how. */
@@ -68,6 +74,16 @@ export interface SpawnOptions {
   group?: string | undefined;
   /** Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted. */
   resumeCommand?: string | null | undefined;
+  /** The activity profile (`claude`, `codex`, a user profile …); chosen from the command by default. */
+  profile?: string | null | undefined;
+}
+
+/** How `Engine.send` types. */
+export interface SendOptions {
+  /** Press Enter after the text (default true). */
+  enter?: boolean | undefined;
+  /** First wait (this many ms at most) until the session is idle or waiting; refuse to send if it is not by then. */
+  waitReadyMs?: number | undefined;
 }
 
 /** A state change of one session, reported only once it is durable in the state file. */
@@ -130,7 +146,10 @@ export interface WatchOptions {
 export interface Watched {
   tmux: import('../tmux/commands.js').Tmux;
   group: string;
-  reconcile(): Promise<ReconcileResult>;
+  /** `hints`: the output the watcher heard, more precise than tmux's whole-second `window_activity`. */
+  reconcile(hints?: import('./activity.js').OutputHints): Promise<ReconcileResult>;
+  /** The running sessions' panes, and what their output and quiet mean (after the last reconcile). */
+  paneWatches(): Map<string, import('./activity.js').PaneWatch>;
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 1,
   /** The inspector server could not start or be reached. */
   INSPECTOR_FAILED: 1,
+  /** A wait ran out of time before the session reached the state asked for. */
+  TIMED_OUT: 1,
 } as const;
 
 /** A stable error code: branch on it, never on a message. */

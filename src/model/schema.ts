@@ -59,6 +59,8 @@ export const LaunchSpecSchema = z.object({
   group: GroupSchema,
   /** A template; `{sessionId}` and `{key}` are substituted. Used to relaunch an orphaned session. */
   resumeCommand: PlainTextSchema.nullable(),
+  /** The activity profile asked for with `--profile`; null: chosen from the command. */
+  profile: z.string().nullish(),
 });
 export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 
@@ -70,6 +72,33 @@ export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
  */
 export const LaunchKindSchema = z.enum(['create', 'respawn', 'relaunch']);
 export type LaunchKind = z.infer<typeof LaunchKindSchema>;
+
+/** What a running agent is doing (DESIGN: Activity). */
+export const ACTIVITIES = ['busy', 'idle', 'waiting'] as const;
+export const ActivitySchema = z.enum(ACTIVITIES);
+export type Activity = z.infer<typeof ActivitySchema>;
+
+/** Which source decided the activity, highest confidence first. */
+export const ACTIVITY_SOURCES = ['signal', 'pattern', 'silence'] as const;
+export const ActivitySourceSchema = z.enum(ACTIVITY_SOURCES);
+export type ActivitySource = z.infer<typeof ActivitySourceSchema>;
+
+/**
+ * How the current activity was decided; the activity itself is the machine's substate of
+ * `active.running`. Written only when the activity (or its source) changes, never per output.
+ */
+export const ActivityContextSchema = z.object({
+  since: z.string(),
+  source: ActivitySourceSchema,
+  /**
+   * The last output known when it was decided (ms since the epoch; tmux's `window_activity` or
+   * a control client's `%output`): output after it says the agent works again.
+   */
+  outputAt: z.number().nullable(),
+  /** The line of the screen (or the signal) that decided, for `status --explain`. */
+  matched: z.string().nullable(),
+});
+export type ActivityContext = z.infer<typeof ActivityContextSchema>;
 
 /** The context of a session actor: everything persisted about one session besides its state. */
 export const SessionContextSchema = z.object({
@@ -87,6 +116,8 @@ export const SessionContextSchema = z.object({
   next: z
     .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string() })
     .nullable(),
+  /** How the activity of a running session was decided; null before it ran (or in old records). */
+  activity: ActivityContextSchema.nullish(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
@@ -173,5 +204,11 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** What a running agent is doing; null unless the session is running. */
+  activity: ActivitySchema.nullable().default(null),
+  /** When the activity began (ISO time); null with it. */
+  activitySince: z.string().nullable().default(null),
+  /** Which source decided it: an agent's own `signal`, a screen `pattern`, or `silence`/output. */
+  activitySource: ActivitySourceSchema.nullable().default(null),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
