@@ -18,7 +18,7 @@ const server = useTmuxServer('variant');
 /** The session machine with `active.running.busy` split into `thinking` (initial) and `typing`. */
 function variantMachine(): SessionMachine {
   type Node = { states?: Record<string, Node> } & Record<string, unknown>;
-  const config = sessionMachine.config as { states: Record<string, Node> };
+  const config = sessionMachine.config as unknown as { states: Record<string, Node> };
   const active = config.states['active']!;
   const running = active.states!['running']!;
   const busy = running.states!['busy']!;

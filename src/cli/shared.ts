@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
-import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
+import { HookRunner, defaultConfigPath, loadHooksConfig, type HooksConfig } from '../hooks.js';
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
 
@@ -53,7 +53,7 @@ export async function withEngine<T>(
 ): Promise<T> {
   const { reconcile = true, ...overrides } = options;
   const opened = { ...engineOptions(globals), ...overrides };
-  const hooks = await cliHooks(globals, opened);
+  const { hooks, profiles } = await cliConfig(globals, opened);
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
   const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
@@ -63,7 +63,7 @@ export async function withEngine<T>(
     ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
     : overrides.inspect;
   try {
-    const engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
+    const engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
       if (reconcile) reportProbe(await engine.reconcile());
       return await body(engine);
@@ -77,15 +77,21 @@ export async function withEngine<T>(
   }
 }
 
-/** The hooks of `--config`, `$WARDEN_CONFIG` or `warden.config.json` beside the state file; failures go to stderr. */
-async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise<HookRunner | null> {
+/**
+ * The config of `--config`, `$WARDEN_CONFIG` or `warden.config.json` beside the state file: its
+ * hooks (failures go to stderr) and its activity profiles.
+ */
+async function cliConfig(
+  globals: GlobalOptions,
+  options: EngineOptions,
+): Promise<{ hooks: HookRunner | null; profiles: HooksConfig['profiles'] | undefined }> {
   const named = globals.config ?? process.env.WARDEN_CONFIG;
   const stateFile = options.stateFile ?? defaultStatePath();
   const file = path.resolve(named ?? defaultConfigPath(stateFile));
-  if (!named && !existsSync(file)) return null;
+  if (!named && !existsSync(file)) return { hooks: null, profiles: undefined };
   const config = await loadHooksConfig(file, { required: Boolean(named) });
-  if (!config) return null;
-  return new HookRunner(config, {
+  if (!config) return { hooks: null, profiles: undefined };
+  const hooks = new HookRunner(config, {
     stateFile,
     socket: typeof options.socket === 'string' ? options.socket : undefined,
     cwd: path.dirname(file),
@@ -93,6 +99,7 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
       if (!result.ok) warn('HOOK_FAILED', result.message);
     },
   });
+  return { hooks, profiles: config.profiles };
 }
 
 /**
