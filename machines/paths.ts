@@ -62,8 +62,10 @@ export function isStateValueOf(machine: AnyStateMachine, value: unknown): boolea
   const fits = (node: NodeShape, v: unknown): boolean => {
     if (node.type === 'atomic' || node.type === 'final') return v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
     if (typeof v === 'string') {
+      // A compound child named alone resolves to its initial state (a record written before the
+      // child had substates: `{ active: 'running' }` is `active.running.busy`).
       const child = node.states[v];
-      return node.type === 'compound' && child !== undefined && (child.type === 'atomic' || child.type === 'final');
+      return node.type === 'compound' && child !== undefined && child.type !== 'parallel' && child.type !== 'history';
     }
     if (!v || typeof v !== 'object') return false;
     const entries = Object.entries(v);
@@ -123,6 +125,11 @@ export function activityIn(value: unknown): Activity | null {
   if (isBusy(value)) return 'busy';
   if (isIdle(value)) return 'idle';
   if (isWaiting(value)) return 'waiting';
+  // A record written before activity existed (`{ active: 'running' }`): what it resolves to.
+  if (isRunning(value)) {
+    const resolved = sessionMachine.resolveState({ value: value as StateValue, context: {} as never }).value;
+    if (resolved !== value && stateString(resolved) !== stateString(value)) return activityIn(resolved);
+  }
   return null;
 }
 

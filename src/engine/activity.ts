@@ -25,6 +25,16 @@ interface QuietSession {
   lastOutputAt: number | null;
 }
 
+/**
+ * When a pane last printed, as well as it is known. tmux's `window_activity` is in whole seconds:
+ * the output may have come up to 999 ms after it, so that is assumed (a quiet period is never
+ * cut short by the rounding). What a control client heard is exact, and used when it covers it.
+ */
+export function lastOutput(activityAt: number | null, heard: number | undefined): number | null {
+  if (heard !== undefined && (activityAt === null || heard >= activityAt)) return heard;
+  return activityAt === null ? null : activityAt + 999;
+}
+
 export class ActivityReader {
   constructor(
     private readonly tmux: Tmux,
@@ -56,8 +66,7 @@ export class ActivityReader {
     for (const { key, snapshot, pane } of sessions) {
       if (!pane || pane.dead) continue;
       const profile = this.profileOf(snapshot.context.spec);
-      const heard = hints?.lastOutputAt(pane.paneId);
-      const lastOutputAt = Math.max(pane.activityAt ?? 0, heard ?? 0) || null;
+      const lastOutputAt = lastOutput(pane.activityAt, hints?.lastOutputAt(pane.paneId));
       const event = activityEvent(snapshot.value, snapshot.context, { lastOutputAt, now, quietMs: profile?.quietMs ?? DEFAULT_QUIET_MS });
       if (event === READ_SCREEN) quiet.push({ key, paneId: pane.paneId, profile, lastOutputAt });
       else if (event) out.push([key, event]);
@@ -79,8 +88,10 @@ export class ActivityReader {
 export interface PaneWatch {
   /** Output from this pane changes the activity (it is idle, waiting, or held by a signal): look now. */
   wakeOnOutput: boolean;
-  /** Busy and quiet-checked: the last sign of life the probe saw (ms), to which the quiet period adds. */
-  quietBase: number | null;
+  /** Busy and quiet-checked: since when (ms); null when quiet decides nothing (idle, waiting, signalled). */
+  busySince: number | null;
+  /** The pane's `window_activity` at the last probe (ms, whole seconds); see `lastOutput`. */
+  activityAt: number | null;
   quietMs: number;
 }
 
@@ -99,7 +110,8 @@ export function paneWatches(
     const busy = activity === 'busy' && !signalled;
     watches.set(context.paneId, {
       wakeOnOutput: !busy,
-      quietBase: busy ? Math.max(since || 0, probed.get(context.paneId) ?? 0) : null,
+      busySince: busy ? since || 0 : null,
+      activityAt: probed.get(context.paneId) ?? null,
       quietMs: reader.profileOf(context.spec)?.quietMs ?? DEFAULT_QUIET_MS,
     });
   }

@@ -5,7 +5,7 @@
  * `safetyIntervalMs` while one is. An unknown probe is skipped, never acted on.
  */
 import { isRunning } from '../../machines/paths.js';
-import type { PaneWatch } from '../engine/activity.js';
+import { lastOutput, type PaneWatch } from '../engine/activity.js';
 import type { WatchLoop, WatchOptions, Watched } from '../engine/types.js';
 import { TmuxEvents } from '../tmux/control.js';
 import { processEnded } from '../tmux/host.js';
@@ -48,8 +48,8 @@ export class Watcher implements WatchLoop {
   /** Whether some busy pane's quiet period ended since the last look: its screen is read now. */
   private quietDue(now = Date.now()): boolean {
     for (const [paneId, watch] of this.panes) {
-      if (watch.quietBase === null) continue;
-      const due = Math.max(watch.quietBase, this.heard.get(paneId) ?? 0) + watch.quietMs;
+      if (watch.busySince === null) continue;
+      const due = Math.max(watch.busySince, lastOutput(watch.activityAt, this.heard.get(paneId)) ?? 0) + watch.quietMs;
       if (due <= now && due > this.lastLook) return true;
     }
     return false;
