@@ -79,7 +79,7 @@ export const BUILTIN_PROFILES: Readonly<Record<string, Profile>> = Object.freeze
   aider: ProfileSchema.parse({
     commands: ['aider', 'aider-chat'],
     quietMs: 2000,
-    waiting: ['^(\\w+ )?(multi )?> ?$', '\\(Y\\)es/\\(N\\)o', PRESS_ENTER, YES_NO],
+    waiting: ['^[\\w ]*> ?$', '\\(Y\\)es/\\(N\\)o', PRESS_ENTER, YES_NO],
     notWaiting: ['litellm\\.\\w*Error', '^\\s*(Error|ERROR)\\b'],
   }),
   opencode: ProfileSchema.parse({

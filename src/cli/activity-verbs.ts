@@ -30,7 +30,7 @@ export const registerSignal: RegisterVerb = (program, globals) => {
       if (!['busy', 'idle', 'waiting'].includes(activity)) {
         throw new InvalidInputError(`unknown activity ${JSON.stringify(activity)}: use busy, idle or waiting`);
       }
-      const info = await withEngine(g, (engine) => engine.signal(key, activity as 'busy'), { reconcile: false });
+      const info = await withEngine(g, (engine) => engine.signal(key, activity as 'busy'));
       if (g.json) printJson(info);
     });
 };

@@ -35,6 +35,9 @@ export async function spawnSession(
     throw new InvalidInputError(`unknown mode ${JSON.stringify(options.mode)}: use normal, resume or fresh`);
   }
   const mode = modeParsed.data;
+  if (options.profile && !core.activity.profiles.get(options.profile)) {
+    throw new InvalidInputError(`unknown profile ${JSON.stringify(options.profile)}: use one of ${core.activity.profiles.names().join(', ')} (or add it to the config file)`);
+  }
   await core.sync();
   checks.assertUsable(key);
   const current = core.machineSnapshot(key);
