@@ -27,7 +27,27 @@ export {
   type ReconcileResult,
   type GcResult,
   type SnapshotProblem,
+  type SendOptions,
+  type SendResult,
+  type WaitResult,
+  type ActivityExplanation,
+  WAIT_UNTIL,
 } from './engine.js';
+
+// Activity profiles: how a quiet agent's screen is read (docs/activity.md).
+export {
+  ProfileSchema,
+  ProfilesSchema,
+  ProfileBook,
+  BUILTIN_PROFILES,
+  readScreen,
+  programsOf,
+  type Profile,
+  type ProfileInput,
+  type Profiles,
+  type ProfilesInput,
+  type ScreenReading,
+} from './activity/profiles.js';
 
 // Errors: branch on `code`; `exitCode` is what the CLI exits with.
 export {
@@ -42,7 +62,7 @@ export {
 } from './model/errors.js';
 export { TmuxError, TAG_OPTION, type TmuxErrorKind, type TmuxSocket, type Tmux } from './tmux.js';
 
-export { SESSION_STATE_PATHS, stateString, topState, type SessionStatePath } from '../machines/paths.js';
+export { SESSION_STATE_PATHS, stateString, topState, activityIn, type SessionStatePath } from '../machines/paths.js';
 // The session statechart, free of I/O: `.provide()` other services to run it on another runtime.
 export {
   sessionMachine,
@@ -69,6 +89,14 @@ export {
   RecordOwnerSchema,
   ErrorDataSchema,
   SessionInfoSchema,
+  ActivitySchema,
+  ActivitySourceSchema,
+  ActivityContextSchema,
+  ACTIVITIES,
+  ACTIVITY_SOURCES,
+  type Activity,
+  type ActivitySource,
+  type ActivityContext,
   StateValueSchema,
   KeySchema,
   GroupSchema,

@@ -95,7 +95,7 @@ describe.concurrent('status KEY', () => {
     expect(human.stdout).toMatch(/^state\s+running$/m);
     expect(human.stdout).toContain(s.sessionId!);
     expect(human.stdout).toMatch(/^labels\s+ticket=T-7$/m);
-    expect(session(await w.run(['status', 'stat', '--json']))).toEqual(s);
+    expect(session(await w.run(['status', 'stat', '--json']))).toEqual({ ...s, activity: expect.any(String), activitySince: expect.any(String), updatedAt: expect.any(String) });
     await killWindow(s.windowId);
     expect(session(await w.run(['status', 'stat', '--json'])).state).toBe('orphaned');
   });

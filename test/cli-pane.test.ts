@@ -172,7 +172,7 @@ describe.concurrent('watch', () => {
     expect(exited).toMatchObject({
       key: 'brief',
       sessionId: s.sessionId,
-      from: 'active.running',
+      from: expect.stringMatching(/^active\.running\.(busy|idle)$/),
       event: 'PANE_EXITED',
       origin: 'here',
       session: { key: 'brief', state: 'active', exitStatus: 7, sessionId: s.sessionId },
@@ -183,7 +183,7 @@ describe.concurrent('watch', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => TransitionSchema.parse(JSON.parse(l)))
-      .find((t) => t.key === 'brief' && t.to === 'active.running');
+      .find((t) => t.key === 'brief' && t.to === 'active.running.busy');
     expect(spawned).toMatchObject({ event: 'state-file', origin: 'elsewhere' });
     watch.child.kill('SIGINT');
     expect((await watch.child).exitCode).toBe(0);

@@ -68,7 +68,7 @@ describe('the config file is validated with one line naming the file and the fie
 
   it('treats a missing default file as no hooks, and applies the default timeout', async () => {
     expect(await loadHooksConfig(file())).toBeNull();
-    expect(parseHooksConfig({ hooks: { orphaned: 'true' } })).toEqual({ hookTimeoutMs: 10_000, hooks: { orphaned: 'true' } });
+    expect(parseHooksConfig({ hooks: { orphaned: 'true' } })).toEqual({ hookTimeoutMs: 10_000, hooks: { orphaned: 'true' }, profiles: {} });
   });
 });
 

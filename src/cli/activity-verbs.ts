@@ -52,7 +52,7 @@ export const registerWait: RegisterVerb = (program, globals) => {
     .action(async (key: string, opts: { until: string; timeout?: number }) => {
       const g = globals();
       const until = opts.until.split(',').map((s) => s.trim());
-      const result = await withEngine(g, (engine) => engine.wait(key, until, { timeoutMs: opts.timeout }));
+      const result = await withEngine(g, (engine) => engine.wait(key, until, { timeoutMs: opts.timeout }), { activity: true });
       const c = colorsFor(process.stdout);
       if (g.json) printJson({ reached: result.reached, session: result.session });
       else if (result.session) process.stdout.write(standingLine(result.session, c));

@@ -22,7 +22,7 @@ export const registerLs: RegisterVerb = (program, globals) => {
           warn('SNAPSHOT_INVALID', `not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'`);
         }
         return engine.list({ labels: opts.label });
-      });
+      }, { activity: true });
       if (g.json) printJson({ sessions });
       // The hint is for people and goes to stderr: an empty list prints nothing on stdout.
       else if (sessions.length === 0) {

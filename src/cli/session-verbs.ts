@@ -89,7 +89,7 @@ export const registerStatus: RegisterVerb = (program, globals) => {
         }
         if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
         return { found, explanation: opts.explain ? engine.explainActivity(key) : null };
-      });
+      }, { activity: true });
       if (g.json) printJson(opts.explain ? { ...info.found, explain: info.explanation } : info.found);
       else {
         const c = colorsFor(process.stdout);

@@ -49,9 +49,9 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
 export async function withEngine<T>(
   globals: GlobalOptions,
   body: (engine: Engine) => Promise<T>,
-  options: Partial<EngineOptions> & { reconcile?: boolean } = {},
+  options: Partial<EngineOptions> & { reconcile?: boolean; activity?: boolean } = {},
 ): Promise<T> {
-  const { reconcile = true, ...overrides } = options;
+  const { reconcile = true, activity = false, ...overrides } = options;
   const opened = { ...engineOptions(globals), ...overrides };
   const { hooks, profiles } = await cliConfig(globals, opened);
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
@@ -65,7 +65,8 @@ export async function withEngine<T>(
   try {
     const engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
-      if (reconcile) reportProbe(await engine.reconcile());
+      // Activity is decided (a screen captured, a change written) only for the verbs that show it.
+      if (reconcile) reportProbe(await engine.reconcile({ activity }));
       return await body(engine);
     } finally {
       await engine.close();

@@ -118,7 +118,7 @@ export class Engine {
    * alone; a cleanup that fails is reported in `failed` and the others still go ahead.
    */
   async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
-    return collectOrphans(this.core, await this.reconcile(), options, this.checks);
+    return collectOrphans(this.core, await this.reconcile({ activity: false }), options, this.checks);
   }
 
   /** Records that could not be rehydrated, for `doctor`. */
@@ -127,11 +127,11 @@ export class Engine {
   }
 
   /**
-   * One probe of everything (one tmux process), then each session is told what tmux shows.
-   * An unknown answer (timeout, unexpected error) changes nothing.
+   * One probe of everything (one tmux process), then each session is told what tmux shows (its
+   * activity too, unless `activity: false`). An unknown answer (timeout, error) changes nothing.
    */
-  async reconcile(): Promise<ReconcileResult> {
-    return this.reconciler.reconcile();
+  async reconcile(options: { activity?: boolean } = {}): Promise<ReconcileResult> {
+    return this.reconciler.reconcile(undefined, options);
   }
 
   /**

@@ -24,7 +24,7 @@ export class Reconciler {
   constructor(private readonly core: EngineCore) {}
 
   /** `hints`: what a control client heard of output since the last probe (the watcher's). */
-  async reconcile(hints?: OutputHints): Promise<ReconcileResult> {
+  async reconcile(hints?: OutputHints, options: { activity?: boolean } = {}): Promise<ReconcileResult> {
     const core = this.core;
     core.assertOpen();
     await core.sync();
@@ -63,7 +63,7 @@ export class Reconciler {
         });
         if (event === EXIT_PENDING) exitsPending++;
         else if (event && !this.pureStep(key, event, at)) core.dispatch(key, event);
-        else if (!event && isRunning(current.value)) {
+        else if (!event && options.activity !== false && isRunning(current.value)) {
           const owned = sessionId ? byTag.get(sessionId) ?? [] : [];
           running.push({ key, snapshot: current, pane: owned.find((p) => p.paneId === current.context.paneId) ?? owned[0] });
         }
