@@ -99,9 +99,10 @@ export function quietEvent(
 
 /**
  * Output within this long after a signal is the agent's own echo of it (a hook fires, then the
- * prompt is drawn), not work: it does not end the signal's hold.
+ * prompt is drawn), not work: it does not end the signal's hold. A second, since tmux's
+ * `window_activity` says only which second the last output came in.
  */
-export const SIGNAL_ECHO_MS = 500;
+export const SIGNAL_ECHO_MS = 1000;
 
 /** The SIGNAL event of `warden signal KEY activity`, heard at `now` (ms since the epoch). */
 export function signalEvent(activity: 'busy' | 'idle' | 'waiting', now: number): SessionEvent {

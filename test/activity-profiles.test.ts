@@ -122,7 +122,7 @@ describe('the activity rows of the machine', () => {
     // A hook fires, then the agent draws its prompt: that echo is not work.
     const signal = signalEvent('waiting', 10_000) as { outputAt: number };
     const held = { activity: { since: new Date(10_000).toISOString(), source: 'signal' as const, outputAt: signal.outputAt, matched: null } };
-    expect(activityEvent({ active: { running: 'waiting' } }, held, { lastOutputAt: 10_200, now: 11_000, quietMs: 1000 })).toBeNull();
+    expect(activityEvent({ active: { running: 'waiting' } }, held, { lastOutputAt: 10_900, now: 11_000, quietMs: 1000 })).toBeNull();
     expect(activityEvent('orphaned', held, { lastOutputAt: 20_000, now: 21_000, quietMs: 1000 })).toBeNull();
   });
 });

@@ -66,7 +66,7 @@ export async function withEngine<T>(
     const engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
       // Activity is decided (a screen captured, a change written) only for the verbs that show it.
-      if (reconcile) reportProbe(await engine.reconcile({ activity }));
+      if (reconcile) reportProbe(await engine.reconcile({ activity }).catch((err: unknown) => unrecorded(err, activity)));
       return await body(engine);
     } finally {
       await engine.close();
@@ -101,6 +101,16 @@ async function cliConfig(
     },
   });
   return { hooks, profiles: config.profiles };
+}
+
+/**
+ * A verb that only shows sessions (ls, status, wait) still shows them when what it saw cannot be
+ * written (a read-only state directory): the state last recorded, with a warning.
+ */
+function unrecorded(err: unknown, showsOnly: boolean): ReconcileResult {
+  if (!showsOnly || !(err instanceof WardenError && err.code === 'STATE_IO')) throw err;
+  warn('STATE_IO', `${err.message}: showing the state last recorded`);
+  return { probe: 'ok', transitions: [], exitsPending: 0 };
 }
 
 /**

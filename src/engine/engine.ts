@@ -143,7 +143,7 @@ export class Engine {
     const watcher = this.watchLoop({
       tmux: this.core.tmux,
       group: this.group,
-      reconcile: (hints) => this.reconciler.reconcile(hints),
+      reconcile: (hints, opts) => this.reconciler.reconcile(hints, opts),
       paneWatches: () => this.reconciler.paneWatches(),
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),

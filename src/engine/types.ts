@@ -140,6 +140,8 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Listen to tmux's control-mode notifications (default true). */
   control?: boolean;
+  /** Hear pane output and decide activity (default true); false: lifecycle only, no output read. */
+  activity?: boolean;
 }
 
 /** What a watch loop needs of the engine. */
@@ -147,7 +149,7 @@ export interface Watched {
   tmux: import('../tmux/commands.js').Tmux;
   group: string;
   /** `hints`: the output the watcher heard, more precise than tmux's whole-second `window_activity`. */
-  reconcile(hints?: import('./activity.js').OutputHints): Promise<ReconcileResult>;
+  reconcile(hints?: import('./activity.js').OutputHints, options?: { activity?: boolean }): Promise<ReconcileResult>;
   /** The running sessions' panes, and what their output and quiet mean (after the last reconcile). */
   paneWatches(): Map<string, import('./activity.js').PaneWatch>;
   /** Whether the last probe saw the group, and its tagged windows. */

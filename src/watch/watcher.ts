@@ -63,6 +63,7 @@ export class Watcher implements WatchLoop {
 
   async run(options: WatchOptions = {}): Promise<void> {
     const intervalMs = options.intervalMs ?? 500;
+    const activity = options.activity !== false;
     const safetyIntervalMs = options.safetyIntervalMs ?? Math.max(intervalMs, 10_000);
     const stop = this.stop;
     const onAbort = () => stop.abort();
@@ -76,14 +77,14 @@ export class Watcher implements WatchLoop {
         this.changed = false;
         this.lastLook = Date.now();
         const heard = this.heard;
-        const { exitsPending } = await this.engine.reconcile({ lastOutputAt: (paneId) => heard.get(paneId) });
-        this.panes = this.engine.paneWatches();
+        const { exitsPending } = await this.engine.reconcile({ lastOutputAt: (paneId) => heard.get(paneId) }, { activity });
+        this.panes = activity ? this.engine.paneWatches() : new Map();
         for (const paneId of heard.keys()) if (!this.panes.has(paneId)) heard.delete(paneId);
         const group = this.engine.groupSeen();
         if (options.control !== false && !events.connected && group.exists && Date.now() >= nextAttach) {
           // Windows made before the pane-died hook existed get it now; then listen.
           await this.engine.tmux.hookPaneDeaths(group.taggedWindows).catch(() => undefined);
-          if (await events.connect()) continue; // look once more: something may have changed meanwhile
+          if (await events.connect({ output: activity })) continue; // look once more: something may have changed meanwhile
           nextAttach = Date.now() + safetyIntervalMs;
         }
         if (this.changed || stop.signal.aborted) continue;
