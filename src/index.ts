@@ -32,7 +32,16 @@ export {
   type WaitResult,
   type ActivityExplanation,
   WAIT_UNTIL,
+  type EndOptions,
+  WorktreeKeptError,
+  strayWorktrees,
+  describeContents,
+  type Workspaces,
+  type WorktreeContents,
+  type WorktreeEntry,
+  type StrayWorktree,
 } from './engine.js';
+export { GitWorkspaces, DEFAULT_WORKTREE_DIR, type GitWorkspacesOptions } from './workspace/worktrees.js';
 
 // Activity profiles: how a quiet agent's screen is read (docs/activity.md).
 export {
@@ -103,6 +112,11 @@ export {
   EnvNameSchema,
   LabelNameSchema,
   SpawnModeSchema,
+  WorkspaceSchema,
+  WorktreeRequestSchema,
+  WorktreeRemovalSchema,
+  WorktreeDisposalSchema,
+  WORKTREE_DISPOSALS,
   KEY_PATTERN,
   SCHEMA_VERSION,
   HISTORY_LIMIT,
@@ -120,6 +134,10 @@ export {
   type SessionInfo,
   type SessionState,
   type SpawnMode,
+  type Workspace,
+  type WorktreeRequest,
+  type WorktreeRemoval,
+  type WorktreeDisposal,
 } from './model/schema.js';
 export {
   defaultStatePath,

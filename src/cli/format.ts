@@ -95,8 +95,10 @@ function paintActivity(c: Colors, label: string): string {
   return c.dim(label);
 }
 
+/** The session table of `ls`; a BRANCH column (before COMMAND) when any session runs in a worktree. */
 export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth()): string {
-  const header = ['KEY', 'STATE', 'ACTIVITY', 'AGE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'];
+  const branches = sessions.some((s) => s.worktree !== null);
+  const header = ['KEY', 'STATE', 'ACTIVITY', 'AGE', 'WINDOW', 'PID', 'EXIT', ...(branches ? ['BRANCH'] : []), 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
     stateLabel(s),
@@ -105,6 +107,7 @@ export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(
     s.windowId ?? '-',
     s.pid === null ? '-' : String(s.pid),
     s.exitStatus === null ? '-' : String(s.exitStatus),
+    ...(branches ? [s.worktree?.branch ?? '-'] : []),
     commandText(s.command),
   ]);
   return table(
@@ -116,7 +119,7 @@ export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(
       if (col === 1) return paintState(c, cell);
       if (col === 2) return paintActivity(c, cell);
       if (col === 6 && sessions[row]!.exitStatus) return c.red(cell);
-      return col === 7 ? cell : c.dim(cell);
+      return col === header.length - 1 ? cell : c.dim(cell);
     },
     width,
   );
@@ -149,6 +152,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['pid', info.pid === null ? '-' : String(info.pid)],
     ['command', commandText(info.command)],
     ['cwd', info.cwd ?? '-'],
+    ...(info.worktree ? ([['worktree', worktreeLine(info.worktree)]] as [string, string][]) : []),
     ['labels', labels || '-'],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
@@ -168,6 +172,11 @@ export function explanationText(e: ActivityExplanation, c: Colors, now = Date.no
         : `no output for ${e.quietMs / 1000}s and ${e.profile ? `no pattern of the ${e.profile} profile matched` : 'no profile fits its command'}`,
   };
   return `${c.dim('explain'.padEnd(10))}  ${e.activity} ${when}: ${how[e.source]}\n`;
+}
+
+/** `PATH (branch B from BASE, made by warden)`: the worktree as `status` shows it. */
+function worktreeLine(w: NonNullable<SessionInfo['worktree']>): string {
+  return `${w.path} (branch ${w.branch} from ${w.base}, ${w.created ? 'made by warden' : 'already there: never removed by warden'})`;
 }
 
 /** One short line about a session, for `spawn` and `end`. */

@@ -12,6 +12,7 @@ import { defaultStatePath } from '../store/paths.js';
 import { Tmux } from '../tmux/commands.js';
 import { LocalTransport } from '../tmux/transport.js';
 import { Watcher } from '../watch/watcher.js';
+import { GitWorkspaces } from '../workspace/worktrees.js';
 import { EngineCore } from './core.js';
 import { Engine } from './engine.js';
 import { DEFAULT_GROUP, type EngineOptions } from './types.js';
@@ -33,6 +34,7 @@ export function composeEngine(options: EngineOptions = {}): Engine {
     onTransition: options.onTransition,
     machine: options.machine ?? sessionMachine,
     profiles: profileBook(options.profiles),
+    workspaces: options.workspaces ?? new GitWorkspaces({ dir: options.worktreeDir, bin: options.gitBin }),
   });
   return new Engine(core, (watched) => new Watcher(watched));
 }

@@ -4,8 +4,8 @@
  * is durable. The work is done by the collaborators in `core.ts`; this file only validates,
  * delegates and answers.
  */
-import { isActive, isOrphaned } from '../../machines/paths.js';
-import { ConflictError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
+import { isActive } from '../../machines/paths.js';
+import { ConflictError, NotFoundError, WardenError } from '../model/errors.js';
 import type { Activity, HistoryEntry, SessionInfo } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
@@ -16,7 +16,9 @@ import { sessionInfo } from './session-info.js';
 import { collectOrphans, endSession, spawnSession } from './session-verbs.js';
 import { explainActivity, sendToPane, signalSession, validateSendText, waitForState } from './activity-verbs.js';
 import type { ActivityExplanation, SendResult, WaitResult } from './activity-verbs.js';
+import type { Workspaces } from './workspaces.js';
 import type {
+  EndOptions,
   GcResult,
   ReconcileResult,
   SendOptions,
@@ -86,9 +88,18 @@ export class Engine {
     return spawnSession(this.core, key, options, this.checks);
   }
 
-  /** Ends a session: kills only the window carrying its id, removes the record, keeps history. */
-  async end(key: string): Promise<SessionInfo> {
-    return (await endSession(this.core, key, () => true, this.checks))!;
+  /**
+   * Ends a session: kills only the window carrying its id, then releases its worktree as `options`
+   * say, removes the record, keeps history. Rejects with `WorktreeKeptError` (exit 3) when it ended
+   * but its worktree was kept because it holds work.
+   */
+  async end(key: string, options: EndOptions = {}): Promise<SessionInfo> {
+    return (await endSession(this.core, key, () => true, this.checks, options))!;
+  }
+
+  /** How worktrees are made and removed (for doctor and gc, which report the ones left behind). */
+  get workspaces(): Workspaces {
+    return this.core.workspaces;
   }
 
   /** The session of `key` as last made durable, or undefined. Does not reconcile. */

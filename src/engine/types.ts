@@ -2,9 +2,10 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import type { SessionMachine } from '../../machines/session.js';
 import type { ProfilesInput } from '../activity/profiles.js';
-import type { ErrorData, SessionInfo, SpawnMode } from '../model/schema.js';
+import type { ErrorData, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
+import type { Workspaces } from './workspaces.js';
 
 /** The tmux session that holds the windows unless told otherwise. */
 export const DEFAULT_GROUP = 'warden';
@@ -52,6 +53,12 @@ export interface EngineOptions {
    * named like a built-in replaces it. Validated with `ProfilesSchema`.
    */
   profiles?: ProfilesInput | undefined;
+  /** Where sessions' worktrees go, relative to their repository's root (`.worktrees`). */
+  worktreeDir?: string | undefined;
+  /** The git binary (`git` on PATH by default). */
+  gitBin?: string | undefined;
+  /** How worktrees are made and removed: git by default. Pass a wrapper to observe or fault them. */
+  workspaces?: Workspaces | undefined;
 }
 
 /** What `Engine.spawn` starts, and how. */
@@ -76,6 +83,19 @@ export interface SpawnOptions {
   resumeCommand?: string | null | undefined;
   /** The activity profile (`claude`, `codex`, a user profile …); chosen from the command by default. */
   profile?: string | null | undefined;
+  /**
+   * Run in a git worktree of its own: `<repo>/.worktrees/<key>` on a new branch (`warden/<key>`
+   * unless `branch`) from `base` (the repository's HEAD), or the worktree already there for the
+   * branch. `repo` is any directory in the repository (the caller's directory by default).
+   * A fresh restart keeps the stored worktree unless given again.
+   */
+  worktree?: { branch?: string | null | undefined; repo?: string | undefined; base?: string | null | undefined } | null | undefined;
+}
+
+/** What `end` does with the session's worktree: see `WorktreeDisposal`. */
+export interface EndOptions {
+  /** `guarded` (default): removed only if it holds nothing of its own; `discard`: removed anyway; `keep`: never removed. */
+  worktree?: WorktreeDisposal | undefined;
 }
 
 /** How `Engine.send` types. */
