@@ -14,6 +14,7 @@ import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
 import { benchActivity } from './activity.js';
 import { scaleChart, type ScalePoint } from './chart.js';
+import { benchLogs } from './logs.js';
 import {
   GROUP,
   LONG_RUNNING,
@@ -453,6 +454,10 @@ async function main(): Promise<void> {
       await benchActivity(env, { record, info: (line) => info.push(line), fmt }, N.activity, N.activityCpuMs);
     }
     if (wanted('scale')) scale = await benchScale(env, template);
+    if (wanted('logs')) {
+      step('durable logs: spawn cost, 20 sessions streaming through their pipes, logs -n 100 of 10 MiB');
+      for (const { met, ratio, ...figure } of await benchLogs(env, { quick, cli })) record({ ...figure, ratio: fmt(ratio) }, met);
+    }
   } finally {
     await env.cleanup();
   }
@@ -471,6 +476,9 @@ async function main(): Promise<void> {
     'activity_busy_ms_p50',
     'activity_watch_cpu_quiet_ms_per_min',
     'activity_watch_cpu_busy_ms_per_min',
+    'logs_spawn_ratio',
+    'logs_pipe_20_sessions_mib_s',
+    'logs_n100_10mib_ms',
   ];
   rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const text = table();

@@ -1,8 +1,8 @@
-/** The verbs that reach into a session's pane: attach, send, logs. */
+/** The verbs that reach into a session's pane: attach, send. */
 import { execa } from 'execa';
 import { InvalidInputError, WardenError } from '../model/errors.js';
 import { parseSeconds } from './activity-verbs.js';
-import { examples, parseKey, parseLineCount, printJson, withEngine, type RegisterVerb } from './shared.js';
+import { examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 export const registerAttach: RegisterVerb = (program, globals) => {
   program
@@ -57,22 +57,5 @@ export const registerSend: RegisterVerb = (program, globals) => {
       if (result.submitted === false) {
         throw new WardenError('TMUX_FAILED', `${key} did not take the text: it is still in its input line after two Enters ('warden logs ${key}' shows the screen)`);
       }
-    });
-};
-
-export const registerLogs: RegisterVerb = (program, globals) => {
-  program
-    .command('logs')
-    .description("print the pane: its screen, and with -n that many lines of scrollback above it")
-    .argument('<key>', 'the session key', parseKey)
-    .option('-n, --lines <count>', 'lines of scrollback to include', parseLineCount)
-    .addHelpText('after', examples('warden logs api-fix', 'warden logs api-fix -n 500 --json | jq -r .text'))
-    .action(async (key: string, opts: { lines?: number }) => {
-      const g = globals();
-      const captured = await withEngine(g, (engine) => engine.capture(key, { lines: opts.lines }));
-      // The screen's empty bottom rows are layout, not output.
-      const text = captured.replace(/\s+$/, '') + (captured.trim() ? '\n' : '');
-      if (g.json) printJson({ key, text });
-      else process.stdout.write(text);
     });
 };

@@ -102,14 +102,24 @@ export const registerStatus: RegisterVerb = (program, globals) => {
         if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
         return { found, explanation: opts.explain ? engine.explainActivity(key) : null };
       }, { activity: true });
-      if (g.json) printJson(opts.explain ? { ...info.found, explain: info.explanation } : info.found);
-      else {
-        const c = colorsFor(process.stdout);
-        process.stdout.write(sessionDetails(info.found, c));
-        if (info.explanation) process.stdout.write(explanationText(info.explanation, c));
-      }
+      if (g.json) return printJson(opts.explain ? { ...info.found, explain: info.explanation } : info.found);
+      const c = colorsFor(process.stdout);
+      process.stdout.write(sessionDetails(info.found, c));
+      if (info.explanation) process.stdout.write(explanationText(info.explanation, c));
+      if (info.found.exitStatus !== null && info.found.logFile) process.stdout.write(await lastOutput(info.found.logFile));
     });
 };
+
+/** An exited session's last lines, from its log: why it stopped is usually there. */
+async function lastOutput(logFile: string): Promise<string> {
+  const { logExists, viewLog } = await import('../logs/view.js');
+  if (!(await logExists(logFile))) return '';
+  const lines = (await viewLog(logFile, { lines: STATUS_OUTPUT_LINES })).trimEnd();
+  return lines ? `\nlast output:\n${lines.replace(/^/gm, '  ')}\n` : '';
+}
+
+/** How many of an exited session's last lines `status` shows. */
+const STATUS_OUTPUT_LINES = 10;
 
 export const registerEnd: RegisterVerb = (program, globals) => {
   program

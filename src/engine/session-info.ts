@@ -2,7 +2,7 @@
 import { activityIn, topState } from '../../machines/paths.js';
 import type { SessionContext, SessionInfo, SessionState } from '../model/schema.js';
 
-export function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null): SessionInfo {
+export function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null, logFile: string | null = null): SessionInfo {
   return {
     key,
     state: topStateOf(value),
@@ -18,6 +18,7 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     updatedAt,
     exitStatus: context.exitStatus,
     ...activityInfo(value, context),
+    logFile,
     worktree: worktreeInfo(context),
   };
 }

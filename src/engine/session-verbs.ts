@@ -104,7 +104,8 @@ export async function spawnSession(
       { stderr: error.stderr },
     );
   }
-  return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
+  const { snapshot } = record;
+  return sessionInfo(key, snapshot.value, snapshot.context, record.updatedAt, core.logs.logFile(key, snapshot.context.sessionId));
 }
 
 /**
@@ -213,8 +214,8 @@ export async function collectOrphans(
     .sort()
     .filter((key) => !core.view.problem(key) && isOrphaned(core.view.record(key)!.snapshot.value))
     .map((key) => checks.get(key)!);
-  if (options.dryRun) return { sessions: orphaned, failed: [] };
-  const result: GcResult = { sessions: [], failed: [] };
+  const result: GcResult = { sessions: options.dryRun ? orphaned : [], failed: [], logsRemoved: [] };
+  if (options.dryRun) return result;
   for (const info of orphaned) {
     try {
       const stillOrphaned = (current: SessionInfo) =>
@@ -227,5 +228,5 @@ export async function collectOrphans(
       else result.failed.push({ key: info.key, error: toErrorData(err) });
     }
   }
-  return result;
+  return { ...result, logsRemoved: await core.upkeep.retain() };
 }

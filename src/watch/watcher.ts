@@ -78,6 +78,7 @@ export class Watcher implements WatchLoop {
         this.lastLook = Date.now();
         const heard = this.heard;
         const { exitsPending } = await this.engine.reconcile({ lastOutputAt: (paneId) => heard.get(paneId) }, { activity });
+        await this.engine.keepLogs();
         this.panes = activity ? this.engine.paneWatches() : new Map();
         for (const paneId of heard.keys()) if (!this.panes.has(paneId)) heard.delete(paneId);
         const group = this.engine.groupSeen();
