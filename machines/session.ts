@@ -5,7 +5,7 @@
  * registered by name so snapshots can be persisted and the machine drawn.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { ErrorData, LaunchKind, LaunchSpec, SessionContext, SpawnMode } from '../src/model/schema.js';
+import type { ErrorData, LaunchKind, LaunchSpec, ServerIdentity, SessionContext, SpawnMode } from '../src/model/schema.js';
 
 /** The machine's id, as diagrams and the inspector show it. */
 export const SESSION_MACHINE_ID = 'warden-session';
@@ -29,6 +29,8 @@ export interface LaunchOutput {
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** The tmux server holding the window, when known. */
+  server?: ServerIdentity | null | undefined;
 }
 
 /** What the `ending` state asks the outside world to clean up: every window tagged with `sessionId`. */
@@ -37,13 +39,15 @@ export interface CleanupInput {
   group: string;
 }
 
-/** A window carrying the session's tag, as a probe saw it. */
+/** The session's pane (tagged), as a probe saw it: where it is now and its program. */
 export interface WindowSeen {
   windowId: string;
   paneId: string;
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** The tmux server holding it, when known. */
+  server?: ServerIdentity | null | undefined;
 }
 
 /** Every event a session actor accepts. */
@@ -53,9 +57,12 @@ export type SessionEvent =
   | { type: 'END' }
   /** Probe: no window carries this session's tag. */
   | { type: 'WINDOW_GONE' }
-  /** Probe: the pane is dead with this exit status (needs `remain-on-exit on`). */
-  | { type: 'PANE_EXITED'; exitStatus: number }
-  /** Probe: a window carrying this session's tag is there (again). */
+  /** Probe: the pane is dead with this exit status (needs `remain-on-exit on`), and what it last printed. */
+  | { type: 'PANE_EXITED'; exitStatus: number; lastOutput?: string | null | undefined }
+  /**
+   * Probe: the session's pane is there (again), or somewhere else than recorded (moved, swapped,
+   * respawned by hand, on a restarted server): the record follows it.
+   */
   | { type: 'WINDOW_FOUND'; window: WindowSeen }
   /** Try a failed cleanup again (the engine sends it on reconcile). */
   | { type: 'RETRY' };
@@ -156,14 +163,26 @@ export const sessionMachine = setup({
       paneId: w.paneId,
       pid: w.pid,
       exitStatus: w.dead ? w.exitStatus ?? 0 : null,
+      lastOutput: null,
+      ...(w.server ? { server: w.server } : {}),
       error: null,
     })),
-    adoptWindow: assign(({ event }) => {
+    adoptWindow: assign(({ event, context }) => {
       if (event.type !== 'WINDOW_FOUND') return {};
       const w = event.window;
-      return { windowId: w.windowId, paneId: w.paneId, pid: w.pid, exitStatus: w.dead ? w.exitStatus ?? 0 : null };
+      const sameProgram = w.dead && w.pid === context.pid;
+      return {
+        windowId: w.windowId,
+        paneId: w.paneId,
+        pid: w.pid,
+        exitStatus: w.dead ? w.exitStatus ?? 0 : null,
+        lastOutput: sameProgram ? context.lastOutput ?? null : null,
+        ...(w.server ? { server: w.server } : {}),
+      };
     }),
-    recordExit: assign(({ event }) => (event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus } : {})),
+    recordExit: assign(({ event }) =>
+      event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus, lastOutput: event.lastOutput ?? null } : {},
+    ),
     forgetWindow: assign({ windowId: null, paneId: null, pid: null }),
     recordError: assign((_, failure: { error: unknown }) => ({ error: errorData(failure.error) })),
     clearError: assign({ error: null }),
@@ -221,6 +240,11 @@ export const sessionMachine = setup({
       initial: 'running',
       on: {
         WINDOW_GONE: { target: 'orphaned', actions: 'forgetWindow' },
+        // The pane moved (swap-pane, move-pane), was respawned by hand, or its server restarted.
+        WINDOW_FOUND: [
+          { guard: 'foundPaneDead', target: '.exited', actions: 'adoptWindow' },
+          { target: '.running', actions: 'adoptWindow' },
+        ],
         END: { target: 'ending' },
         SPAWN: { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
       },

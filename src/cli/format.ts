@@ -30,7 +30,7 @@ export function stateLabel(info: Pick<SessionInfo, 'state' | 'exitStatus'>): str
 }
 
 function paintState(c: Colors, label: string): string {
-  switch (label) {
+  switch (label.replace(/\?$/, '')) {
     case 'running':
       return c.green(label);
     case 'exited':
@@ -57,11 +57,12 @@ function table(header: string[], rows: string[][], paint: (row: number, col: num
     .concat('\n');
 }
 
-export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now()): string {
+/** `confirmed: false`: tmux did not answer, each state is the last recorded one and shows a `?`. */
+export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), confirmed = true): string {
   const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
-    stateLabel(s),
+    confirmed ? stateLabel(s) : `${stateLabel(s)}?`,
     age(s.createdAt, now),
     s.windowId ?? '-',
     s.pid === null ? '-' : String(s.pid),
@@ -96,6 +97,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
   const lines: [string, string][] = [
     ['key', c.bold(info.key)],
     ['state', paintState(c, stateLabel(info)) + (info.exitStatus === null ? '' : ` (exit status ${info.exitStatus})`)],
+    ...(info.lastOutput ? ([['output', info.lastOutput.split('\n').join(`\n${' '.repeat(12)}`)]] as [string, string][]) : []),
     ['session id', info.sessionId ?? '-'],
     ['group', info.group ?? '-'],
     ['window', info.windowId ?? '-'],
@@ -106,6 +108,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['labels', labels || '-'],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
+    ...(info.serverPid === null ? [] : ([['server', `tmux pid ${info.serverPid}`]] as [string, string][])),
   ];
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
 }

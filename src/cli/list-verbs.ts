@@ -15,19 +15,20 @@ export const registerLs: RegisterVerb = (program, globals) => {
     .action(async (opts: { label?: Record<string, string> }) => {
       const g = globals();
       // withEngine reconciles once first: the list is what tmux shows now.
-      const sessions = await withEngine(g, async (engine) => {
+      const { sessions, confirmed } = await withEngine(g, async (engine, probe) => {
         const unloadable = engine.snapshotProblems().map((p) => p.key);
         if (unloadable.length > 0) {
           process.stderr.write(`warden: not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'\n`);
         }
-        return engine.list({ labels: opts.label });
+        return { sessions: engine.list({ labels: opts.label }), confirmed: probe?.probe !== 'unknown' };
       });
-      if (g.json) printJson({ sessions });
+      // tmux did not answer: the states are the last recorded ones, marked as not confirmed.
+      if (g.json) printJson(confirmed ? { sessions } : { sessions, confirmed });
       else if (sessions.length === 0) {
         process.stdout.write(
           opts.label ? 'no session carries those labels\n' : "no sessions: start one with 'warden spawn KEY -- CMD'\n",
         );
-      } else process.stdout.write(sessionTable(sessions, colorsFor(process.stdout)));
+      } else process.stdout.write(sessionTable(sessions, colorsFor(process.stdout), Date.now(), confirmed));
     });
 };
 

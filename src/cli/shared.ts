@@ -45,7 +45,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
  */
 export async function withEngine<T>(
   globals: GlobalOptions,
-  body: (engine: Engine) => Promise<T>,
+  body: (engine: Engine, probe: ReconcileResult | null) => Promise<T>,
   options: Partial<EngineOptions> & { reconcile?: boolean } = {},
 ): Promise<T> {
   const { reconcile = true, ...overrides } = options;
@@ -62,8 +62,9 @@ export async function withEngine<T>(
   try {
     const engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
-      if (reconcile) reportProbe(await engine.reconcile());
-      return await body(engine);
+      const probe = reconcile ? await engine.reconcile() : null;
+      if (probe) reportProbe(probe);
+      return await body(engine, probe);
     } finally {
       await engine.close();
     }
@@ -99,7 +100,11 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
 export function reportProbe(result: ReconcileResult): void {
   if (result.probe !== 'unknown') return;
   if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
-  process.stderr.write(`warden: tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded\n`);
+  if (result.error?.code === 'TMUX_SOCKET_GONE') {
+    process.stderr.write(`warden: ${result.error.message}; showing the state last recorded, not confirmed\n`);
+    return;
+  }
+  process.stderr.write(`warden: tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded, not confirmed\n`);
 }
 
 export function printJson(value: unknown): void {

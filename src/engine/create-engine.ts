@@ -2,6 +2,7 @@
  * The composition root: the only place that builds concrete adapters (the local tmux transport,
  * the lowdb file store) and wires the engine's collaborators over them.
  */
+import { dirname, join } from 'node:path';
 import { sessionMachine } from '../../machines/session.js';
 import { GroupSchema } from '../model/schema.js';
 import { StateStore } from '../store/file-store.js';
@@ -11,7 +12,7 @@ import { LocalTransport } from '../tmux/transport.js';
 import { Watcher } from '../watch/watcher.js';
 import { EngineCore } from './core.js';
 import { Engine } from './engine.js';
-import { DEFAULT_GROUP, type EngineOptions } from './types.js';
+import { DEFAULT_END_GRACE_MS, DEFAULT_GROUP, type EngineOptions } from './types.js';
 
 /** Builds an engine without opening it (no file read, no tmux call). */
 export function composeEngine(options: EngineOptions = {}): Engine {
@@ -29,6 +30,7 @@ export function composeEngine(options: EngineOptions = {}): Engine {
     inspect: options.inspect,
     onTransition: options.onTransition,
     machine: options.machine ?? sessionMachine,
+    services: { launchDir: join(dirname(stateFile), 'launch'), endGraceMs: options.endGraceMs ?? DEFAULT_END_GRACE_MS },
   });
   return new Engine(core, (watched) => new Watcher(watched));
 }

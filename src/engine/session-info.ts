@@ -17,6 +17,8 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     createdAt: context.createdAt,
     updatedAt,
     exitStatus: context.exitStatus,
+    lastOutput: context.exitStatus === null ? null : context.lastOutput ?? null,
+    serverPid: context.server?.pid ?? null,
   };
 }
 

@@ -9,7 +9,7 @@ import type { SessionEvent } from '../../machines/session.js';
 import { ConflictError, InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
 import { SpawnModeSchema, type SessionInfo, type SessionRecord } from '../model/schema.js';
 import type { EngineCore } from './core.js';
-import { buildSpec, validateKey } from './launch-spec.js';
+import { assertProgramExists, buildSpec, validateKey } from './launch-spec.js';
 import { sessionInfo } from './session-info.js';
 import type { SpawnOptions } from './types.js';
 
@@ -61,6 +61,7 @@ export async function spawnSession(
     throw new InvalidInputError(`spawn ${key}: a command is required after --`);
   }
   const spec = buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : options, stored, core.group);
+  if (mode !== 'resume') assertProgramExists(spec);
   const spawnEvent: SessionEvent = { ...ask, spec };
   if (mode === 'resume' && isRunning(current.value)) {
     // An attach: the machine takes it without changing anything, so nothing is written.

@@ -7,6 +7,8 @@ import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
 
 /** The tmux session that holds the windows unless told otherwise. */
 export const DEFAULT_GROUP = 'warden';
+/** How long `end` gives a program after SIGHUP, and again after SIGTERM. */
+export const DEFAULT_END_GRACE_MS = 3000;
 
 /** How `createEngine` opens an engine. Every field is optional. */
 export interface EngineOptions {
@@ -24,6 +26,11 @@ export interface EngineOptions {
   tmuxTimeoutMs?: number | undefined;
   /** The tmux binary (`tmux` on PATH by default). */
   tmuxBin?: string | undefined;
+  /**
+   * How long `end` waits for a program after SIGHUP, and again after SIGTERM, before the next
+   * signal (3000 ms); it reports only once the program is gone.
+   */
+  endGraceMs?: number | undefined;
   /** Reconcile once on open (default true). Work left by a dead process resumes at the first reconcile. */
   reconcileOnOpen?: boolean | undefined;
   /** Age after which a lock left by a killed process is taken over (the store's default otherwise; min 2000). */

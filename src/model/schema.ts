@@ -71,6 +71,20 @@ export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 export const LaunchKindSchema = z.enum(['create', 'respawn', 'relaunch']);
 export type LaunchKind = z.infer<typeof LaunchKindSchema>;
 
+/**
+ * Which tmux server holds a session's window (invariant 9): its pid, the start of that process
+ * (so a reused pid is not mistaken for it) and the socket file it was reached through. While that
+ * process lives, "no server" on that socket means the socket file was removed, not that the
+ * windows are gone.
+ */
+export const ServerIdentitySchema = z.object({
+  pid: z.number().int(),
+  bootId: z.string().nullable(),
+  startTicks: z.number().int().nullable(),
+  socket: z.string(),
+});
+export type ServerIdentity = z.infer<typeof ServerIdentitySchema>;
+
 /** The context of a session actor: everything persisted about one session besides its state. */
 export const SessionContextSchema = z.object({
   key: KeySchema,
@@ -81,6 +95,10 @@ export const SessionContextSchema = z.object({
   paneId: z.string().nullable(),
   pid: z.number().int().nullable(),
   exitStatus: z.number().int().nullable(),
+  /** The last lines the program printed, kept when its pane exited (absent in older files). */
+  lastOutput: z.string().nullable().optional(),
+  /** The tmux server holding the window (absent in older files). */
+  server: ServerIdentitySchema.nullable().optional(),
   createdAt: z.string().nullable(),
   error: ErrorDataSchema.nullable(),
   /** A fresh spawn waiting for the old session's cleanup (`ending → spawning`). */
@@ -173,5 +191,9 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** The last lines the program printed before its pane exited; null while it runs. */
+  lastOutput: z.string().nullable(),
+  /** The pid of the tmux server holding the window, as last recorded. */
+  serverPid: z.number().nullable(),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
