@@ -166,6 +166,7 @@ export class Engine {
       reconcile: () => this.reconcile(),
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
+      syncFile: async () => !this.core.isClosed && (await this.core.sync()) !== null,
       isClosed: () => this.core.isClosed,
     });
     this.watchers.add(watcher);

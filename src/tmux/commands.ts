@@ -21,7 +21,8 @@ import {
   type PaneRecord,
   type WindowRef,
 } from './formats.js';
-import { pathExists, processAlive, processStartTime, zombieExitStatus } from './host.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pathExists, processAlive, processEnded, processStartTime, zombieExitStatus } from './host.js';
 import { withEnvFile } from './launch-env.js';
 import {
   LocalTransport,
@@ -78,6 +79,8 @@ const NO_SESSION = /can't find session|session not found|no current target/i;
 const NO_SESSIONS_LEFT = /^no current target$/im;
 const NO_WINDOW = /can't find window/i;
 const NO_PANE = /can't find pane/i;
+/** How long a tmux server that lost its socket may take to exit before it counts as running on (invariant 9). */
+const SERVER_EXIT_GRACE_MS = 500;
 
 /** The argv a pane runs: the program, behind the env file's wrapper when there is one. */
 function programArgv(command: readonly string[], envFile: string | undefined): string[] {
@@ -154,7 +157,7 @@ export class Tmux {
     });
     if (result.exitCode === 0) return result.stdout;
     const stderr = result.stderr.trim();
-    if (NO_SERVER.test(stderr) || socketMissing(stderr)) throw this.lostSocket(stderr) ?? new TmuxError('no-server', 'no tmux server running', stderr);
+    if (NO_SERVER.test(stderr) || socketMissing(stderr)) throw (await this.lostSocket(stderr)) ?? new TmuxError('no-server', 'no tmux server running', stderr);
     throw new TmuxError('failed', `tmux ${args[0] ?? ''} failed: ${stderr || `exit code ${result.exitCode}`}`, stderr);
   }
 
@@ -182,13 +185,19 @@ export class Tmux {
     return { pid, bootId: start?.bootId ?? null, startTicks: start?.startTicks ?? null, socket: this.socketFile() };
   }
 
-  /** A recorded server of our socket that still runs while the socket does not answer, as an error. */
-  private lostSocket(stderr: string): TmuxError | null {
+  /**
+   * A recorded server of our socket that still runs while the socket does not answer, as an
+   * error. A server told to exit (`kill-server`, its last window closed) removes its socket a
+   * moment before its process is gone: it is given that moment before it counts as running.
+   */
+  private async lostSocket(stderr: string): Promise<TmuxError | null> {
     const file = this.socketFile();
     for (const server of this.recordedServers()) {
       if (server.socket !== file) continue;
       const start = server.bootId !== null && server.startTicks !== null ? { bootId: server.bootId, startTicks: server.startTicks } : null;
-      if (!processAlive(server.pid, start)) continue;
+      const running = () => processAlive(server.pid, start) && !processEnded(server.pid);
+      for (let waited = 0; running() && waited < SERVER_EXIT_GRACE_MS; waited += 10) await delay(10);
+      if (!running()) continue;
       return new TmuxError(
         'socket-gone',
         `the socket of tmux server ${server.pid} is gone (${file}): 'kill -USR1 ${server.pid}' restores it`,
@@ -253,7 +262,10 @@ export class Tmux {
       ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on',
       ';', 'set-option', '-w', '-t', target, TAG_OPTION, request.sessionId,
       ';', 'set-option', '-w', '-t', target, PANE_TAG_OPTION, PANE_TAG_NOBODY,
+      // The pane's own tag, exit behaviour and hook travel with it when it is moved or swapped.
       ';', 'set-option', '-p', '-t', target, PANE_TAG_OPTION, request.sessionId,
+      ';', 'set-option', '-p', '-t', target, 'remain-on-exit', 'on',
+      ';', 'set-hook', '-p', '-t', target, 'pane-died', PANE_DIED_HOOK,
       ';', 'set-hook', '-w', '-t', target, 'pane-died', PANE_DIED_HOOK,
       ';', 'rename-window', '-t', target, request.name,
     ];
