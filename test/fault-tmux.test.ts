@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processAlive } from '../src/tmux/host.js';
+import { processEnded } from '../src/tmux/host.js';
 import { LONG, readState, session, warden } from './support/cli.js';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
@@ -16,8 +16,9 @@ const paneServer = useTmuxServer('fault-pane');
 const endServer = useTmuxServer('fault-end');
 const envServer = useTmuxServer('fault-env');
 
+/** Whether the program runs (a zombie waiting for tmux to reap it does not). */
 function alive(pid: number | null): boolean {
-  return pid !== null && processAlive(pid);
+  return pid !== null && !processEnded(pid);
 }
 
 async function pidOfPane(tmux: typeof paneServer.tmux, paneId: string): Promise<number> {
@@ -28,8 +29,7 @@ describe('the socket file deleted while its server runs (defect 2)', () => {
   it('socket gone: nothing is orphaned, ended or started on a second server; kill -USR1 brings it all back', async () => {
     const w = warden(socketServer);
     const agent = session(await w.run(['spawn', 'agent', '--json', ...LONG]));
-    expect(agent.serverPid).toEqual(expect.any(Number));
-    const serverPid = agent.serverPid!;
+    const serverPid = Number((await socketServer.tmux.run(['display-message', '-p', '#{pid}'])).trim());
     const socket = socketServer.tmux.socketFile();
     rmSync(socket);
 
@@ -65,6 +65,8 @@ describe('the socket file deleted while its server runs (defect 2)', () => {
     expect(panes.kind === 'ok' ? panes.panes.filter((p) => p.tag !== '' && p.tag !== agent.sessionId) : []).toEqual([]);
     expect(readState(w.stateFile).sessions.second).toBeUndefined();
     await waitFor(() => !alive(agent.pid), 'the ended program to be gone');
+    // The identity that told the two apart was recorded with the session.
+    expect(agent.serverPid).toBe(serverPid);
   });
 });
 
