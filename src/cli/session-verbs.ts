@@ -1,12 +1,34 @@
 /** The verbs that start, show and end one session: spawn, status, end. */
-import { Option } from 'commander';
-import { NotFoundError, WardenError } from '../model/errors.js';
+import { Option, type Command } from 'commander';
+import { shellQuote } from '../model/shell.js';
+import { InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
 import { SPAWN_MODES } from '../model/schema.js';
 import { colorsFor, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
+/**
+ * An unknown option after the program's first word is the program's: `spawn k3 claude --model
+ * opus` forgot the `--`. Say that, rather than commander's "did you mean --mode?".
+ */
+function programOptionsNeedDashDash(command: Command): void {
+  const unknownOption = (command as unknown as { unknownOption(flag: string): void }).unknownOption.bind(command);
+  Object.assign(command, {
+    unknownOption(flag: string): void {
+      // command.args: the operands (key, program, …) then everything from the first unknown option.
+      const at = command.args.indexOf(flag);
+      if (at < 2) return unknownOption(flag);
+      const [key, ...program] = command.args;
+      const shown = at + 2 < command.args.length ? [...command.args.slice(1, at + 1), '…'] : program;
+      const line = `warden spawn ${shellQuote([key!])} -- ${shellQuote(shown).replace(/'…'$/, '…')}`;
+      command.error(`error: unknown option '${flag}': if it is ${shellQuote([program[0]!])}'s, put -- before the command: ${line}`, {
+        code: 'commander.unknownOption',
+      });
+    },
+  });
+}
+
 export const registerSpawn: RegisterVerb = (program, globals) => {
-  program
+  const spawn = program
     .command('spawn')
     .description('start, resume or restart the session of KEY')
     .argument('<key>', 'the session key (A-Z a-z 0-9 _ -)', parseKey)
@@ -21,16 +43,27 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
     .option('--label <K=V>', 'label stored with the session, e.g. ticket=T-12 (repeatable)', collectPair('--label'))
     .option('--group <name>', 'tmux session that holds the window (default warden; a resumed session keeps its own)')
     .option('--resume-command <cmd>', 'command used to relaunch an orphaned or exited session; {sessionId} and {key} are substituted')
+    .option('--worktree [branch]', 'run in a git worktree of its own, <repo>/.worktrees/KEY, on a new branch (default warden/KEY) or the worktree already there for BRANCH')
+    .option('--repo <dir>', 'the repository of --worktree (default: the current directory)')
+    .option('--base <ref>', 'what the new branch of --worktree starts from (default: the repository HEAD)')
     .addHelpText(
       'after',
       examples(
         'warden spawn api-fix --cwd ~/src/api --label ticket=T-12 -- claude --session-id {sessionId}',
         "warden spawn api-fix --mode resume --resume-command 'claude --resume {sessionId}'",
         'warden spawn api-fix --mode fresh',
+        'warden spawn api-fix --worktree --repo ~/src/api --base main -- claude',
       ),
     )
     .action(async (key: string, command: string[], opts) => {
       const g = globals();
+      if ((opts.repo !== undefined || opts.base !== undefined) && opts.worktree === undefined) {
+        throw new InvalidInputError(`--repo and --base go with --worktree: add --worktree (or --worktree BRANCH)`);
+      }
+      const worktree =
+        opts.worktree === undefined
+          ? undefined
+          : { branch: typeof opts.worktree === 'string' ? opts.worktree : null, repo: opts.repo, base: opts.base ?? null };
       const info = await withEngine(g, (engine) =>
         engine.spawn(key, {
           mode: opts.mode,
@@ -40,11 +73,13 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
           labels: opts.label,
           group: opts.group,
           resumeCommand: opts.resumeCommand,
+          worktree,
         }),
       );
       if (g.json) printJson(info);
       else process.stdout.write(sessionLine(info, colorsFor(process.stdout)));
     });
+  programOptionsNeedDashDash(spawn);
 };
 
 export const registerStatus: RegisterVerb = (program, globals) => {
@@ -72,12 +107,26 @@ export const registerStatus: RegisterVerb = (program, globals) => {
 export const registerEnd: RegisterVerb = (program, globals) => {
   program
     .command('end')
-    .description('end a session: kill only the window it created, remove the record, keep history')
+    .description('end a session: kill only the window it created, then remove the worktree it made if nothing in it is unsaved; remove the record, keep history')
     .argument('<key>', 'the session key', parseKey)
-    .addHelpText('after', examples('warden end api-fix', 'warden end api-fix --json'))
-    .action(async (key: string) => {
+    .option('--discard', 'remove the worktree warden made even with uncommitted changes (a branch with commits nobody else has is still kept)')
+    .option('--keep-worktree', 'never remove the worktree')
+    .addHelpText(
+      'after',
+      examples('warden end api-fix', 'warden end api-fix --json', 'warden end api-fix --keep-worktree') +
+        '\n\nExit 3: the session ended but its worktree holds uncommitted or unpushed work, so it was kept (the message says what is in it).',
+    )
+    .action(async (key: string, opts: { discard?: boolean; keepWorktree?: boolean }) => {
       const g = globals();
-      const info = await withEngine(g, (engine) => engine.end(key));
+      if (opts.discard && opts.keepWorktree) throw new InvalidInputError('--discard and --keep-worktree contradict each other: give one');
+      const worktree = opts.discard ? 'discard' : opts.keepWorktree ? 'keep' : 'guarded';
+      const { info, note } = await withEngine(g, async (engine) => {
+        const ended = await engine.end(key, { worktree });
+        // What became of the worktree is in the history entry the end just wrote.
+        const removal = ended.worktree ? (await engine.history(key)).at(-1)?.worktree?.removal : null;
+        return { info: ended, note: removal?.kept ?? null };
+      });
+      if (note) process.stderr.write(`warden: ${note}\n`);
       if (g.json) printJson(info);
       else process.stdout.write(`${info.key}: ended (session ${info.sessionId})\n`);
     });

@@ -16,6 +16,7 @@ import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
 import { SessionServices, type ServiceOptions } from './services.js';
 import type { TransitionListener } from './types.js';
+import type { Workspaces } from './workspaces.js';
 import { WriteBehind } from './write-behind.js';
 
 export interface CoreOptions {
@@ -28,6 +29,8 @@ export interface CoreOptions {
   onTransition?: TransitionListener | undefined;
   /** The statechart: the session machine, or a variant of it (another substate, a region). */
   machine: SessionMachine;
+  /** Git worktrees for sessions that ask for one. */
+  workspaces: Workspaces;
   /** See `ServiceOptions`. */
   services: ServiceOptions;
 }
@@ -37,6 +40,7 @@ export class EngineCore {
   readonly group: string;
   readonly tmux: Tmux;
   readonly store: SessionStore;
+  readonly workspaces: Workspaces;
   readonly probeTimeoutMs: number;
   readonly machine;
   readonly view: DurableView;
@@ -53,6 +57,7 @@ export class EngineCore {
     this.group = options.group;
     this.tmux = options.tmux;
     this.store = options.store;
+    this.workspaces = options.workspaces;
     this.probeTimeoutMs = options.probeTimeoutMs;
     this.inspecting = options.inspect !== undefined;
     this.machine = options.machine.provide({
@@ -86,7 +91,7 @@ export class EngineCore {
       },
     });
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
-    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, options.services);
+    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, options.services);
     this.tmux.expectServers(() => this.recordedServers());
     this.steps = new PureStepper(this.machine);
     if (options.onTransition) this.writes.subscribe(options.onTransition);

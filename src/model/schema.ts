@@ -25,10 +25,20 @@ export const LabelNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,63}$/, 'a label name is 1-64 characters of A-Z a-z 0-9 _ . / -');
 
-/** Values that end up in argv or tmux options: no NUL, no newline or other control characters. */
+/** The most characters one value (an argument, an env value, a label) may have. */
+export const PLAIN_TEXT_MAX = 4096;
+
+/**
+ * Values that end up in argv or tmux options: no NUL, no newline or other control characters, and
+ * short enough that a whole launch fits in the one tmux command that carries it.
+ */
 export const PlainTextSchema = z
   .string()
-  .max(4096)
+  .max(PLAIN_TEXT_MAX, {
+    error: (issue) =>
+      `${typeof issue.input === 'string' ? `${issue.input.length} characters, ` : ''}over the ${PLAIN_TEXT_MAX} a value may have: ` +
+      `keep long text in a file the command reads (-- sh -c 'claude "$(cat prompt.md)"'), or type it in after the start with 'warden send KEY' (up to ${SEND_TEXT_MAX_BYTES} bytes)`,
+  })
   .refine((s) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(s), 'control characters are not allowed');
 
 /**
@@ -50,6 +60,56 @@ export const SPAWN_MODES = ['normal', 'resume', 'fresh'] as const;
 export const SpawnModeSchema = z.enum(SPAWN_MODES);
 export type SpawnMode = z.infer<typeof SpawnModeSchema>;
 
+/**
+ * `--worktree [BRANCH] [--repo DIR] [--base REF]` as asked: the repository (its main worktree's
+ * root), and the branch and base when given (null: `warden/<key>` from the repository's HEAD).
+ */
+export const WorktreeRequestSchema = z.object({
+  repo: z.string(),
+  branch: PlainTextSchema.nullable(),
+  base: PlainTextSchema.nullable(),
+});
+export type WorktreeRequest = z.infer<typeof WorktreeRequestSchema>;
+
+/** How `end` treats the session's worktree: remove it only if it holds nothing, remove it anyway, never remove it. */
+export const WORKTREE_DISPOSALS = ['guarded', 'discard', 'keep'] as const;
+export const WorktreeDisposalSchema = z.enum(WORKTREE_DISPOSALS);
+export type WorktreeDisposal = z.infer<typeof WorktreeDisposalSchema>;
+
+/** What the cleanup did with a worktree: removed, or kept (and what is in it that nobody else has). */
+export const WorktreeRemovalSchema = z.object({
+  removed: z.boolean(),
+  /** The branch was deleted with it (only a branch warden made, whose commits are all elsewhere). */
+  branchDeleted: z.boolean(),
+  /** Why it was kept, naming what is in it; null when removed. */
+  kept: z.string().nullable(),
+});
+export type WorktreeRemoval = z.infer<typeof WorktreeRemovalSchema>;
+
+/**
+ * A session's git worktree, in context. It is planned (every field but `ready` and `removal`
+ * known) before the session's record is first written, so a crash at any step finds its intent.
+ */
+export const WorkspaceSchema = z.object({
+  /** The root of the repository's main worktree. */
+  repo: z.string(),
+  path: z.string(),
+  branch: z.string(),
+  /** The ref the branch was made from (or is compared with): its commits are "somebody else's". */
+  base: z.string(),
+  /** warden makes (made) this worktree; false: it was there and is only used. */
+  created: z.boolean(),
+  /** warden makes (made) the branch too; only then may it delete it. */
+  newBranch: z.boolean(),
+  /** The workspace step is done: the worktree exists (persisted before the window step). */
+  ready: z.boolean(),
+  /** How `end` disposes of it (set by END; `guarded` when not said). */
+  disposal: WorktreeDisposalSchema.optional(),
+  /** The cleanup's workspace step is done: what it did (persisted before the record goes). */
+  removal: WorktreeRemovalSchema.nullable().optional(),
+});
+export type Workspace = z.infer<typeof WorkspaceSchema>;
+
 /** What the user asked to run; kept with the session so it can be resumed or restarted. */
 export const LaunchSpecSchema = z.object({
   command: z.array(PlainTextSchema).min(1, 'a command is required (after --)'),
@@ -59,6 +119,8 @@ export const LaunchSpecSchema = z.object({
   group: GroupSchema,
   /** A template; `{sessionId}` and `{key}` are substituted. Used to relaunch an orphaned session. */
   resumeCommand: PlainTextSchema.nullable(),
+  /** Run in a git worktree of its own (absent in records written before worktrees existed). */
+  worktree: WorktreeRequestSchema.nullable().optional(),
 });
 export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 
@@ -103,8 +165,10 @@ export const SessionContextSchema = z.object({
   error: ErrorDataSchema.nullable(),
   /** A fresh spawn waiting for the old session's cleanup (`ending → spawning`). */
   next: z
-    .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string() })
+    .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string(), workspace: WorkspaceSchema.nullable().optional() })
     .nullable(),
+  /** The session's git worktree (absent in records written before worktrees existed). */
+  workspace: WorkspaceSchema.nullable().optional(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
@@ -155,6 +219,11 @@ export const HistoryEntrySchema = z.object({
   reason: z.enum(['ended', 'replaced', 'spawn-failed']),
   exitStatus: z.number().int().nullable(),
   error: ErrorDataSchema.nullable(),
+  /** The session's worktree and what its end did with it (absent: it had none). */
+  worktree: z
+    .object({ repo: z.string(), path: z.string(), branch: z.string(), base: z.string(), created: z.boolean(), removal: WorktreeRemovalSchema.nullable() })
+    .nullable()
+    .optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
@@ -191,9 +260,30 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
+  worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
   /** The last lines the program printed before its pane exited; null while it runs. */
   lastOutput: z.string().nullable(),
   /** The pid of the tmux server holding the window, as last recorded. */
   serverPid: z.number().nullable(),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
+
+/**
+ * A transition, as `watch --json` prints it (one per line) and `engine.subscribe` hears it: reported
+ * only once durable in the state file.
+ */
+export const TransitionEventSchema = z.object({
+  key: z.string(),
+  sessionId: z.string().nullable(),
+  /** Dotted state values: `active.running`, `orphaned`, … */
+  from: z.string(),
+  to: z.string(),
+  /** What caused it: `SPAWN`, `END`, `WINDOW_GONE`, …; `state-file` for a change another process made. */
+  event: z.string(),
+  at: z.string(),
+  /** `here`: made by this engine; `elsewhere`: made by another process and read from the state file. */
+  origin: z.enum(['here', 'elsewhere']),
+  /** The session object after the transition. */
+  session: SessionInfoSchema,
+});
