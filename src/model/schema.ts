@@ -263,9 +263,9 @@ export const SessionInfoSchema = z.object({
   /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
   worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
   /** The last lines the program printed before its pane exited; null while it runs. */
-  lastOutput: z.string().nullable(),
+  lastOutput: z.string().nullable().default(null),
   /** The pid of the tmux server holding the window, as last recorded. */
-  serverPid: z.number().nullable(),
+  serverPid: z.number().nullable().default(null),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
 
