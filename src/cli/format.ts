@@ -145,6 +145,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['labels', labels || '-'],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
+    ['log', info.logFile ?? '-'],
     ...(info.serverPid === null ? [] : ([['server', `tmux pid ${info.serverPid}`]] as [string, string][])),
   ];
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');

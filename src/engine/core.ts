@@ -12,10 +12,11 @@ import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import { ActorPool } from './actor-pool.js';
 import { DurableView } from './durable-view.js';
+import { LogUpkeep } from './log-upkeep.js';
 import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
 import { SessionServices, type ServiceOptions } from './services.js';
-import type { TransitionListener } from './types.js';
+import type { SessionLogSink, TransitionListener } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import { WriteBehind } from './write-behind.js';
 
@@ -24,6 +25,7 @@ export interface CoreOptions {
   group: string;
   tmux: Tmux;
   store: SessionStore;
+  logs: SessionLogSink;
   probeTimeoutMs: number;
   inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
   onTransition?: TransitionListener | undefined;
@@ -40,6 +42,7 @@ export class EngineCore {
   readonly group: string;
   readonly tmux: Tmux;
   readonly store: SessionStore;
+  readonly logs: SessionLogSink;
   readonly workspaces: Workspaces;
   readonly probeTimeoutMs: number;
   readonly machine;
@@ -49,6 +52,7 @@ export class EngineCore {
   readonly owners: Ownership;
   readonly services: SessionServices;
   readonly steps: PureStepper;
+  readonly upkeep: LogUpkeep;
   private readonly inspecting: boolean;
   private closed = false;
 
@@ -57,6 +61,7 @@ export class EngineCore {
     this.group = options.group;
     this.tmux = options.tmux;
     this.store = options.store;
+    this.logs = options.logs;
     this.workspaces = options.workspaces;
     this.probeTimeoutMs = options.probeTimeoutMs;
     this.inspecting = options.inspect !== undefined;
@@ -82,6 +87,7 @@ export class EngineCore {
       view: this.view,
       pool: this.pool,
       group: this.group,
+      logFileOf: (key, sessionId) => this.logs.logFile(key, sessionId),
       owner: () => this.owners.owner(),
       onConflict: (key, before, current) => {
         this.forgetKey(key, 'changed by another process');
@@ -91,9 +97,10 @@ export class EngineCore {
       },
     });
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
-    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, options.services);
+    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, this.logs, options.services);
     this.tmux.expectServers(() => this.recordedServers());
     this.steps = new PureStepper(this.machine);
+    this.upkeep = new LogUpkeep(this.logs, this.view);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
   }
 

@@ -2,8 +2,8 @@
  * What a spawn asks for, validated: the key, and the launch spec built from the caller's options
  * and what is stored. Errors name the CLI flag that carries each field.
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join, resolve as resolvePath } from 'node:path';
+import { statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { InvalidInputError } from '../model/errors.js';
 import { formatIssue } from '../model/issues.js';
 import { KeySchema, LaunchSpecSchema, type LaunchSpec } from '../model/schema.js';
@@ -54,32 +54,6 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     throw new InvalidInputError(`--cwd ${spec.cwd} is not a directory: create it or pass an existing one`);
   }
   return spec;
-}
-
-/**
- * Defect 6: a program that does not exist fails before anything is launched, in words, instead
- * of a window that shows `running` and then `exited 127` with no reason anywhere. Only argv
- * commands are checked: a single string is run by the shell, which resolves it itself.
- */
-export function assertProgramExists(spec: LaunchSpec, env: NodeJS.ProcessEnv = process.env): void {
-  const program = spec.command[0]!;
-  if (spec.command.length === 1 && /[\s;&|$`'"()<>*?]/.test(program)) return;
-  const cwd = spec.cwd ?? process.cwd();
-  const PATH = spec.env.PATH ?? env.PATH ?? '';
-  const candidates = program.includes('/') ? [resolvePath(cwd, program)] : PATH.split(delimiter).filter(Boolean).map((dir) => join(resolvePath(cwd, dir), program));
-  if (candidates.some(isExecutableFile)) return;
-  const where = program.includes('/') ? 'no such executable file' : 'not found on PATH';
-  throw new InvalidInputError(`cannot run ${program}: ${where}: check the command after -- (or give its full path)`);
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isDirectory(path: string): boolean {

@@ -6,7 +6,8 @@
 import { isEnding, isSpawning } from '../../machines/paths.js';
 import { windowSeen } from '../../machines/probe.js';
 import type { CleanupInput, LaunchInput, LaunchOutput, SessionEvent } from '../../machines/session.js';
-import { WardenError, toErrorData } from '../model/errors.js';
+import { ConflictError, WardenError, toErrorData } from '../model/errors.js';
+import { pausePoint } from '../model/pause-point.js';
 import type { ErrorData, SessionContext, SessionRecord } from '../model/schema.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { PaneRecord } from '../tmux/formats.js';
@@ -16,6 +17,7 @@ import { TmuxError } from '../tmux/transport.js';
 import type { ActorPool } from './actor-pool.js';
 import type { DurableView } from './durable-view.js';
 import type { Ownership } from './ownership.js';
+import type { SessionLogSink } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import type { WriteBehind } from './write-behind.js';
 
@@ -67,6 +69,10 @@ function running(pane: PaneRecord): boolean {
   return !pane.dead && pane.pid !== null;
 }
 
+function notOurs(key: string): ConflictError {
+  return new ConflictError(`spawn of ${key} was taken over by another process while this one was stopped: nothing was done; see 'warden status ${key}'`);
+}
+
 export class SessionServices {
   constructor(
     private readonly tmux: Tmux,
@@ -75,6 +81,7 @@ export class SessionServices {
     private readonly writes: WriteBehind,
     private readonly owners: Ownership,
     private readonly workspaces: Workspaces,
+    private readonly logs: SessionLogSink,
     private readonly options: ServiceOptions,
   ) {}
 
@@ -85,8 +92,11 @@ export class SessionServices {
    */
   async launch(input: LaunchInput, signal: AbortSignal): Promise<LaunchOutput> {
     await this.claimLaunch(input.key, input.sessionId);
-    await this.prepareWorkspace(input, signal);
     const { spec, sessionId, key } = input;
+    pausePoint('before-launch');
+    // Stopped or slow since the claim: the launch may have become another process's (invariant 11).
+    if (!(await this.stillOurs(key, sessionId))) throw notOurs(key);
+    await this.prepareWorkspace(input, signal);
     const vars = { sessionId, key };
     const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
     const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
@@ -103,10 +113,11 @@ export class SessionServices {
       this.owners.launchedOnce(sessionId);
       const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
       if (pane && !(input.launch === 'respawn' && pane.dead)) return this.withServer(windowSeen(pane), pane.serverPid);
+      const pipe = await this.logs.pipeFor(key, sessionId);
       envFile = writeEnvFile(this.options.launchDir, env);
       const ref = pane
-        ? await this.tmux.respawnPane(pane.paneId, command, { cwd: spec.cwd, envFile, sessionId }, { signal })
-        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command, cwd: spec.cwd, envFile }, { signal });
+        ? await this.tmux.respawnPane(pane.paneId, command, { cwd: spec.cwd, envFile, sessionId, pipe }, { signal })
+        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command, cwd: spec.cwd, envFile, pipe }, { signal });
       if (mayExist && !pane) {
         // The process that died may have left its tmux client running: its window can land just
         // after our look. It carries our id, so it is ours: keep the one the record will name.
@@ -117,8 +128,12 @@ export class SessionServices {
       if (envFile) removeEnvFile(envFile);
       if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
       // The socket of our live server is gone: no tmux was reached, so nothing can carry the id.
-      if (err instanceof TmuxError && err.kind === 'socket-gone') throw toErrorData(err, 'TMUX_SOCKET_GONE');
-      // Rollback: no window may carry the id of a session that did not come up.
+      if (err instanceof TmuxError && err.kind === 'socket-gone') throw await this.rollBackWorkspace(input, toErrorData(err, 'TMUX_SOCKET_GONE'));
+      // Never roll back work that is no longer ours: its windows are another process's now.
+      if (!(await this.stillOurs(key, sessionId).catch(() => false))) throw toErrorData(err, 'TMUX_FAILED');
+      // Rollback: no window may carry the id of a session that did not come up. A tmux that
+      // timed out is not asked for the screen first: it would only double the wait.
+      if (!(err instanceof TmuxError && err.kind === 'timeout')) await this.saveScreens(key, sessionId).catch(() => undefined);
       const rolledBack = await this.tmux.killOwnedWindows(sessionId).then(
         () => true,
         () => false,
@@ -138,6 +153,7 @@ export class SessionServices {
   async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
     await this.claimCleanup(input.sessionId);
     try {
+      await this.saveScreens(input.key, input.sessionId, signal);
       const owned = await this.tmux.findOwned(input.sessionId, { signal });
       await Promise.all(owned.filter(running).map((pane) => endProgram(pane.pid!, this.options.endGraceMs, signal)));
       await this.tmux.killOwnedWindows(input.sessionId, { signal });
@@ -220,6 +236,13 @@ export class SessionServices {
     return serverPid === null ? seen : { ...seen, server: this.tmux.serverIdentity(serverPid) };
   }
 
+  /** The durable record (re-read when the file changed) is still our `spawning` of `sessionId`. */
+  private async stillOurs(key: string, sessionId: string): Promise<boolean> {
+    await this.view.sync();
+    const record = this.view.record(key) ?? null;
+    return record !== null && isSpawning(record.snapshot.value) && record.snapshot.context.sessionId === sessionId && this.owners.isOurs(record);
+  }
+
   /** Invariant 4: no tagged window before the `spawning` record that names it is durable here. */
   private async claimLaunch(key: string, sessionId: string): Promise<void> {
     const mine = (record: SessionRecord | null) =>
@@ -231,8 +254,9 @@ export class SessionServices {
   /**
    * tmux failed (a timeout, typically) and did not answer the rollback either: the window may
    * exist. Rolling back to `normal` would drop the record of a window that may be there, so the
-   * record stays `spawning` and the launch is left to whoever opens the file next (after the lease
-   * when this process lives on), which adopts the window or creates it once. The caller hears now.
+   * record stays `spawning` and the launch is left to whoever opens the file next once this
+   * process is gone (while it lives, to its own next reconcile), which adopts the window or
+   * creates it once. The caller hears now.
    */
   private async leaveSpawning(key: string, sessionId: string, error: ErrorData, signal: AbortSignal): Promise<void> {
     const unconfirmed = new WardenError(
@@ -265,5 +289,19 @@ export class SessionServices {
       record !== null && isEnding(record.snapshot.value) && record.snapshot.context.sessionId === sessionId;
     if (durable(this.view.record(key) ?? null) && !this.writes.isPending(key)) return;
     await this.writes.whenDurable(key, durable);
+  }
+
+  /**
+   * Before a kill, each pane of the session's windows (screen and scrollback) goes into its log:
+   * the last screen is kept even where the pipe missed output. A pane that cannot be captured is
+   * killed all the same; a tmux that does not answer the look would not answer the kill either.
+   */
+  private async saveScreens(key: string, sessionId: string, signal?: AbortSignal): Promise<void> {
+    if (!this.logs.logFile(key, sessionId)) return;
+    const panes = await this.tmux.findOwned(sessionId, { signal });
+    for (const pane of panes) {
+      const captured = await this.tmux.capturePane(pane.paneId, { lines: 'all' }, { signal }).catch(() => '');
+      await this.logs.saveScreen(key, sessionId, captured);
+    }
   }
 }

@@ -18,7 +18,7 @@ import {
   type WorktreeRequest,
 } from '../model/schema.js';
 import type { EngineCore } from './core.js';
-import { assertProgramExists, buildSpec, validateKey } from './launch-spec.js';
+import { buildSpec, validateKey } from './launch-spec.js';
 import { sessionInfo } from './session-info.js';
 import type { EndOptions, SpawnOptions } from './types.js';
 
@@ -73,7 +73,6 @@ export async function spawnSession(
   const built = buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : { ...options, cwd: planned ? null : options.cwd }, stored, core.group);
   // A session with a worktree runs in it; the request is kept so a fresh restart asks again.
   const spec = planned ? { ...built, cwd: planned.workspace.path, worktree: planned.request } : { ...built, worktree: null };
-  if (mode !== 'resume') assertProgramExists(spec);
   const spawnEvent: SessionEvent = { ...ask, spec, workspace: planned?.workspace ?? null };
   if (mode === 'resume' && isRunning(current.value)) {
     // An attach: the machine takes it without changing anything, so nothing is written.
@@ -102,7 +101,8 @@ export async function spawnSession(
       { stderr: error.stderr },
     );
   }
-  return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
+  const { snapshot } = record;
+  return sessionInfo(key, snapshot.value, snapshot.context, record.updatedAt, core.logs.logFile(key, snapshot.context.sessionId));
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   PANE_TAG_OPTION,
   parsePaneLine,
   parseWindowRef,
+  shellQuote,
   TAG_OPTION,
   WINDOW_REF_FORMAT,
   type PaneRecord,
@@ -70,6 +71,8 @@ export interface LaunchWindowRequest {
   cwd?: string | null | undefined;
   /** A file of the program's environment (see launch-env.ts): the values never enter an argv. */
   envFile?: string | undefined;
+  /** argv of a process tmux pipes the pane's output to from its first byte (`pipe-pane -o`). */
+  pipe?: string[] | null | undefined;
 }
 
 const NO_SERVER = /no server running|server exited unexpectedly/i;
@@ -113,6 +116,11 @@ export function panesBySession(panes: readonly PaneRecord[]): Map<string, PaneRe
     bySession.set(owner, list);
   }
   return bySession;
+}
+
+/** `pipe-pane`'s command, run by tmux through `sh -c`: the pipe's process replaces that shell. */
+function pipeCommand(argv: readonly string[]): string {
+  return literalArg(`exec ${shellQuote(argv)}`);
 }
 
 function windowRef(stdout: string): WindowRef {
@@ -267,6 +275,8 @@ export class Tmux {
       ';', 'set-option', '-p', '-t', target, 'remain-on-exit', 'on',
       ';', 'set-hook', '-p', '-t', target, 'pane-died', PANE_DIED_HOOK,
       ';', 'set-hook', '-w', '-t', target, 'pane-died', PANE_DIED_HOOK,
+      // In the same command list as the window, so no output comes before the pipe.
+      ...(request.pipe ? [';', 'pipe-pane', '-o', '-t', target, pipeCommand(request.pipe)] : []),
       ';', 'rename-window', '-t', target, request.name,
     ];
     const intoGroup = ['new-window', '-d', '-t', `=${request.group}:`, ...launchArgs, ...tagArgs];
@@ -292,7 +302,7 @@ export class Tmux {
   async respawnPane(
     paneId: string,
     command: string[],
-    opts: { cwd?: string | null | undefined; envFile?: string | undefined; sessionId?: string | undefined } = {},
+    opts: { cwd?: string | null | undefined; envFile?: string | undefined; sessionId?: string | undefined; pipe?: string[] | null | undefined } = {},
     options: CallOptions = {},
   ): Promise<WindowRef> {
     const stdout = await this.run(
@@ -301,6 +311,8 @@ export class Tmux {
         ...(opts.cwd ? ['-c', literalArg(opts.cwd)] : []),
         '--', ...programArgv(command, opts.envFile).map(literalArg),
         ...(opts.sessionId ? [';', 'set-option', '-p', '-t', paneId, PANE_TAG_OPTION, opts.sessionId] : []),
+        // tmux keeps a pane's pipe across respawn-pane, and `-o` would close it: replace it.
+        ...(opts.pipe ? [';', 'pipe-pane', '-t', paneId, pipeCommand(opts.pipe)] : []),
         ';', 'display-message', '-p', '-t', paneId, WINDOW_REF_FORMAT,
       ],
       options,
@@ -379,9 +391,10 @@ export class Tmux {
     );
   }
 
-  /** The pane's visible screen plus up to `lines` lines of scrollback, as text. */
-  async capturePane(paneId: string, opts: { lines?: number } = {}, options: CallOptions = {}): Promise<string> {
-    const start = opts.lines === undefined ? [] : ['-S', String(-Math.max(0, opts.lines))];
+  /** The pane's visible screen plus up to `lines` lines of scrollback (`all` of it), as text. */
+  async capturePane(paneId: string, opts: { lines?: number | 'all' } = {}, options: CallOptions = {}): Promise<string> {
+    const from = opts.lines === 'all' ? '-' : String(-Math.max(0, opts.lines ?? 0));
+    const start = opts.lines === undefined ? [] : ['-S', from];
     return this.run(['capture-pane', '-p', '-J', '-t', paneId, ...start], options);
   }
 

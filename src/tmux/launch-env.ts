@@ -21,7 +21,9 @@ const STALE_MS = 10 * 60_000;
 
 /**
  * Reads the file named by $1, removes it, then runs the rest: one argument through the user's
- * shell (as tmux runs a single-string command), several as argv.
+ * shell (as tmux runs a single-string command), several as argv. A program that is not found is
+ * reported by the shell on the pane (and so in its log and its last output), which tmux's own
+ * exec of an argv does not do.
  */
 const WRAPPER =
   'f=$1; shift; . "$f"; s=$?; rm -f "$f"; [ "$s" -eq 0 ] || exit 126; ' +
