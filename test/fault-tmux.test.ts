@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { processEnded } from '../src/tmux/host.js';
+import { defaultLaunchDir } from '../src/tmux/launch-env.js';
 import { LONG, readState, session, warden } from './support/cli.js';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
@@ -186,6 +187,8 @@ describe('the environment of the window (defect 7)', () => {
     expect(argvOf(first.pid!)).not.toContain('s3cret-value');
     expect(argvOf(second.pid!)).not.toContain('s3cret-value');
     // The env files are gone once read.
-    expect(existsSync(join(envServer.dir, 'launch')) ? readdirSync(join(envServer.dir, 'launch')) : []).toEqual([]);
+    const launchDir = defaultLaunchDir();
+    const left = existsSync(launchDir) ? readdirSync(launchDir).filter((f) => readFileSync(join(launchDir, f), 'utf8').includes('s3cret-value')) : [];
+    expect(left).toEqual([]);
   });
 });

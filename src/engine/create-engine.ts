@@ -2,7 +2,6 @@
  * The composition root: the only place that builds concrete adapters (the local tmux transport,
  * the lowdb file store) and wires the engine's collaborators over them.
  */
-import { dirname, join } from 'node:path';
 import { sessionMachine } from '../../machines/session.js';
 import { defaultLogDirectory } from '../logs/paths.js';
 import { SessionLogs } from '../logs/session-logs.js';
@@ -10,6 +9,7 @@ import { GroupSchema } from '../model/schema.js';
 import { StateStore } from '../store/file-store.js';
 import { defaultStatePath } from '../store/paths.js';
 import { Tmux } from '../tmux/commands.js';
+import { defaultLaunchDir } from '../tmux/launch-env.js';
 import { LocalTransport } from '../tmux/transport.js';
 import { Watcher } from '../watch/watcher.js';
 import { GitWorkspaces } from '../workspace/worktrees.js';
@@ -37,7 +37,7 @@ export function composeEngine(options: EngineOptions = {}): Engine {
     onTransition: options.onTransition,
     machine: options.machine ?? sessionMachine,
     workspaces: options.workspaces ?? new GitWorkspaces({ dir: options.worktreeDir, bin: options.gitBin }),
-    services: { launchDir: join(dirname(stateFile), 'launch'), endGraceMs: options.endGraceMs ?? DEFAULT_END_GRACE_MS },
+    services: { launchDir: defaultLaunchDir(), endGraceMs: options.endGraceMs ?? DEFAULT_END_GRACE_MS },
   });
   return new Engine(core, (watched) => new Watcher(watched));
 }

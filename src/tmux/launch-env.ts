@@ -10,8 +10,28 @@
  * session's `--env` values over it: not whatever the tmux server was started with.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WardenError } from '../model/errors.js';
+
+/**
+ * Where the files go: the user's runtime directory (a tmpfs of the user's own, so the values
+ * never reach a disk), else a directory of the user's own under the temporary directory.
+ */
+export function defaultLaunchDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'tmux-warden');
+  return join(tmpdir(), `tmux-warden-${process.getuid?.() ?? 'user'}`);
+}
+
+/** The directory must be ours and closed to others: under /tmp, someone else could have made it first. */
+function assertPrivate(dir: string): void {
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
+    throw new WardenError('STATE_IO', `${dir} is not a private directory of this user (mode 0700): remove it, it is made again`);
+  }
+}
 
 /** Variables that describe the caller's terminal or shell, not the program's: tmux sets its own. */
 const NOT_INHERITED = new Set(['TMUX', 'TMUX_PANE', 'TERM', 'TERM_PROGRAM', 'TERM_PROGRAM_VERSION', 'COLUMNS', 'LINES', 'PWD', 'OLDPWD', 'SHLVL', '_']);
@@ -46,6 +66,7 @@ function shellAssignment(name: string, value: string): string {
 /** Writes `env` to a new 0600 file in `dir` (made 0700) and returns its path. */
 export function writeEnvFile(dir: string, env: Record<string, string>): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  assertPrivate(dir);
   sweep(dir);
   const file = join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}.env`);
   const body = Object.entries(env)
