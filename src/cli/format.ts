@@ -31,7 +31,7 @@ export function stateLabel(info: Pick<SessionInfo, 'state' | 'exitStatus'>): str
 }
 
 function paintState(c: Colors, label: string): string {
-  switch (label) {
+  switch (label.replace(/\?$/, '')) {
     case 'running':
       return c.green(label);
     case 'exited':
@@ -95,13 +95,16 @@ function paintActivity(c: Colors, label: string): string {
   return c.dim(label);
 }
 
-/** The session table of `ls`; a BRANCH column (before COMMAND) when any session runs in a worktree. */
-export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth()): string {
+/**
+ * The session table of `ls`; a BRANCH column (before COMMAND) when any session runs in a worktree.
+ * `confirmed: false`: tmux did not answer, each state is the last recorded one and shows a `?`.
+ */
+export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth(), confirmed = true): string {
   const branches = sessions.some((s) => s.worktree !== null);
   const header = ['KEY', 'STATE', 'ACTIVITY', 'AGE', 'WINDOW', 'PID', 'EXIT', ...(branches ? ['BRANCH'] : []), 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
-    stateLabel(s),
+    confirmed ? stateLabel(s) : `${stateLabel(s)}?`,
     activityLabel(s, now),
     age(s.createdAt, now),
     s.windowId ?? '-',
@@ -145,6 +148,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['key', c.bold(info.key)],
     ['state', paintState(c, stateLabel(info)) + (info.exitStatus === null ? '' : ` (exit status ${info.exitStatus})`)],
     ['activity', info.activity === null ? '-' : `${paintActivity(c, activityLabel(info, now))} (${info.activitySource})`],
+    ...(info.lastOutput ? ([['output', info.lastOutput.split('\n').join(`\n${' '.repeat(12)}`)]] as [string, string][]) : []),
     ['session id', info.sessionId ?? '-'],
     ['group', info.group ?? '-'],
     ['window', info.windowId ?? '-'],
@@ -157,6 +161,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
     ['log', info.logFile ?? '-'],
+    ...(info.serverPid === null ? [] : ([['server', `tmux pid ${info.serverPid}`]] as [string, string][])),
   ];
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
 }

@@ -43,7 +43,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
  */
 export async function withEngine<T>(
   globals: GlobalOptions,
-  body: (engine: Engine) => Promise<T>,
+  body: (engine: Engine, probe: ReconcileResult | null) => Promise<T>,
   options: Partial<EngineOptions> & { reconcile?: boolean; activity?: boolean } = {},
 ): Promise<T> {
   const { reconcile = true, activity = false, ...overrides } = options;
@@ -61,8 +61,9 @@ export async function withEngine<T>(
     const engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
       // Activity is decided (a screen captured, a change written) only for the verbs that show it.
-      if (reconcile) reportProbe(await engine.reconcile({ activity }).catch((err: unknown) => unrecorded(err, activity)));
-      return await body(engine);
+      const probe = reconcile ? await engine.reconcile({ activity }).catch((err: unknown) => unrecorded(err, activity)) : null;
+      if (probe) reportProbe(probe);
+      return await body(engine, probe);
     } finally {
       await engine.close();
     }
@@ -115,7 +116,11 @@ function unrecorded(err: unknown, showsOnly: boolean): ReconcileResult {
 export function reportProbe(result: ReconcileResult): void {
   if (result.probe !== 'unknown') return;
   if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
-  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded`);
+  if (result.error?.code === 'TMUX_SOCKET_GONE') {
+    warn('TMUX_SOCKET_GONE', `${result.error.message}; showing the state last recorded, not confirmed`);
+    return;
+  }
+  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded, not confirmed`);
 }
 
 export function printJson(value: unknown): void {

@@ -20,6 +20,8 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     ...activityInfo(value, context),
     logFile,
     worktree: worktreeInfo(context),
+    lastOutput: context.exitStatus === null ? null : context.lastOutput ?? null,
+    serverPid: context.server?.pid ?? null,
   };
 }
 
