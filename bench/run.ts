@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createEngine, type Engine, type TransitionEvent } from '../src/engine.js';
 import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
+import { benchActivity } from './activity.js';
 import { scaleChart, type ScalePoint } from './chart.js';
 import { benchDetectVsPm2, benchIdle, benchLs5000, benchSpawnVsPlain, type Reporter, type VersusOptions } from './versus.js';
 import { benchLogs } from './logs.js';
@@ -56,6 +57,8 @@ const N = {
   detect: quick ? 20 : 100,
   detectPoll: quick ? 8 : 20,
   scale: quick ? [100, 1000, 10_000] : [100, 1000, 10_000, 50_000],
+  activity: quick ? 10 : 40,
+  activityCpuMs: quick ? 10_000 : 30_000,
 };
 
 interface Row {
@@ -447,6 +450,10 @@ async function main(): Promise<void> {
     if (wanted('rehydrate')) await benchRehydrate(env, template);
     if (wanted('cli')) await benchCli(env, template);
     if (wanted('detect')) await benchDetect(env);
+    if (wanted('activity')) {
+      step(`activity: prompt → waiting and output → busy, ${N.activity} samples; watcher CPU with 50 quiet and 50 busy agents`);
+      await benchActivity(env, { record, info: (line) => info.push(line), fmt }, N.activity, N.activityCpuMs);
+    }
     if (wanted('scale')) scale = await benchScale(env, template);
     const reporter: Reporter = {
       step,
@@ -489,6 +496,11 @@ async function main(): Promise<void> {
     'detect_p50_vs_pm2',
     'detect_p99_ms',
     'detect_p50_ms_5000',
+    'activity_waiting_ms_p50',
+    'activity_waiting_ms_p99',
+    'activity_busy_ms_p50',
+    'activity_watch_cpu_quiet_ms_per_min',
+    'activity_watch_cpu_busy_ms_per_min',
     'logs_spawn_ratio',
     'logs_pipe_20_sessions_mib_s',
     'logs_n100_10mib_ms',
