@@ -8,6 +8,14 @@
 export const TAG_OPTION = '@warden_id';
 
 /**
+ * The session option marking a view: a session grouped with a group, made for one attaching
+ * client (see `attachCommand`). It shows the group's windows, so a probe skips it (NOT_A_VIEW)
+ * and lists each pane once.
+ */
+export const VIEW_OPTION = '@warden_view';
+export const NOT_A_VIEW = `#{?${VIEW_OPTION},0,1}`;
+
+/**
  * The `wait-for` channel our windows signal when their pane dies. tmux 3.3 has no control-mode
  * notification for a pane death, so each window we create carries a `pane-died` hook (a window
  * hook: never global, never on the user's windows) that wakes whoever waits on this channel.
