@@ -52,6 +52,12 @@ export interface StateFileLockOptions {
 export class StateFileLock {
   readonly staleMs: number;
   readonly waitMs: number;
+  /**
+   * The lock (its inode) this process already waited `waitMs` for in vain: while the same holder
+   * keeps it, a later commit (a rollback, the flush at close) fails at once instead of waiting
+   * again, so a call fails after the time its message names, not a multiple of it.
+   */
+  private waitedInVainFor: number | null = null;
 
   constructor(
     private readonly paths: StateFilePaths,
@@ -87,8 +93,10 @@ export class StateFileLock {
             err,
           );
         }
-        const left = deadline - Date.now();
+        const holder = await stat(lockPath).then((st) => st.ino, () => null);
+        const left = holder !== null && holder === this.waitedInVainFor ? 0 : deadline - Date.now();
         if (left <= 0) {
+          this.waitedInVainFor = holder;
           throw stateIoError(
             lockPath,
             `state file ${file} is locked by another process (lock ${lockPath} still held after ${this.waitMs} ms): retry, or remove ${lockPath} if no warden process is running`,
