@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
+import { parseLogSettingsText } from '../model/log-settings.js';
 import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
@@ -23,20 +24,13 @@ export interface GlobalOptions {
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
 export type RegisterVerb = (program: Command, globals: () => GlobalOptions) => void;
 
-/**
- * A CLI call holds the lock for milliseconds, so a lock older than the floor (2 s) was left by a
- * killed call: the next call takes it over after 2 s instead of 5. A holder that really stalls
- * that long fails its own write (the store checks the lock is still its own before replacing).
- */
-export const CLI_LOCK_STALE_MS = 2000;
-
 export function engineOptions(globals: GlobalOptions): EngineOptions {
   const stateFile = globals.state || process.env.WARDEN_STATE;
   return {
     // Absolute: hooks get it as WARDEN_STATE and run in another directory.
     stateFile: stateFile ? path.resolve(stateFile) : undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
-    lockStaleMs: CLI_LOCK_STALE_MS,
+    logs: process.env.WARDEN_LOGS ? parseLogSettingsText(process.env.WARDEN_LOGS) : undefined,
     worktreeDir: process.env.WARDEN_WORKTREE_DIR || undefined,
   };
 }
@@ -49,7 +43,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
  */
 export async function withEngine<T>(
   globals: GlobalOptions,
-  body: (engine: Engine) => Promise<T>,
+  body: (engine: Engine, probe: ReconcileResult | null) => Promise<T>,
   options: Partial<EngineOptions> & { reconcile?: boolean } = {},
 ): Promise<T> {
   const { reconcile = true, ...overrides } = options;
@@ -66,8 +60,9 @@ export async function withEngine<T>(
   try {
     const engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
-      if (reconcile) reportProbe(await engine.reconcile());
-      return await body(engine);
+      const probe = reconcile ? await engine.reconcile() : null;
+      if (probe) reportProbe(probe);
+      return await body(engine, probe);
     } finally {
       await engine.close();
     }
@@ -103,7 +98,11 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
 export function reportProbe(result: ReconcileResult): void {
   if (result.probe !== 'unknown') return;
   if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
-  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded`);
+  if (result.error?.code === 'TMUX_SOCKET_GONE') {
+    warn('TMUX_SOCKET_GONE', `${result.error.message}; showing the state last recorded, not confirmed`);
+    return;
+  }
+  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded, not confirmed`);
 }
 
 export function printJson(value: unknown): void {
