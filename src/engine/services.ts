@@ -21,6 +21,16 @@ export function substitute(template: string, context: { sessionId: string; key: 
   return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
 }
 
+/** `--pass-env` names, valued from this process's environment now (unset ones are left out). */
+function passedEnv(names: readonly string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names ?? []) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 function notOurs(key: string): ConflictError {
   return new ConflictError(`spawn of ${key} was taken over by another process while this one was stopped: nothing was done; see 'warden status ${key}'`);
 }
@@ -50,7 +60,7 @@ export class SessionServices {
     const vars = { sessionId, key };
     const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
     const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
-    const env = { ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key };
+    const env = { ...spec.env, ...passedEnv(spec.passEnv), WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key };
     try {
       // Invariant 2: a launch that may have run before (restored snapshot), or whose session's
       // window may be there again (respawn; relaunch of an orphan whose window came back since
