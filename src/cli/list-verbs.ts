@@ -17,20 +17,21 @@ export const registerLs: RegisterVerb = (program, globals) => {
     .action(async (opts: { label?: Record<string, string> }) => {
       const g = globals();
       // withEngine reconciles once first: the list is what tmux shows now.
-      const sessions = await withEngine(g, async (engine) => {
+      const { sessions, confirmed } = await withEngine(g, async (engine, probe) => {
         const unloadable = engine.snapshotProblems().map((p) => p.key);
         if (unloadable.length > 0) {
           warn('SNAPSHOT_INVALID', `not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'`);
         }
-        return engine.list({ labels: opts.label });
+        return { sessions: engine.list({ labels: opts.label }), confirmed: probe?.probe !== 'unknown' };
       });
-      if (g.json) printJson({ sessions });
+      // tmux did not answer: the states are the last recorded ones, marked as not confirmed.
+      if (g.json) printJson(confirmed ? { sessions } : { sessions, confirmed });
       // The hint is for people and goes to stderr: an empty list prints nothing on stdout.
       else if (sessions.length === 0) {
         process.stderr.write(
           opts.label ? 'warden: no session carries those labels\n' : "warden: no sessions: start one with 'warden spawn KEY -- CMD'\n",
         );
-      } else process.stdout.write(sessionTable(sessions, colorsFor(process.stdout)));
+      } else process.stdout.write(sessionTable(sessions, colorsFor(process.stdout), Date.now(), undefined, confirmed));
     });
 };
 
@@ -56,6 +57,7 @@ export const registerGc: RegisterVerb = (program, globals) => {
         const verb = opts.dryRun ? 'would end' : 'ended';
         for (const info of result.sessions) process.stdout.write(`${verb} ${info.key} (session ${info.sessionId})\n`);
         if (result.sessions.length === 0 && result.failed.length === 0) process.stdout.write('no orphaned sessions\n');
+        if (result.logsRemoved.length > 0) process.stdout.write(`removed the logs of ${result.logsRemoved.length} ended sessions (retention)\n`);
         for (const w of keptWorktrees) {
           const work = describeContents(w.contents) ?? 'nothing unsaved';
           process.stdout.write(`kept worktree ${w.path} (branch ${w.branch ?? 'detached'}${w.key ? `, session ${w.key}` : ''}): ${work}\n`);

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
+import { parseLogSettingsText } from '../model/log-settings.js';
 import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
 import { resolveLinks } from '../store/trust.js';
 import { defaultStatePath } from '../store.js';
@@ -33,6 +34,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
     // Absolute: hooks get it as WARDEN_STATE and run in another directory.
     stateFile: stateFile ? path.resolve(stateFile) : undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
+    logs: process.env.WARDEN_LOGS ? parseLogSettingsText(process.env.WARDEN_LOGS) : undefined,
     worktreeDir: process.env.WARDEN_WORKTREE_DIR || undefined,
   };
 }
@@ -45,7 +47,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
  */
 export async function withEngine<T>(
   globals: GlobalOptions,
-  body: (engine: Engine) => Promise<T>,
+  body: (engine: Engine, probe: ReconcileResult | null) => Promise<T>,
   options: Partial<EngineOptions> & { reconcile?: boolean } = {},
 ): Promise<T> {
   const { reconcile = true, ...overrides } = options;
@@ -74,8 +76,9 @@ export async function withEngine<T>(
   try {
     engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
-      if (reconcile) reportProbe(await engine.reconcile());
-      return await body(engine);
+      const probe = reconcile ? await engine.reconcile() : null;
+      if (probe) reportProbe(probe);
+      return await body(engine, probe);
     } finally {
       await engine.close();
     }
@@ -115,7 +118,11 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
 export function reportProbe(result: ReconcileResult): void {
   if (result.probe !== 'unknown') return;
   if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
-  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded`);
+  if (result.error?.code === 'TMUX_SOCKET_GONE') {
+    warn('TMUX_SOCKET_GONE', `${result.error.message}; showing the state last recorded, not confirmed`);
+    return;
+  }
+  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded, not confirmed`);
 }
 
 export function printJson(value: unknown): void {

@@ -7,15 +7,16 @@ import { fromPromise, getInitialSnapshot, type InspectionEvent, type Observer } 
 import { isInFlight, isStateValueOf, runsService } from '../../machines/paths.js';
 import type { CleanupInput, LaunchInput, LaunchOutput, SessionEvent, SessionMachine } from '../../machines/session.js';
 import { WardenError } from '../model/errors.js';
-import type { PersistedSnapshot } from '../model/schema.js';
+import type { PersistedSnapshot, ServerIdentity } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import { ActorPool } from './actor-pool.js';
 import { DurableView } from './durable-view.js';
+import { LogUpkeep } from './log-upkeep.js';
 import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
-import { SessionServices } from './services.js';
-import type { TransitionListener } from './types.js';
+import { SessionServices, type ServiceOptions } from './services.js';
+import type { SessionLogSink, TransitionListener } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import { WriteBehind } from './write-behind.js';
 
@@ -24,6 +25,7 @@ export interface CoreOptions {
   group: string;
   tmux: Tmux;
   store: SessionStore;
+  logs: SessionLogSink;
   probeTimeoutMs: number;
   inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
   onTransition?: TransitionListener | undefined;
@@ -31,6 +33,8 @@ export interface CoreOptions {
   machine: SessionMachine;
   /** Git worktrees for sessions that ask for one. */
   workspaces: Workspaces;
+  /** See `ServiceOptions`. */
+  services: ServiceOptions;
 }
 
 export class EngineCore {
@@ -38,6 +42,7 @@ export class EngineCore {
   readonly group: string;
   readonly tmux: Tmux;
   readonly store: SessionStore;
+  readonly logs: SessionLogSink;
   readonly workspaces: Workspaces;
   readonly probeTimeoutMs: number;
   readonly machine;
@@ -47,6 +52,7 @@ export class EngineCore {
   readonly owners: Ownership;
   readonly services: SessionServices;
   readonly steps: PureStepper;
+  readonly upkeep: LogUpkeep;
   private readonly inspecting: boolean;
   private closed = false;
 
@@ -55,6 +61,7 @@ export class EngineCore {
     this.group = options.group;
     this.tmux = options.tmux;
     this.store = options.store;
+    this.logs = options.logs;
     this.workspaces = options.workspaces;
     this.probeTimeoutMs = options.probeTimeoutMs;
     this.inspecting = options.inspect !== undefined;
@@ -80,6 +87,7 @@ export class EngineCore {
       view: this.view,
       pool: this.pool,
       group: this.group,
+      logFileOf: (key, sessionId) => this.logs.logFile(key, sessionId),
       owner: () => this.owners.owner(),
       onConflict: (key, before, current) => {
         this.forgetKey(key, 'changed by another process');
@@ -89,8 +97,10 @@ export class EngineCore {
       },
     });
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
-    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces);
+    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, this.logs, options.services);
+    this.tmux.expectServers(() => this.recordedServers());
     this.steps = new PureStepper(this.machine);
+    this.upkeep = new LogUpkeep(this.logs, this.view);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
   }
 
@@ -153,6 +163,17 @@ export class EngineCore {
       const inFlight = this.pool.entries().some(([key, actor]) => !this.owners.isParked(key) && isInFlight(actor.getSnapshot()));
       if (!inFlight && this.writes.idle) return;
       if (inFlight) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** The tmux servers the records say hold their windows (invariant 9), each once. */
+  *recordedServers(): Iterable<ServerIdentity> {
+    const seen = new Set<string>();
+    for (const [, record] of this.view.entries()) {
+      const server = record.snapshot.context.server;
+      if (!server || seen.has(`${server.pid}:${server.startTicks}`)) continue;
+      seen.add(`${server.pid}:${server.startTicks}`);
+      yield server;
     }
   }
 

@@ -3,16 +3,19 @@
  * the lowdb file store) and wires the engine's collaborators over them.
  */
 import { sessionMachine } from '../../machines/session.js';
+import { defaultLogDirectory } from '../logs/paths.js';
+import { SessionLogs } from '../logs/session-logs.js';
 import { GroupSchema } from '../model/schema.js';
 import { StateStore } from '../store/file-store.js';
 import { defaultStatePath } from '../store/paths.js';
 import { Tmux } from '../tmux/commands.js';
+import { defaultLaunchDir } from '../tmux/launch-env.js';
 import { LocalTransport } from '../tmux/transport.js';
 import { Watcher } from '../watch/watcher.js';
 import { GitWorkspaces } from '../workspace/worktrees.js';
 import { EngineCore } from './core.js';
 import { Engine } from './engine.js';
-import { DEFAULT_GROUP, type EngineOptions } from './types.js';
+import { DEFAULT_END_GRACE_MS, DEFAULT_GROUP, type EngineOptions } from './types.js';
 
 /** Builds an engine without opening it (no file read, no tmux call). */
 export function composeEngine(options: EngineOptions = {}): Engine {
@@ -21,16 +24,20 @@ export function composeEngine(options: EngineOptions = {}): Engine {
   const transport = options.transport ?? new LocalTransport({ socket, bin: options.tmuxBin });
   const tmux = new Tmux({ transport, timeoutMs: options.tmuxTimeoutMs });
   const store = options.store ?? new StateStore(stateFile);
+  const { directory: logDirectory, ...logSettings } = options.logs ?? {};
+  const logs = new SessionLogs(logDirectory ?? defaultLogDirectory(stateFile), logSettings);
   const core = new EngineCore({
     stateFile,
     group: GroupSchema.parse(options.group ?? DEFAULT_GROUP),
     tmux,
     store,
+    logs,
     probeTimeoutMs: options.probeTimeoutMs ?? 5000,
     inspect: options.inspect,
     onTransition: options.onTransition,
     machine: options.machine ?? sessionMachine,
     workspaces: options.workspaces ?? new GitWorkspaces({ dir: options.worktreeDir, bin: options.gitBin }),
+    services: { launchDir: defaultLaunchDir(), endGraceMs: options.endGraceMs ?? DEFAULT_END_GRACE_MS },
   });
   return new Engine(core, (watched) => new Watcher(watched));
 }

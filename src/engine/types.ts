@@ -1,6 +1,7 @@
 /** The engine's public option and event types. */
 import type { InspectionEvent, Observer } from 'xstate';
 import type { SessionMachine } from '../../machines/session.js';
+import type { LogSettingsInput } from '../model/log-settings.js';
 import type { ErrorData, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
@@ -8,6 +9,8 @@ import type { Workspaces } from './workspaces.js';
 
 /** The tmux session that holds the windows unless told otherwise. */
 export const DEFAULT_GROUP = 'warden';
+/** How long `end` gives a program after SIGHUP, and again after SIGTERM. */
+export const DEFAULT_END_GRACE_MS = 3000;
 
 /** How `createEngine` opens an engine. Every field is optional. */
 export interface EngineOptions {
@@ -25,6 +28,11 @@ export interface EngineOptions {
   tmuxTimeoutMs?: number | undefined;
   /** The tmux binary (`tmux` on PATH by default). */
   tmuxBin?: string | undefined;
+  /**
+   * How long `end` waits for a program after SIGHUP, and again after SIGTERM, before the next
+   * signal (3000 ms); it reports only once the program is gone.
+   */
+  endGraceMs?: number | undefined;
   /** Reconcile once on open (default true). Work left by a dead process resumes at the first reconcile. */
   reconcileOnOpen?: boolean | undefined;
   /** @deprecated Ignored: a lock is taken over when its holder's process is gone, never by age. */
@@ -47,12 +55,35 @@ export interface EngineOptions {
   machine?: SessionMachine | undefined;
   /** The state store: the lowdb file at `stateFile` by default. */
   store?: SessionStore | undefined;
+  /**
+   * Durable logs of sessions' output: the size cap, rotation and retention, and `directory`
+   * (beside the state file by default: docs/logs.md). `{ enabled: false }` keeps none.
+   */
+  logs?: (LogSettingsInput & { directory?: string | undefined }) | undefined;
   /** Where sessions' worktrees go, relative to their repository's root (`.worktrees`). */
   worktreeDir?: string | undefined;
   /** The git binary (`git` on PATH by default). */
   gitBin?: string | undefined;
   /** How worktrees are made and removed: git by default. Pass a wrapper to observe or fault them. */
   workspaces?: Workspaces | undefined;
+}
+
+/**
+ * What the engine asks of durable logs (src/logs/ does it; the composition root supplies it):
+ * where a session's log is, the pipe a launch chains, the screen saved before a kill, and upkeep.
+ * None of it may fail a launch or a kill.
+ */
+export interface SessionLogSink {
+  /** The session's log; null when logs are off. */
+  logFile(key: string, sessionId: string | null): string | null;
+  /** argv of the process tmux pipes the pane's output to, readied for a launch; null for none. */
+  pipeFor(key: string, sessionId: string): Promise<string[] | null>;
+  /** Appends a pane's captured screen and scrollback to the session's log. */
+  saveScreen(key: string, sessionId: string, captured: string): Promise<void>;
+  /** Notes where running sessions' logs stand (what `--since` reads). */
+  markGrowth(sessions: readonly { key: string; sessionId: string | null }[]): Promise<void>;
+  /** Removes ended sessions' logs past retention; `live` are the session ids the state file holds. */
+  applyRetention(live: ReadonlySet<string>): Promise<{ removed: string[] }>;
 }
 
 /** What `Engine.spawn` starts, and how. */
@@ -123,6 +154,8 @@ export type TransitionListener = (event: TransitionEvent) => void;
 export interface GcResult {
   sessions: SessionInfo[];
   failed: { key: string; error: ErrorData }[];
+  /** Session ids whose logs retention removed (none with `dryRun`). */
+  logsRemoved: string[];
 }
 
 /** What one `reconcile()` saw and did. */
@@ -163,7 +196,11 @@ export interface Watched {
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;
+  /** Reads what other processes wrote (one `stat` when nothing changed); true when something did. */
+  syncFile(): Promise<boolean>;
   isClosed(): boolean;
+  /** Log upkeep after a reconcile: where running sessions' logs stand, and retention now and then. */
+  keepLogs(): Promise<void>;
 }
 
 /** A running watch loop. */

@@ -138,6 +138,20 @@ export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 export const LaunchKindSchema = z.enum(['create', 'respawn', 'relaunch']);
 export type LaunchKind = z.infer<typeof LaunchKindSchema>;
 
+/**
+ * Which tmux server holds a session's window (invariant 9): its pid, the start of that process
+ * (so a reused pid is not mistaken for it) and the socket file it was reached through. While that
+ * process lives, "no server" on that socket means the socket file was removed, not that the
+ * windows are gone.
+ */
+export const ServerIdentitySchema = z.object({
+  pid: z.number().int(),
+  bootId: z.string().nullable(),
+  startTicks: z.number().int().nullable(),
+  socket: z.string(),
+});
+export type ServerIdentity = z.infer<typeof ServerIdentitySchema>;
+
 /** The context of a session actor: everything persisted about one session besides its state. */
 export const SessionContextSchema = z.object({
   key: KeySchema,
@@ -148,6 +162,10 @@ export const SessionContextSchema = z.object({
   paneId: z.string().nullable(),
   pid: z.number().int().nullable(),
   exitStatus: z.number().int().nullable(),
+  /** The last lines the program printed, kept when its pane exited (absent in older files). */
+  lastOutput: z.string().nullable().optional(),
+  /** The tmux server holding the window (absent in older files). */
+  server: ServerIdentitySchema.nullable().optional(),
   createdAt: z.string().nullable(),
   error: ErrorDataSchema.nullable(),
   /** A fresh spawn waiting for the old session's cleanup (`ending → spawning`). */
@@ -215,6 +233,8 @@ export const HistoryEntrySchema = z.object({
   reason: z.enum(['ended', 'replaced', 'spawn-failed']),
   exitStatus: z.number().int().nullable(),
   error: ErrorDataSchema.nullable(),
+  /** The session's durable log (absent in entries written before logs were kept). */
+  logFile: z.string().nullable().optional(),
   /** The session's worktree and what its end did with it (absent: it had none). */
   worktree: z
     .object({ repo: z.string(), path: z.string(), branch: z.string(), base: z.string(), created: z.boolean(), removal: WorktreeRemovalSchema.nullable() })
@@ -256,8 +276,14 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** The session's durable log (docs/logs.md); null without a session id or with logs off. */
+  logFile: z.string().nullable().default(null),
   /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
   worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
+  /** The last lines the program printed before its pane exited; null while it runs. */
+  lastOutput: z.string().nullable().default(null),
+  /** The pid of the tmux server holding the window, as last recorded. */
+  serverPid: z.number().nullable().default(null),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
 
