@@ -17,6 +17,7 @@ const SPEC_FLAGS: Record<string, string> = {
   cwd: '--cwd',
   group: '--group',
   resumeCommand: '--resume-command',
+  profile: '--profile',
 };
 
 /**
@@ -44,6 +45,7 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     labels: options.labels ?? stored?.labels ?? {},
     group: options.group ?? stored?.group ?? defaultGroup,
     resumeCommand: options.resumeCommand ?? stored?.resumeCommand ?? null,
+    profile: options.profile ?? stored?.profile ?? null,
   });
   if (!parsed.success) {
     throw new InvalidInputError(formatIssue(parsed.error, { subject: `spawn ${key}`, nameOf: (path) => SPEC_FLAGS[String(path[0])] }));
