@@ -217,6 +217,8 @@ export interface Watched {
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;
+  /** The state file, whose directory the watcher watches for other processes' writes. */
+  stateFile?: string;
   /** Reads what other processes wrote (one `stat` when nothing changed); true when something did. */
   syncFile(): Promise<boolean>;
   isClosed(): boolean;
