@@ -26,6 +26,16 @@ export function substitute(template: string, context: { sessionId: string; key: 
   return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
 }
 
+/** `--pass-env` names, valued from this process's environment now (unset ones are left out). */
+function passedEnv(names: readonly string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names ?? []) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 /** What the services need besides the collaborators. */
 export interface ServiceOptions {
   /** A 0700 directory for the launch environment files (see tmux/launch-env.ts). */
@@ -101,8 +111,8 @@ export class SessionServices {
     const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
     const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
     // Invariant 15 and defect 7: the caller's environment with the session's over it, through a
-    // 0600 file, never through an argv.
-    const env = launchEnvironment({ ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key });
+    // 0600 file, never through an argv; `--pass-env` names read from this process now.
+    const env = launchEnvironment({ ...spec.env, ...passedEnv(spec.passEnv), WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key });
     let envFile: string | undefined;
     try {
       // Invariant 2: a launch that may have run before (restored snapshot), or whose session's
