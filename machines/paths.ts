@@ -62,7 +62,9 @@ export function isStateValueOf(machine: AnyStateMachine, value: unknown): boolea
     if (node.type === 'atomic' || node.type === 'final') return v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
     if (typeof v === 'string') {
       const child = node.states[v];
-      return node.type === 'compound' && child !== undefined && (child.type === 'atomic' || child.type === 'final');
+      // A compound child named alone resolves to its initial substate: a record written before
+      // that state had substates (`{ active: 'exited' }`) stays readable.
+      return node.type === 'compound' && child !== undefined && child.type !== 'parallel' && child.type !== 'history';
     }
     if (!v || typeof v !== 'object') return false;
     const entries = Object.entries(v);
@@ -113,6 +115,10 @@ export const isRunning = inState('active.running');
 export const isExited = inState('active.exited');
 export const isOrphaned = inState('orphaned');
 export const isEnding = inState('ending');
+/** Exited, with the restart policy's deadline ahead. */
+export const isRestartPending = inState('active.exited.backoff');
+/** Exited, and the restart policy gave up. */
+export const hasGivenUp = inState('active.exited.gaveUp');
 
 /** A state running a service (spawning, ending): its record carries the owner that runs it. */
 export function runsService(value: unknown): boolean {

@@ -15,12 +15,14 @@ export interface ProbeView {
   owned: readonly WindowSeen[];
   /** A live process other than this one is carrying out the session's service. */
   busyElsewhere: boolean;
+  /** When the probe was made (ISO time): a restart whose deadline is past is due. */
+  now?: string | undefined;
 }
 
 /** The event a probe sends a session in `value` with `context`, `EXIT_PENDING`, or null (nothing to say). */
 export function probeEvent(
   value: unknown,
-  context: Pick<SessionContext, 'paneId' | 'error'>,
+  context: Pick<SessionContext, 'paneId' | 'error' | 'restartAt'>,
   view: ProbeView,
 ): SessionEvent | typeof EXIT_PENDING | null {
   const pane = view.owned.find((p) => p.paneId === context.paneId) ?? view.owned[0];
@@ -30,7 +32,11 @@ export function probeEvent(
     if (pane.dead) return pane.exitStatus === null ? EXIT_PENDING : { type: 'PANE_EXITED', exitStatus: pane.exitStatus };
     return null;
   }
-  if (isExited(value)) return pane ? null : { type: 'WINDOW_GONE' };
+  if (isExited(value)) {
+    if (!pane) return { type: 'WINDOW_GONE' };
+    const due = context.restartAt != null && view.now !== undefined && view.now >= context.restartAt;
+    return due && !view.busyElsewhere ? { type: 'RESTART', at: view.now! } : null;
+  }
   if (isOrphaned(value)) return pane ? { type: 'WINDOW_FOUND', window: windowSeen(pane) } : null;
   if (isEnding(value)) return context.error !== null && !view.busyElsewhere ? { type: 'RETRY' } : null;
   return null;

@@ -102,12 +102,24 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['pane', info.paneId ?? '-'],
     ['pid', info.pid === null ? '-' : String(info.pid)],
     ['command', info.command.join(' ')],
+    ['ran', info.lastCommand?.join(' ') ?? '-'],
     ['cwd', info.cwd ?? '-'],
     ['labels', labels || '-'],
+    ['restart', restartLine(info)],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
   ];
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
+}
+
+/** `on-failure, 2 of 5 restarts, next at …`, `on-failure, gave up after 5 restarts`, or `no`. */
+function restartLine(info: SessionInfo): string {
+  const policy = info.restartPolicy;
+  if (!policy) return 'no';
+  const count = `${info.restarts} of ${policy.maxRestarts} restarts`;
+  if (info.restartAt) return `${policy.policy}, ${count}, next at ${info.restartAt}`;
+  const gaveUp = info.exitStatus !== null && policy.policy !== 'no' && info.restarts >= policy.maxRestarts;
+  return gaveUp ? `${policy.policy}, gave up after ${info.restarts} restarts` : `${policy.policy}, ${count}`;
 }
 
 /** One short line about a session, for `spawn` and `end`. */

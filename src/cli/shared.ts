@@ -121,6 +121,14 @@ export function collectPair(flag: string) {
  */
 export const parseKey = (value: string): string => validateKey(value);
 
+/** A commander option parser for a whole number given to `flag`. */
+export function parseCount(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidInputError(`${flag} ${JSON.stringify(value)} is not a whole number: use e.g. ${flag} 3`);
+    return Number.parseInt(value, 10);
+  };
+}
+
 /** A commander option parser for a count of lines. */
 export function parseLineCount(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidInputError(`-n ${JSON.stringify(value)} is not a number of lines: use e.g. -n 100`);

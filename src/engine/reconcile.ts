@@ -52,6 +52,7 @@ export class Reconciler {
         const event = probeEvent(current.value, current.context, {
           owned: sessionId ? byTag.get(sessionId) ?? [] : [],
           busyElsewhere: core.owners.busyElsewhere(record),
+          now: at,
         });
         if (event === EXIT_PENDING) exitsPending++;
         else if (event && !this.pureStep(key, event, at)) core.dispatch(key, event);

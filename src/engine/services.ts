@@ -10,14 +10,10 @@ import { WardenError, toErrorData } from '../model/errors.js';
 import type { ErrorData, SessionRecord } from '../model/schema.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { ActorPool } from './actor-pool.js';
+import { launchedCommand } from './launch-spec.js';
 import type { DurableView } from './durable-view.js';
 import type { Ownership } from './ownership.js';
 import type { WriteBehind } from './write-behind.js';
-
-/** `{sessionId}` and `{key}` in a command template. */
-export function substitute(template: string, context: { sessionId: string; key: string }): string {
-  return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
-}
 
 export class SessionServices {
   constructor(
@@ -32,9 +28,7 @@ export class SessionServices {
   async launch(input: LaunchInput, signal: AbortSignal): Promise<LaunchOutput> {
     await this.claimLaunch(input.key, input.sessionId);
     const { spec, sessionId, key } = input;
-    const vars = { sessionId, key };
-    const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
-    const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
+    const command = launchedCommand(spec, input.launch, { sessionId, key });
     const env = { ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key };
     try {
       // Invariant 2: a launch that may have run before (restored snapshot), or whose session's

@@ -45,10 +45,29 @@ export const ErrorDataSchema = z.object({
 });
 export type ErrorData = z.infer<typeof ErrorDataSchema>;
 
-/** How `spawn` treats a key that already has a session: refuse, resume it, or replace it. */
-export const SPAWN_MODES = ['normal', 'resume', 'fresh'] as const;
+/**
+ * How `spawn` treats a key that already has a session: refuse, resume it, replace it, or make
+ * sure it runs (`ensure`: start it if absent, resume it if exited or orphaned, leave it running).
+ */
+export const SPAWN_MODES = ['normal', 'resume', 'fresh', 'ensure'] as const;
 export const SpawnModeSchema = z.enum(SPAWN_MODES);
 export type SpawnMode = z.infer<typeof SpawnModeSchema>;
+
+/** When an exited session is restarted by itself: never, after a non-zero exit, or after any exit. */
+export const RESTART_POLICIES = ['no', 'on-failure', 'always'] as const;
+
+/**
+ * The restart policy of a session. The n-th restart in a row waits
+ * `min(backoffMs * 2^(n-1), maxBackoffMs)` after the exit; after `maxRestarts` restarts without
+ * a spawn by a person the session gives up (`active.exited.gaveUp`).
+ */
+export const RestartPolicySchema = z.strictObject({
+  policy: z.enum(RESTART_POLICIES),
+  maxRestarts: z.number().int().nonnegative().max(1_000_000).default(5),
+  backoffMs: z.number().int().nonnegative().max(86_400_000).default(1000),
+  maxBackoffMs: z.number().int().nonnegative().max(86_400_000).default(300_000),
+});
+export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
 
 /** What the user asked to run; kept with the session so it can be resumed or restarted. */
 export const LaunchSpecSchema = z.object({
@@ -59,6 +78,8 @@ export const LaunchSpecSchema = z.object({
   group: GroupSchema,
   /** A template; `{sessionId}` and `{key}` are substituted. Used to relaunch an orphaned session. */
   resumeCommand: PlainTextSchema.nullable(),
+  /** Absent: never restarted by itself (records written before restart policies have none). */
+  restart: RestartPolicySchema.optional(),
 });
 export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 
@@ -87,6 +108,10 @@ export const SessionContextSchema = z.object({
   next: z
     .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string() })
     .nullable(),
+  /** Restarts made by the restart policy since a person last spawned the session. */
+  restarts: z.number().int().nonnegative().optional(),
+  /** When the restart policy restarts the exited session (a deadline in context, invariant 7). */
+  restartAt: z.string().nullable().optional(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
@@ -173,5 +198,12 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** The argv that was launched last: the command, or the resume command after a resume. */
+  lastCommand: z.array(z.string()).nullable(),
+  /** Restarts made by the restart policy since a person last spawned the session. */
+  restarts: z.number(),
+  restartPolicy: RestartPolicySchema.nullable(),
+  /** When the restart policy restarts the exited session next; null when none is due. */
+  restartAt: z.string().nullable(),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;

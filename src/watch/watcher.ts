@@ -4,7 +4,7 @@
  * `intervalMs` a poll runs anyway while no client is attached (no group yet, old tmux), and every
  * `safetyIntervalMs` while one is. An unknown probe is skipped, never acted on.
  */
-import { isRunning } from '../../machines/paths.js';
+import { isRestartPending, isRunning } from '../../machines/paths.js';
 import type { WatchLoop, WatchOptions, Watched } from '../engine/types.js';
 import { TmuxEvents } from '../tmux/control.js';
 import { processEnded } from '../tmux/host.js';
@@ -63,7 +63,8 @@ export class Watcher implements WatchLoop {
         if (this.changed || stop.signal.aborted) continue;
         const wait = events.connected ? safetyIntervalMs : intervalMs;
         // tmux reports a pane dead (and fires pane-died) before it has its exit status: look again soon.
-        const until = Date.now() + (exitsPending > 0 ? Math.min(wait, EXIT_RECHECK_MS) : wait);
+        // A restart the policy made due wakes the loop at its deadline, not at the next poll.
+        const until = Math.min(Date.now() + (exitsPending > 0 ? Math.min(wait, EXIT_RECHECK_MS) : wait), this.nextRestart());
         await this.idle(until);
       }
     } finally {
@@ -99,6 +100,16 @@ export class Watcher implements WatchLoop {
       cursor = (cursor + batch) % running.length;
       if (ended) return;
     }
+  }
+
+  /** The earliest restart deadline of an exited session, as last made durable (Infinity: none). */
+  private nextRestart(): number {
+    let next = Infinity;
+    for (const [, { snapshot }] of this.engine.records()) {
+      const at = snapshot.context.restartAt;
+      if (at && isRestartPending(snapshot.value)) next = Math.min(next, Date.parse(at));
+    }
+    return next;
   }
 
   /** The pids of the programs of running sessions, as last made durable. */
