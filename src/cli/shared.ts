@@ -3,11 +3,11 @@
  * Verbs parse, call the engine and print; nothing else.
  */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
-import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
+import { HookRunner } from '../hooks.js';
+import { locateConfig, readConfigFile, userConfigPath, type Config } from '../config/index.js';
 import { defaultStatePath } from '../store.js';
 
 export interface GlobalOptions {
@@ -50,7 +50,8 @@ export async function withEngine<T>(
 ): Promise<T> {
   const { reconcile = true, ...overrides } = options;
   const opened = { ...engineOptions(globals), ...overrides };
-  const hooks = await cliHooks(globals, opened);
+  const config = await cliConfig(globals, opened);
+  const hooks = config ? cliHooks(config.config, config.file, opened) : null;
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
   const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
@@ -74,16 +75,27 @@ export async function withEngine<T>(
   }
 }
 
-/** The hooks of `--config`, `$WARDEN_CONFIG` or `warden.config.json` beside the state file; failures go to stderr. */
-async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise<HookRunner | null> {
-  const named = globals.config ?? process.env.WARDEN_CONFIG;
+/**
+ * The user's config file: `--config`, `$WARDEN_CONFIG`, the XDG config file, or the deprecated
+ * `warden.config.json` beside the state file (read, with a note saying where it belongs now).
+ */
+export async function cliConfig(globals: GlobalOptions, options: EngineOptions = engineOptions(globals)): Promise<{ config: Config; file: string } | null> {
   const stateFile = options.stateFile ?? defaultStatePath();
-  const file = path.resolve(named ?? defaultConfigPath(stateFile));
-  if (!named && !existsSync(file)) return null;
-  const config = await loadHooksConfig(file, { required: Boolean(named) });
+  const location = locateConfig({ named: globals.config ?? process.env.WARDEN_CONFIG, stateFile });
+  if (!location) return null;
+  const config = await readConfigFile(location.file, { required: location.required });
   if (!config) return null;
+  if (location.deprecated) {
+    process.stderr.write(`warden: reading ${location.file}, which is deprecated: move it to ${userConfigPath()} (YAML or JSON)\n`);
+  }
+  return { config, file: location.file };
+}
+
+/** The hooks of the config file; their failures go to stderr. */
+function cliHooks(config: Config, file: string, options: EngineOptions): HookRunner | null {
+  if (Object.keys(config.hooks).length === 0) return null;
   return new HookRunner(config, {
-    stateFile,
+    stateFile: options.stateFile ?? defaultStatePath(),
     socket: typeof options.socket === 'string' ? options.socket : undefined,
     cwd: path.dirname(file),
     onResult: (result) => {
