@@ -11,6 +11,7 @@ import { registerDoctor } from './cli/doctor.js';
 import { registerGc, registerHistory, registerLs } from './cli/list-verbs.js';
 import { registerAttach, registerLogs, registerSend } from './cli/pane-verbs.js';
 import { registerEnd, registerSpawn, registerStatus } from './cli/session-verbs.js';
+import { registerDown, registerUp } from './cli/fleet.js';
 import { registerGraph } from './cli/graph.js';
 import { registerInspect } from './cli/inspect.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
@@ -24,6 +25,8 @@ const VERBS: RegisterVerb[] = [
   registerLs,
   registerStatus,
   registerEnd,
+  registerUp,
+  registerDown,
   registerAttach,
   registerSend,
   registerLogs,
@@ -57,7 +60,7 @@ export function buildProgram(): Command {
     .version(version, '-V, --version')
     .option('--state <file>', 'state file (env WARDEN_STATE)')
     .option('--socket <name>', 'tmux socket name, as tmux -L (env WARDEN_TMUX_SOCKET)')
-    .option('--config <file>', 'hooks config (env WARDEN_CONFIG; default warden.config.json beside the state file)')
+    .option('--config <file>', 'config file: hooks, profiles, defaults (env WARDEN_CONFIG; default $XDG_CONFIG_HOME/tmux-warden/config.yaml)')
     .option('--json', 'print JSON for scripts')
     .option('--inspect-log <file>', 'append the XState inspection events of this run to FILE (JSONL, for inspect --replay)')
     .addHelpText(

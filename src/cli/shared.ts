@@ -52,6 +52,8 @@ export async function withEngine<T>(
   const opened = { ...engineOptions(globals), ...overrides };
   const config = await cliConfig(globals, opened);
   const hooks = config ? cliHooks(config.config, config.file, opened) : null;
+  const group = opened.group ?? config?.config.defaults?.group;
+  if (group) opened.group = group;
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
   const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
@@ -79,7 +81,15 @@ export async function withEngine<T>(
  * The user's config file: `--config`, `$WARDEN_CONFIG`, the XDG config file, or the deprecated
  * `warden.config.json` beside the state file (read, with a note saying where it belongs now).
  */
-export async function cliConfig(globals: GlobalOptions, options: EngineOptions = engineOptions(globals)): Promise<{ config: Config; file: string } | null> {
+export function cliConfig(globals: GlobalOptions, options: EngineOptions = engineOptions(globals)): Promise<{ config: Config; file: string } | null> {
+  // Read once per process: a verb that needs the defaults before opening the engine reads it first.
+  loadedConfig ??= loadConfig(globals, options);
+  return loadedConfig;
+}
+
+let loadedConfig: Promise<{ config: Config; file: string } | null> | undefined;
+
+async function loadConfig(globals: GlobalOptions, options: EngineOptions): Promise<{ config: Config; file: string } | null> {
   const stateFile = options.stateFile ?? defaultStatePath();
   const location = locateConfig({ named: globals.config ?? process.env.WARDEN_CONFIG, stateFile });
   if (!location) return null;

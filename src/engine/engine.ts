@@ -4,15 +4,16 @@
  * is durable. The work is done by the collaborators in `core.ts`; this file only validates,
  * delegates and answers.
  */
-import { isActive, isOrphaned } from '../../machines/paths.js';
-import { ConflictError, InvalidInputError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
-import { SEND_TEXT_MAX_BYTES, type HistoryEntry, type SessionInfo } from '../model/schema.js';
+import { isActive } from '../../machines/paths.js';
+import { ConflictError, InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
+import { SEND_TEXT_MAX_BYTES, type HistoryEntry, type LaunchSpec, type SessionInfo } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { EngineCore } from './core.js';
 import { validateKey } from './launch-spec.js';
 import { Reconciler } from './reconcile.js';
 import { sessionInfo } from './session-info.js';
+import { collectOrphans } from './gc.js';
 import { endSession, spawnSession } from './session-verbs.js';
 import type {
   GcResult,
@@ -115,30 +116,12 @@ export class Engine {
    * alone; a cleanup that fails is reported in `failed` and the others still go ahead.
    */
   async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
-    const probe = await this.reconcile();
-    if (probe.probe === 'unknown') {
-      // An orphan whose window came back would be ended: gc acts only on a fresh answer.
-      if (probe.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', probe.error.message);
-      throw new WardenError('TMUX_FAILED', `tmux did not answer (${probe.error?.message ?? 'no answer'}): gc ended nothing, try again`);
-    }
-    const orphaned = this.core.view
-      .keys()
-      .sort()
-      .filter((key) => !this.core.view.problem(key) && isOrphaned(this.core.view.record(key)!.snapshot.value))
-      .map((key) => this.get(key)!);
-    if (options.dryRun) return { sessions: orphaned, failed: [] };
-    const result: GcResult = { sessions: [], failed: [] };
-    for (const info of orphaned) {
-      try {
-        const stillOrphaned = (current: SessionInfo) =>
-          current.sessionId === info.sessionId && isOrphaned(this.core.view.record(info.key)?.snapshot.value);
-        const ended = await endSession(this.core, info.key, stillOrphaned, this.checks);
-        if (ended) result.sessions.push(ended);
-      } catch (err) {
-        result.failed.push({ key: info.key, error: toErrorData(err) });
-      }
-    }
-    return result;
+    return collectOrphans(this.core, () => this.reconcile(), this.checks, options);
+  }
+
+  /** What the session of `key` was launched with (the command template, env, restart policy …). */
+  launchSpec(key: string): LaunchSpec | undefined {
+    return this.get(key) ? this.core.view.record(key)?.snapshot.context.spec ?? undefined : undefined;
   }
 
   /** Records that could not be rehydrated, for `doctor`. */
