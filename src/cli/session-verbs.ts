@@ -1,8 +1,9 @@
 /** The verbs that start, show and end one session: spawn, status, end. */
 import { Option } from 'commander';
-import { InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
-import { RESTART_POLICIES, SPAWN_MODES } from '../model/schema.js';
-import type { RestartPolicyInput } from '../engine.js';
+import { createInterface } from 'node:readline/promises';
+import { InvalidInputError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
+import { RESTART_POLICIES, SPAWN_MODES, type SessionInfo } from '../model/schema.js';
+import type { Engine, RestartPolicyInput } from '../engine.js';
 import { colorsFor, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseCount, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
@@ -93,13 +94,67 @@ export const registerStatus: RegisterVerb = (program, globals) => {
 export const registerEnd: RegisterVerb = (program, globals) => {
   program
     .command('end')
-    .description('end a session: kill only the window it created, remove the record, keep history')
-    .argument('<key>', 'the session key', parseKey)
-    .addHelpText('after', examples('warden end api-fix', 'warden end api-fix --json'))
-    .action(async (key: string) => {
+    .description('end sessions: kill only the windows they created, remove the records, keep history')
+    .argument('[keys...]', 'the session keys', (value: string, previous: string[] = []) => [...previous, parseKey(value)])
+    .option('--label <K=V>', 'every session carrying this label (repeatable: all must match)', collectPair('--label'))
+    .option('--all', 'every session')
+    .option('-y, --yes', 'do not ask on a terminal before ending several sessions')
+    .addHelpText('after', examples('warden end api-fix', 'warden end api-fix reviewer --json', 'warden end --label ticket=T-12', 'warden end --all --yes'))
+    .action(async (keys: string[] = [], opts: { label?: Record<string, string>; all?: boolean; yes?: boolean }) => {
       const g = globals();
-      const info = await withEngine(g, (engine) => engine.end(key));
-      if (g.json) printJson(info);
-      else process.stdout.write(`${info.key}: ended (session ${info.sessionId})\n`);
+      const ways = [keys.length > 0, opts.label !== undefined, opts.all === true].filter(Boolean).length;
+      if (ways !== 1) throw new InvalidInputError('end takes KEY…, --label K=V or --all (one of them): see warden end --help');
+      if (keys.length === 1) {
+        const info = await withEngine(g, (engine) => engine.end(keys[0]!));
+        if (g.json) printJson(info);
+        else process.stdout.write(`${info.key}: ended (session ${info.sessionId})\n`);
+        return;
+      }
+      const result = await withEngine(g, async (engine) => {
+        const chosen = keys.length > 0 ? keys : engine.list({ labels: opts.label }).map((info) => info.key);
+        if (chosen.length > 0 && !opts.yes && !(await confirmed(`end ${chosen.length} session${chosen.length === 1 ? '' : 's'} (${chosen.join(', ')})?`))) {
+          return null;
+        }
+        return endEach(engine, chosen);
+      });
+      if (result === null) {
+        process.stderr.write('warden: nothing ended\n');
+        return;
+      }
+      if (g.json) printJson({ sessions: result.sessions, failed: result.failed.map(({ key, error }) => ({ key, error: toErrorData(error) })) });
+      else {
+        for (const info of result.sessions) process.stdout.write(`${info.key}: ended (session ${info.sessionId})\n`);
+        if (result.sessions.length === 0 && result.failed.length === 0) process.stdout.write('no session to end\n');
+      }
+      const first = result.failed[0];
+      if (first) {
+        const what = result.failed.map(({ key, error }) => `${key} (${error.message})`).join(', ');
+        throw new WardenError(first.error instanceof WardenError ? first.error.code : 'TMUX_FAILED', `could not end ${what}`);
+      }
     });
 };
+
+/** Ends each key in turn; one that fails is reported and the others still end. */
+async function endEach(engine: Engine, keys: string[]): Promise<{ sessions: SessionInfo[]; failed: { key: string; error: Error }[] }> {
+  const result: { sessions: SessionInfo[]; failed: { key: string; error: Error }[] } = { sessions: [], failed: [] };
+  for (const key of keys) {
+    try {
+      result.sessions.push(await engine.end(key));
+    } catch (err) {
+      result.failed.push({ key, error: err as Error });
+    }
+  }
+  return result;
+}
+
+/** Asks `question` on a terminal; elsewhere (a script, a pipe) the answer is yes. */
+async function confirmed(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return true;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
