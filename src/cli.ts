@@ -14,6 +14,7 @@ import { registerEnd, registerSpawn, registerStatus } from './cli/session-verbs.
 import { registerDown, registerUp } from './cli/fleet.js';
 import { registerGraph } from './cli/graph.js';
 import { registerInspect } from './cli/inspect.js';
+import { registerService } from './cli/service.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
 import { registerWatch } from './cli/watch.js';
 
@@ -37,6 +38,7 @@ const VERBS: RegisterVerb[] = [
   registerCompletion,
   registerGraph,
   registerInspect,
+  registerService,
 ];
 
 /**
@@ -73,7 +75,8 @@ export function buildProgram(): Command {
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   for (const register of VERBS) register(program, globals);
-  for (const command of [program, ...program.commands]) oneLineErrors(command);
+  const withSubcommands = (command: Command): Command[] => [command, ...command.commands.flatMap(withSubcommands)];
+  for (const command of withSubcommands(program)) oneLineErrors(command);
   return program;
 }
 

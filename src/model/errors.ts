@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 1,
   /** The inspector server could not start or be reached. */
   INSPECTOR_FAILED: 1,
+  /** systemd (`systemctl --user`) refused or could not be reached by `warden service`. */
+  SERVICE_FAILED: 1,
 } as const;
 
 /** A stable error code: branch on it, never on a message. */
