@@ -50,11 +50,11 @@ describe('npm pack → npm install in an empty project', () => {
     const [manifest] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
     const files = manifest.files.map((f) => f.path);
     const unexpected = files.filter(
-      (f) => !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|docs\/.+|README\.md|LICENSE|package\.json)$/.test(f),
+      (f) => !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|docs\/.+|schemas\/.+\.schema\.json|README\.md|LICENSE|package\.json)$/.test(f),
     );
     expect(unexpected).toEqual([]);
     expect(files).toEqual(
-      expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'docs/embedding.md', 'README.md']),
+      expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'docs/embedding.md', 'README.md', 'schemas/sessions-file.schema.json']),
     );
 
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));

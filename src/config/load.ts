@@ -79,5 +79,5 @@ export async function readConfigFile(file: string, options: { required?: boolean
     if (code === 'ENOENT') throw new InvalidInputError(`config ${file} does not exist: create it or drop --config`);
     throw new StateFileError('STATE_IO', file, `cannot read config ${file}: ${(err as Error).message}`, err);
   }
-  return validate(parseSourceFile(file, text, 'config'));
+  return validate(await parseSourceFile(file, text, 'config'));
 }

@@ -49,7 +49,7 @@ export async function readSessionsFile(file: string, options: { group: string; e
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InvalidInputError(`sessions file ${file} does not exist: create it or fix -f`);
     throw new StateFileError('STATE_IO', file, `cannot read sessions file ${file}: ${(err as Error).message}`, err);
   }
-  const source = parseSourceFile(file, text, 'sessions file');
+  const source = await parseSourceFile(file, text, 'sessions file');
   const parsed = SessionsFileSchema.safeParse(source.data);
   if (!parsed.success) throw sourceIssue(source, parsed.error, 'sessions file', { unknownKey: unknownFleetKey });
   const sessions = Object.entries(parsed.data.sessions).map(([key, entry]) => ({

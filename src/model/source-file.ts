@@ -2,7 +2,7 @@
  * A YAML or JSON file a user writes by hand (the config file, a sessions file), parsed with the
  * line of every field kept, so a validation error names the file, the line and the field.
  */
-import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document } from 'yaml';
+import type { Document } from 'yaml';
 import { InvalidInputError } from './errors.js';
 import { formatIssue, type IssueLike, type IssueNaming } from './issues.js';
 
@@ -18,7 +18,9 @@ export interface SourceFile {
  * Parses `text` (YAML, or JSON, which YAML reads as well) from `file`.
  * @throws InvalidInputError naming the file and the line of the first syntax error.
  */
-export function parseSourceFile(file: string, text: string, what: string): SourceFile {
+export async function parseSourceFile(file: string, text: string, what: string): Promise<SourceFile> {
+  // Loaded when a file is read, not on every CLI start.
+  const { LineCounter, isMap, isPair, isScalar, parseDocument } = await import('yaml');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const syntax = doc.errors[0];
@@ -30,12 +32,14 @@ export function parseSourceFile(file: string, text: string, what: string): Sourc
   return {
     file,
     data: doc.toJS({ maxAliasCount: 100 }) ?? {},
-    lineOf: (path) => lines.linePos(offsetOf(doc, path)).line,
+    lineOf: (path) => lines.linePos(offsetOf(doc, path, { isMap, isPair, isScalar })).line,
   };
 }
 
+type NodeTests = Pick<typeof import('yaml'), 'isMap' | 'isPair' | 'isScalar'>;
+
 /** The text offset of the field at `path`: its key where it has one, else its nearest written parent. */
-function offsetOf(doc: Document, path: readonly PropertyKey[]): number {
+function offsetOf(doc: Document, path: readonly PropertyKey[], { isMap, isPair, isScalar }: NodeTests): number {
   let node: unknown = doc.contents;
   let offset = (doc.contents as { range?: number[] } | null)?.range?.[0] ?? 0;
   for (const step of path) {
