@@ -3,24 +3,9 @@
  * `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers; the prose around them is kept.
  * `test/graph.test.ts` fails when the committed file differs from what this would write.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigSchema } from '../src/config/schema.js';
-import { SessionsFileSchema } from '../src/fleet/schema.js';
-import { jsonSchemaText, type PublishedSchema } from '../src/model/json-schemas.js';
 import { machineGraph, toMarkdownTable, toMermaid } from '../src/graph.js';
-
-/** The published JSON Schemas, in schemas/ (shipped in the package). */
-export const PUBLISHED_SCHEMAS: PublishedSchema[] = [
-  { file: 'config.schema.json', title: 'tmux-warden config file (hooks, profiles, defaults)', schema: ConfigSchema },
-  { file: 'sessions-file.schema.json', title: 'tmux-warden sessions file (warden.yaml) for up and down', schema: SessionsFileSchema },
-];
-
-/** schemas/NAME, from this file in scripts/ or compiled in dist/scripts/. */
-export function schemaPath(name: string): string {
-  return fileURLToPath(new URL(`${import.meta.url.includes('/dist/') ? '../..' : '..'}/schemas/${name}`, import.meta.url));
-}
 
 /** docs/state-machine.md, from this file in scripts/ or compiled in dist/scripts/. */
 export const STATE_MACHINE_DOC = fileURLToPath(
@@ -55,12 +40,4 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const after = regenerate(before);
   if (after !== before) writeFileSync(STATE_MACHINE_DOC, after);
   process.stdout.write(`${after === before ? 'up to date' : 'regenerated'}: ${STATE_MACHINE_DOC}\n`);
-  mkdirSync(dirname(schemaPath('x')), { recursive: true });
-  for (const published of PUBLISHED_SCHEMAS) {
-    const file = schemaPath(published.file);
-    const text = jsonSchemaText(published);
-    const same = existsSync(file) && readFileSync(file, 'utf8') === text;
-    if (!same) writeFileSync(file, text);
-    process.stdout.write(`${same ? 'up to date' : 'regenerated'}: ${file}\n`);
-  }
 }

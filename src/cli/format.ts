@@ -5,6 +5,7 @@
 import { createColors } from 'picocolors';
 import type { TransitionEvent } from '../engine.js';
 import type { HistoryEntry, SessionInfo } from '../model/schema.js';
+import { shellQuote } from '../model/shell.js';
 
 type Colors = ReturnType<typeof createColors>;
 
@@ -42,10 +43,35 @@ function paintState(c: Colors, label: string): string {
   }
 }
 
-/** Columns padded to their widest cell; the last column is never padded. Colour after padding. */
-function table(header: string[], rows: string[][], paint: (row: number, col: number, cell: string) => string): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+/** Without a terminal to fit, a command is cut at this many characters (`--json` has it whole). */
+export const COMMAND_CHARS = 200;
+
+/** A command as a shell line that can be pasted back, cut to `max` characters with `…`. */
+export function commandText(command: readonly string[], max = Infinity): string {
+  const line = shellQuote(command);
+  return line.length <= max ? line : `${line.slice(0, Math.max(1, max - 1))}…`;
+}
+
+/** How wide a table may be: the terminal's width on a terminal, otherwise no limit but COMMAND_CHARS. */
+export function tableWidth(stream: NodeJS.WriteStream = process.stdout): number | undefined {
+  return stream.isTTY && stream.columns ? stream.columns : undefined;
+}
+
+/**
+ * Columns padded to their widest cell; the last column (a command) is never padded, and is cut to
+ * what is left of `width` (at least 20 characters), or to COMMAND_CHARS. Colour after padding.
+ */
+function table(
+  header: string[],
+  rows: string[][],
+  paint: (row: number, col: number, cell: string) => string,
+  width?: number,
+): string {
+  const last = header.length - 1;
+  const widths = header.map((_, i) => Math.max(header[i]!.length, ...rows.map((r) => r[i]!.length)));
+  const used = widths.slice(0, last).reduce((sum, w) => sum + w + 2, 0);
+  const room = width === undefined ? COMMAND_CHARS : Math.max(20, width - used);
+  const all = [header, ...rows.map((r) => r.map((cell, i) => (i === last && cell.length > room ? `${cell.slice(0, room - 1)}…` : cell)))];
   return all
     .map((row, r) =>
       row
@@ -57,8 +83,10 @@ function table(header: string[], rows: string[][], paint: (row: number, col: num
     .concat('\n');
 }
 
-export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now()): string {
-  const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'];
+/** The session table of `ls`; a BRANCH column (before COMMAND) when any session runs in a worktree. */
+export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth()): string {
+  const branches = sessions.some((s) => s.worktree !== null);
+  const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', ...(branches ? ['BRANCH'] : []), 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
     stateLabel(s),
@@ -66,18 +94,24 @@ export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(
     s.windowId ?? '-',
     s.pid === null ? '-' : String(s.pid),
     s.exitStatus === null ? '-' : String(s.exitStatus),
-    s.command.join(' '),
+    ...(branches ? [s.worktree?.branch ?? '-'] : []),
+    commandText(s.command),
   ]);
-  return table(header, rows, (row, col, cell) => {
-    if (row < 0) return c.bold(cell);
-    if (col === 0) return c.bold(cell);
-    if (col === 1) return paintState(c, cell);
-    if (col === 5 && sessions[row]!.exitStatus) return c.red(cell);
-    return col === 6 ? cell : c.dim(cell);
-  });
+  return table(
+    header,
+    rows,
+    (row, col, cell) => {
+      if (row < 0) return c.bold(cell);
+      if (col === 0) return c.bold(cell);
+      if (col === 1) return paintState(c, cell);
+      if (col === 5 && sessions[row]!.exitStatus) return c.red(cell);
+      return col === header.length - 1 ? cell : c.dim(cell);
+    },
+    width,
+  );
 }
 
-export function historyTable(entries: HistoryEntry[], c: Colors): string {
+export function historyTable(entries: HistoryEntry[], c: Colors, width = tableWidth()): string {
   const header = ['ENDED', 'KEY', 'REASON', 'EXIT', 'SESSION', 'COMMAND'];
   const rows = entries.map((h) => [
     h.endedAt,
@@ -85,9 +119,9 @@ export function historyTable(entries: HistoryEntry[], c: Colors): string {
     h.reason,
     h.exitStatus === null ? '-' : String(h.exitStatus),
     h.sessionId,
-    h.command.join(' '),
+    commandText(h.command),
   ]);
-  return table(header, rows, (row, col, cell) => (row < 0 || col === 1 ? c.bold(cell) : col === 5 ? cell : c.dim(cell)));
+  return table(header, rows, (row, col, cell) => (row < 0 || col === 1 ? c.bold(cell) : col === 5 ? cell : c.dim(cell)), width);
 }
 
 /** One session as `key: value` lines, for `status`. */
@@ -101,9 +135,10 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['window', info.windowId ?? '-'],
     ['pane', info.paneId ?? '-'],
     ['pid', info.pid === null ? '-' : String(info.pid)],
-    ['command', info.command.join(' ')],
-    ['ran', info.lastCommand?.join(' ') ?? '-'],
+    ['command', commandText(info.command)],
+    ['ran', info.lastCommand ? commandText(info.lastCommand) : '-'],
     ['cwd', info.cwd ?? '-'],
+    ...(info.worktree ? ([['worktree', worktreeLine(info.worktree)]] as [string, string][]) : []),
     ['labels', labels || '-'],
     ['restart', restartLine(info)],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
@@ -122,11 +157,16 @@ function restartLine(info: SessionInfo): string {
   return gaveUp ? `${policy.policy}, gave up after ${info.restarts} restarts` : `${policy.policy}, ${count}`;
 }
 
+/** `PATH (branch B from BASE, made by warden)`: the worktree as `status` shows it. */
+function worktreeLine(w: NonNullable<SessionInfo['worktree']>): string {
+  return `${w.path} (branch ${w.branch} from ${w.base}, ${w.created ? 'made by warden' : 'already there: never removed by warden'})`;
+}
+
 /** One short line about a session, for `spawn` and `end`. */
 export function sessionLine(info: SessionInfo, c: Colors): string {
   const where = info.windowId ? ` window ${info.windowId}` : '';
   const pid = info.pid !== null ? ` pid ${info.pid}` : '';
-  return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${where}${pid}  ${info.command.join(' ')}\n`;
+  return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${where}${pid}  ${commandText(info.command, COMMAND_CHARS)}\n`;
 }
 
 /** One transition as `watch` prints it. */

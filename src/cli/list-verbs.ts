@@ -1,5 +1,7 @@
 /** The verbs about many sessions: ls, gc, history. */
+import { describeContents, strayWorktrees } from '../engine/workspaces.js';
 import { WardenError } from '../model/errors.js';
+import { warn } from './output.js';
 import { colorsFor, historyTable, sessionTable } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
@@ -18,14 +20,15 @@ export const registerLs: RegisterVerb = (program, globals) => {
       const sessions = await withEngine(g, async (engine) => {
         const unloadable = engine.snapshotProblems().map((p) => p.key);
         if (unloadable.length > 0) {
-          process.stderr.write(`warden: not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'\n`);
+          warn('SNAPSHOT_INVALID', `not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'`);
         }
         return engine.list({ labels: opts.label });
       });
       if (g.json) printJson({ sessions });
+      // The hint is for people and goes to stderr: an empty list prints nothing on stdout.
       else if (sessions.length === 0) {
-        process.stdout.write(
-          opts.label ? 'no session carries those labels\n' : "no sessions: start one with 'warden spawn KEY -- CMD'\n",
+        process.stderr.write(
+          opts.label ? 'warden: no session carries those labels\n' : "warden: no sessions: start one with 'warden spawn KEY -- CMD'\n",
         );
       } else process.stdout.write(sessionTable(sessions, colorsFor(process.stdout)));
     });
@@ -39,12 +42,24 @@ export const registerGc: RegisterVerb = (program, globals) => {
     .addHelpText('after', examples('warden gc --dry-run', 'warden gc --json'))
     .action(async (opts: { dryRun?: boolean }) => {
       const g = globals();
-      const result = await withEngine(g, (engine) => engine.gc({ dryRun: opts.dryRun === true }), { reconcile: false });
-      if (g.json) printJson({ dryRun: opts.dryRun === true, ...result });
+      const { result, keptWorktrees } = await withEngine(
+        g,
+        async (engine) => {
+          const result = await engine.gc({ dryRun: opts.dryRun === true });
+          // Worktrees an end kept because they hold work, or that a crash left: reported, never removed here.
+          return { result, keptWorktrees: await strayWorktrees(engine.workspaces, await engine.store.load()) };
+        },
+        { reconcile: false },
+      );
+      if (g.json) printJson({ dryRun: opts.dryRun === true, ...result, keptWorktrees });
       else {
         const verb = opts.dryRun ? 'would end' : 'ended';
         for (const info of result.sessions) process.stdout.write(`${verb} ${info.key} (session ${info.sessionId})\n`);
         if (result.sessions.length === 0 && result.failed.length === 0) process.stdout.write('no orphaned sessions\n');
+        for (const w of keptWorktrees) {
+          const work = describeContents(w.contents) ?? 'nothing unsaved';
+          process.stdout.write(`kept worktree ${w.path} (branch ${w.branch ?? 'detached'}${w.key ? `, session ${w.key}` : ''}): ${work}\n`);
+        }
       }
       if (result.failed.length > 0) {
         const what = result.failed.map(({ key, error }) => `${key} (${error.message})`).join(', ');
@@ -63,7 +78,7 @@ export const registerHistory: RegisterVerb = (program, globals) => {
       const g = globals();
       const history = await withEngine(g, (engine) => engine.history(key), { reconcile: false });
       if (g.json) printJson({ history });
-      else if (history.length === 0) process.stdout.write(key ? `no ended sessions of ${key}\n` : 'no ended sessions\n');
+      else if (history.length === 0) process.stderr.write(key ? `warden: no ended sessions of ${key}\n` : 'warden: no ended sessions\n');
       else process.stdout.write(historyTable(history, colorsFor(process.stdout)));
     });
 };

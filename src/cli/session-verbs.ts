@@ -1,9 +1,10 @@
 /** The verbs that start, show and end one session: spawn, status, end. */
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { InvalidInputError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
-import { RESTART_POLICIES, SPAWN_MODES, type SessionInfo } from '../model/schema.js';
 import type { Engine, RestartPolicyInput } from '../engine.js';
+import { InvalidInputError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
+import { RESTART_POLICIES, SPAWN_MODES, type SessionInfo, type WorktreeDisposal } from '../model/schema.js';
+import { shellQuote } from '../model/shell.js';
 import { colorsFor, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseCount, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
@@ -18,8 +19,29 @@ function restartOption(opts: { restart?: RestartPolicyInput['policy']; maxRestar
   };
 }
 
+/**
+ * An unknown option after the program's first word is the program's: `spawn k3 claude --model
+ * opus` forgot the `--`. Say that, rather than commander's "did you mean --mode?".
+ */
+function programOptionsNeedDashDash(command: Command): void {
+  const unknownOption = (command as unknown as { unknownOption(flag: string): void }).unknownOption.bind(command);
+  Object.assign(command, {
+    unknownOption(flag: string): void {
+      // command.args: the operands (key, program, …) then everything from the first unknown option.
+      const at = command.args.indexOf(flag);
+      if (at < 2) return unknownOption(flag);
+      const [key, ...program] = command.args;
+      const shown = at + 2 < command.args.length ? [...command.args.slice(1, at + 1), '…'] : program;
+      const line = `warden spawn ${shellQuote([key!])} -- ${shellQuote(shown).replace(/'…'$/, '…')}`;
+      command.error(`error: unknown option '${flag}': if it is ${shellQuote([program[0]!])}'s, put -- before the command: ${line}`, {
+        code: 'commander.unknownOption',
+      });
+    },
+  });
+}
+
 export const registerSpawn: RegisterVerb = (program, globals) => {
-  program
+  const spawn = program
     .command('spawn')
     .description('start, resume or restart the session of KEY')
     .argument('<key>', 'the session key (A-Z a-z 0-9 _ -)', parseKey)
@@ -40,6 +62,9 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
     .addOption(new Option('--restart <policy>', 'restart the program by itself when it exits').choices(RESTART_POLICIES))
     .option('--max-restarts <n>', 'restarts in a row before giving up (default 5)', parseCount('--max-restarts'))
     .option('--restart-backoff <ms>', 'wait before the first restart, doubled each time (default 1000)', parseCount('--restart-backoff'))
+    .option('--worktree [branch]', 'run in a git worktree of its own, <repo>/.worktrees/KEY, on a new branch (default warden/KEY) or the worktree already there for BRANCH')
+    .option('--repo <dir>', 'the repository of --worktree (default: the current directory)')
+    .option('--base <ref>', 'what the new branch of --worktree starts from (default: the repository HEAD)')
     .addHelpText(
       'after',
       examples(
@@ -48,10 +73,18 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
         'warden spawn api-fix --mode ensure -- claude --session-id {sessionId}',
         'warden spawn worker --restart on-failure --max-restarts 3 -- ./worker.sh',
         'warden spawn api-fix --mode fresh',
+        'warden spawn api-fix --worktree --repo ~/src/api --base main -- claude',
       ),
     )
     .action(async (key: string, command: string[], opts) => {
       const g = globals();
+      if ((opts.repo !== undefined || opts.base !== undefined) && opts.worktree === undefined) {
+        throw new InvalidInputError(`--repo and --base go with --worktree: add --worktree (or --worktree BRANCH)`);
+      }
+      const worktree =
+        opts.worktree === undefined
+          ? undefined
+          : { branch: typeof opts.worktree === 'string' ? opts.worktree : null, repo: opts.repo, base: opts.base ?? null };
       const info = await withEngine(g, (engine) =>
         engine.spawn(key, {
           mode: opts.mode,
@@ -62,11 +95,13 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
           group: opts.group,
           resumeCommand: opts.resumeCommand,
           restart: restartOption(opts),
+          worktree,
         }),
       );
       if (g.json) printJson(info);
       else process.stdout.write(sessionLine(info, colorsFor(process.stdout)));
     });
+  programOptionsNeedDashDash(spawn);
 };
 
 export const registerStatus: RegisterVerb = (program, globals) => {
@@ -94,18 +129,34 @@ export const registerStatus: RegisterVerb = (program, globals) => {
 export const registerEnd: RegisterVerb = (program, globals) => {
   program
     .command('end')
-    .description('end sessions: kill only the windows they created, remove the records, keep history')
+    .description(
+      'end sessions: kill only the windows they created, then remove the worktrees they made if nothing in them is unsaved; remove the records, keep history',
+    )
     .argument('[keys...]', 'the session keys', (value: string, previous: string[] = []) => [...previous, parseKey(value)])
     .option('--label <K=V>', 'every session carrying this label (repeatable: all must match)', collectPair('--label'))
     .option('--all', 'every session')
     .option('-y, --yes', 'do not ask on a terminal before ending several sessions')
-    .addHelpText('after', examples('warden end api-fix', 'warden end api-fix reviewer --json', 'warden end --label ticket=T-12', 'warden end --all --yes'))
-    .action(async (keys: string[] = [], opts: { label?: Record<string, string>; all?: boolean; yes?: boolean }) => {
+    .option('--discard', 'remove the worktree warden made even with uncommitted changes (a branch with commits nobody else has is still kept)')
+    .option('--keep-worktree', 'never remove the worktree')
+    .addHelpText(
+      'after',
+      examples('warden end api-fix', 'warden end api-fix reviewer --json', 'warden end --label ticket=T-12', 'warden end --all --yes', 'warden end api-fix --keep-worktree') +
+        '\n\nExit 3: a session ended but its worktree holds uncommitted or unpushed work, so it was kept (the message says what is in it).',
+    )
+    .action(async (keys: string[] = [], opts: { label?: Record<string, string>; all?: boolean; yes?: boolean; discard?: boolean; keepWorktree?: boolean }) => {
       const g = globals();
       const ways = [keys.length > 0, opts.label !== undefined, opts.all === true].filter(Boolean).length;
       if (ways !== 1) throw new InvalidInputError('end takes KEY…, --label K=V or --all (one of them): see warden end --help');
+      if (opts.discard && opts.keepWorktree) throw new InvalidInputError('--discard and --keep-worktree contradict each other: give one');
+      const worktree: WorktreeDisposal = opts.discard ? 'discard' : opts.keepWorktree ? 'keep' : 'guarded';
       if (keys.length === 1) {
-        const info = await withEngine(g, (engine) => engine.end(keys[0]!));
+        const { info, note } = await withEngine(g, async (engine) => {
+          const ended = await engine.end(keys[0]!, { worktree });
+          // What became of the worktree is in the history entry the end just wrote.
+          const removal = ended.worktree ? (await engine.history(keys[0]!)).at(-1)?.worktree?.removal : null;
+          return { info: ended, note: removal?.kept ?? null };
+        });
+        if (note) process.stderr.write(`warden: ${note}\n`);
         if (g.json) printJson(info);
         else process.stdout.write(`${info.key}: ended (session ${info.sessionId})\n`);
         return;
@@ -115,7 +166,7 @@ export const registerEnd: RegisterVerb = (program, globals) => {
         if (chosen.length > 0 && !opts.yes && !(await confirmed(`end ${chosen.length} session${chosen.length === 1 ? '' : 's'} (${chosen.join(', ')})?`))) {
           return null;
         }
-        return endEach(engine, chosen);
+        return endEach(engine, chosen, worktree);
       });
       if (result === null) {
         process.stderr.write('warden: nothing ended\n');
@@ -135,11 +186,15 @@ export const registerEnd: RegisterVerb = (program, globals) => {
 };
 
 /** Ends each key in turn; one that fails is reported and the others still end. */
-async function endEach(engine: Engine, keys: string[]): Promise<{ sessions: SessionInfo[]; failed: { key: string; error: Error }[] }> {
+async function endEach(
+  engine: Engine,
+  keys: string[],
+  worktree: WorktreeDisposal,
+): Promise<{ sessions: SessionInfo[]; failed: { key: string; error: Error }[] }> {
   const result: { sessions: SessionInfo[]; failed: { key: string; error: Error }[] } = { sessions: [], failed: [] };
   for (const key of keys) {
     try {
-      result.sessions.push(await engine.end(key));
+      result.sessions.push(await engine.end(key, { worktree }));
     } catch (err) {
       result.failed.push({ key, error: err as Error });
     }

@@ -15,7 +15,9 @@ import { Reconciler } from './reconcile.js';
 import { sessionInfo } from './session-info.js';
 import { collectOrphans } from './gc.js';
 import { endSession, spawnSession } from './session-verbs.js';
+import type { Workspaces } from './workspaces.js';
 import type {
+  EndOptions,
   GcResult,
   ReconcileResult,
   SnapshotProblem,
@@ -84,9 +86,18 @@ export class Engine {
     return spawnSession(this.core, key, options, this.checks);
   }
 
-  /** Ends a session: kills only the window carrying its id, removes the record, keeps history. */
-  async end(key: string): Promise<SessionInfo> {
-    return (await endSession(this.core, key, () => true, this.checks))!;
+  /**
+   * Ends a session: kills only the window carrying its id, then releases its worktree as `options`
+   * say, removes the record, keeps history. Rejects with `WorktreeKeptError` (exit 3) when it ended
+   * but its worktree was kept because it holds work.
+   */
+  async end(key: string, options: EndOptions = {}): Promise<SessionInfo> {
+    return (await endSession(this.core, key, () => true, this.checks, options))!;
+  }
+
+  /** How worktrees are made and removed (for doctor and gc, which report the ones left behind). */
+  get workspaces(): Workspaces {
+    return this.core.workspaces;
   }
 
   /** The session of `key` as last made durable, or undefined. Does not reconcile. */

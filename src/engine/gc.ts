@@ -4,7 +4,7 @@ import { WardenError, toErrorData } from '../model/errors.js';
 import type { SessionInfo } from '../model/schema.js';
 import type { EngineCore } from './core.js';
 import { sessionInfo } from './session-info.js';
-import { endSession } from './session-verbs.js';
+import { endSession, WorktreeKeptError } from './session-verbs.js';
 import type { GcResult, ReconcileResult } from './types.js';
 
 /**
@@ -40,7 +40,9 @@ export async function collectOrphans(
       const ended = await endSession(core, info.key, stillOrphaned, checks);
       if (ended) result.sessions.push(ended);
     } catch (err) {
-      result.failed.push({ key: info.key, error: toErrorData(err) });
+      // Ended, its worktree kept because it holds work: `gc` reports those worktrees itself.
+      if (err instanceof WorktreeKeptError) result.sessions.push(err.session);
+      else result.failed.push({ key: info.key, error: toErrorData(err) });
     }
   }
   return result;

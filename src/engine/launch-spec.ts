@@ -88,7 +88,13 @@ export function differingFields(options: SpawnOptions, stored: LaunchSpec): stri
   if (options.labels !== undefined && !isDeepStrictEqual(options.labels, stored.labels)) differs.push('labels');
   if (options.group !== undefined && options.group !== stored.group) differs.push('group');
   if (options.restart !== undefined && !sameRestart(options.restart, stored.restart)) differs.push('restart');
+  if (options.worktree && !sameWorktree(options.worktree, stored.worktree)) differs.push('worktree');
   return differs;
+}
+
+function sameWorktree(given: NonNullable<SpawnOptions['worktree']>, stored: LaunchSpec['worktree']): boolean {
+  if (!stored) return false;
+  return resolvePath(given.repo ?? process.cwd()) === stored.repo && (given.branch ?? null) === stored.branch && (given.base ?? null) === stored.base;
 }
 
 function sameRestart(given: SpawnOptions['restart'], stored: LaunchSpec['restart']): boolean {

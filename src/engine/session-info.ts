@@ -22,7 +22,14 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     restarts: context.restarts ?? 0,
     restartPolicy: context.spec?.restart ?? null,
     restartAt: context.restartAt ?? null,
+    worktree: worktreeInfo(context),
   };
+}
+
+/** The worktree as the session object shows it: where, which branch from which base, made by warden or not. */
+export function worktreeInfo(context: SessionContext): SessionInfo['worktree'] {
+  const ws = context.workspace;
+  return ws ? { path: ws.path, branch: ws.branch, base: ws.base, created: ws.created } : null;
 }
 
 /** The public `state` of a state value or dotted path: its top-level state. */

@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   INSPECTOR_FAILED: 1,
   /** systemd (`systemctl --user`) refused or could not be reached by `warden service`. */
   SERVICE_FAILED: 1,
+  /** git failed making, inspecting or removing a session's worktree. */
+  WORKTREE_FAILED: 1,
+  /** The session ended but its worktree was kept: it holds work nobody else has (or was not warden's). */
+  WORKTREE_KEPT: 3,
 } as const;
 
 /** A stable error code: branch on it, never on a message. */

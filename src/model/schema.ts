@@ -25,10 +25,20 @@ export const LabelNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,63}$/, 'a label name is 1-64 characters of A-Z a-z 0-9 _ . / -');
 
-/** Values that end up in argv or tmux options: no NUL, no newline or other control characters. */
+/** The most characters one value (an argument, an env value, a label) may have. */
+export const PLAIN_TEXT_MAX = 4096;
+
+/**
+ * Values that end up in argv or tmux options: no NUL, no newline or other control characters, and
+ * short enough that a whole launch fits in the one tmux command that carries it.
+ */
 export const PlainTextSchema = z
   .string()
-  .max(4096)
+  .max(PLAIN_TEXT_MAX, {
+    error: (issue) =>
+      `${typeof issue.input === 'string' ? `${issue.input.length} characters, ` : ''}over the ${PLAIN_TEXT_MAX} a value may have: ` +
+      `keep long text in a file the command reads (-- sh -c 'claude "$(cat prompt.md)"'), or type it in after the start with 'warden send KEY' (up to ${SEND_TEXT_MAX_BYTES} bytes)`,
+  })
   .refine((s) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(s), 'control characters are not allowed');
 
 /**
@@ -68,6 +78,55 @@ export const RestartPolicySchema = z.strictObject({
   maxBackoffMs: z.number().int().nonnegative().max(86_400_000).default(300_000),
 });
 export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
+/**
+ * `--worktree [BRANCH] [--repo DIR] [--base REF]` as asked: the repository (its main worktree's
+ * root), and the branch and base when given (null: `warden/<key>` from the repository's HEAD).
+ */
+export const WorktreeRequestSchema = z.object({
+  repo: z.string(),
+  branch: PlainTextSchema.nullable(),
+  base: PlainTextSchema.nullable(),
+});
+export type WorktreeRequest = z.infer<typeof WorktreeRequestSchema>;
+
+/** How `end` treats the session's worktree: remove it only if it holds nothing, remove it anyway, never remove it. */
+export const WORKTREE_DISPOSALS = ['guarded', 'discard', 'keep'] as const;
+export const WorktreeDisposalSchema = z.enum(WORKTREE_DISPOSALS);
+export type WorktreeDisposal = z.infer<typeof WorktreeDisposalSchema>;
+
+/** What the cleanup did with a worktree: removed, or kept (and what is in it that nobody else has). */
+export const WorktreeRemovalSchema = z.object({
+  removed: z.boolean(),
+  /** The branch was deleted with it (only a branch warden made, whose commits are all elsewhere). */
+  branchDeleted: z.boolean(),
+  /** Why it was kept, naming what is in it; null when removed. */
+  kept: z.string().nullable(),
+});
+export type WorktreeRemoval = z.infer<typeof WorktreeRemovalSchema>;
+
+/**
+ * A session's git worktree, in context. It is planned (every field but `ready` and `removal`
+ * known) before the session's record is first written, so a crash at any step finds its intent.
+ */
+export const WorkspaceSchema = z.object({
+  /** The root of the repository's main worktree. */
+  repo: z.string(),
+  path: z.string(),
+  branch: z.string(),
+  /** The ref the branch was made from (or is compared with): its commits are "somebody else's". */
+  base: z.string(),
+  /** warden makes (made) this worktree; false: it was there and is only used. */
+  created: z.boolean(),
+  /** warden makes (made) the branch too; only then may it delete it. */
+  newBranch: z.boolean(),
+  /** The workspace step is done: the worktree exists (persisted before the window step). */
+  ready: z.boolean(),
+  /** How `end` disposes of it (set by END; `guarded` when not said). */
+  disposal: WorktreeDisposalSchema.optional(),
+  /** The cleanup's workspace step is done: what it did (persisted before the record goes). */
+  removal: WorktreeRemovalSchema.nullable().optional(),
+});
+export type Workspace = z.infer<typeof WorkspaceSchema>;
 
 /** What the user asked to run; kept with the session so it can be resumed or restarted. */
 export const LaunchSpecSchema = z.object({
@@ -80,6 +139,8 @@ export const LaunchSpecSchema = z.object({
   resumeCommand: PlainTextSchema.nullable(),
   /** Absent: never restarted by itself (records written before restart policies have none). */
   restart: RestartPolicySchema.optional(),
+  /** Run in a git worktree of its own (absent in records written before worktrees existed). */
+  worktree: WorktreeRequestSchema.nullable().optional(),
 });
 export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 
@@ -106,12 +167,14 @@ export const SessionContextSchema = z.object({
   error: ErrorDataSchema.nullable(),
   /** A fresh spawn waiting for the old session's cleanup (`ending → spawning`). */
   next: z
-    .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string() })
+    .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string(), workspace: WorkspaceSchema.nullable().optional() })
     .nullable(),
   /** Restarts made by the restart policy since a person last spawned the session. */
   restarts: z.number().int().nonnegative().optional(),
   /** When the restart policy restarts the exited session (a deadline in context, invariant 7). */
   restartAt: z.string().nullable().optional(),
+  /** The session's git worktree (absent in records written before worktrees existed). */
+  workspace: WorkspaceSchema.nullable().optional(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
@@ -162,6 +225,11 @@ export const HistoryEntrySchema = z.object({
   reason: z.enum(['ended', 'replaced', 'spawn-failed']),
   exitStatus: z.number().int().nullable(),
   error: ErrorDataSchema.nullable(),
+  /** The session's worktree and what its end did with it (absent: it had none). */
+  worktree: z
+    .object({ repo: z.string(), path: z.string(), branch: z.string(), base: z.string(), created: z.boolean(), removal: WorktreeRemovalSchema.nullable() })
+    .nullable()
+    .optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
@@ -199,11 +267,32 @@ export const SessionInfoSchema = z.object({
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
   /** The argv that was launched last: the command, or the resume command after a resume. */
-  lastCommand: z.array(z.string()).nullable(),
+  lastCommand: z.array(z.string()).nullable().default(null),
   /** Restarts made by the restart policy since a person last spawned the session. */
-  restarts: z.number(),
-  restartPolicy: RestartPolicySchema.nullable(),
+  restarts: z.number().default(0),
+  restartPolicy: RestartPolicySchema.nullable().default(null),
   /** When the restart policy restarts the exited session next; null when none is due. */
-  restartAt: z.string().nullable(),
+  restartAt: z.string().nullable().default(null),
+  /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
+  worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
+
+/**
+ * A transition, as `watch --json` prints it (one per line) and `engine.subscribe` hears it: reported
+ * only once durable in the state file.
+ */
+export const TransitionEventSchema = z.object({
+  key: z.string(),
+  sessionId: z.string().nullable(),
+  /** Dotted state values: `active.running`, `orphaned`, … */
+  from: z.string(),
+  to: z.string(),
+  /** What caused it: `SPAWN`, `END`, `WINDOW_GONE`, …; `state-file` for a change another process made. */
+  event: z.string(),
+  at: z.string(),
+  /** `here`: made by this engine; `elsewhere`: made by another process and read from the state file. */
+  origin: z.enum(['here', 'elsewhere']),
+  /** The session object after the transition. */
+  session: SessionInfoSchema,
+});
