@@ -84,6 +84,8 @@ export {
   EnvNameSchema,
   LabelNameSchema,
   SpawnModeSchema,
+  RestartPolicySchema,
+  RESTART_POLICIES,
   WorkspaceSchema,
   WorktreeRequestSchema,
   WorktreeRemovalSchema,
@@ -106,6 +108,7 @@ export {
   type SessionInfo,
   type SessionState,
   type SpawnMode,
+  type RestartPolicy,
   type Workspace,
   type WorktreeRequest,
   type WorktreeRemoval,
@@ -151,3 +154,24 @@ export {
   type ConfigInput as HooksConfigInput,
   type ConfigLocation,
 } from './config/index.js';
+
+// The fleet: `up` and `down` from a sessions file, as a pure plan applied through the engine.
+export {
+  SessionsFileSchema,
+  FleetEntrySchema,
+  FLEET_LABEL,
+  locateSessionsFile,
+  readSessionsFile,
+  planUp,
+  planDown,
+  specChanges,
+  applyPlan,
+  currentSessions,
+  type SessionsFile,
+  type FleetEntry,
+  type Fleet,
+  type DesiredSession,
+  type FleetStep,
+  type FleetAction,
+  type StepResult,
+} from './fleet/index.js';

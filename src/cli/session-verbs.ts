@@ -6,7 +6,7 @@ import { InvalidInputError, NotFoundError, WardenError, toErrorData } from '../m
 import { RESTART_POLICIES, SPAWN_MODES, type SessionInfo, type WorktreeDisposal } from '../model/schema.js';
 import { shellQuote } from '../model/shell.js';
 import { colorsFor, sessionDetails, sessionLine } from './format.js';
-import { collectPair, examples, parseCount, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
+import { cliConfig, collectPair, examples, parseCount, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 /** The restart policy the options give, or undefined when none of them is given (the stored one is kept). */
 function restartOption(opts: { restart?: RestartPolicyInput['policy']; maxRestarts?: number; restartBackoff?: number }): RestartPolicyInput | undefined {
@@ -85,6 +85,8 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
         opts.worktree === undefined
           ? undefined
           : { branch: typeof opts.worktree === 'string' ? opts.worktree : null, repo: opts.repo, base: opts.base ?? null };
+      // A new session names no restart policy: the config's default, if any (other modes keep the stored one).
+      const restart = restartOption(opts) ?? (opts.mode === 'normal' ? (await cliConfig(g))?.config.defaults?.restart : undefined);
       const info = await withEngine(g, (engine) =>
         engine.spawn(key, {
           mode: opts.mode,
@@ -94,7 +96,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
           labels: opts.label,
           group: opts.group,
           resumeCommand: opts.resumeCommand,
-          restart: restartOption(opts),
+          restart: restart ?? undefined,
           worktree,
         }),
       );
