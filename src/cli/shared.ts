@@ -8,6 +8,8 @@ import { createEngine, validateKey, type Engine, type EngineOptions, type Reconc
 import { InvalidInputError, WardenError } from '../model/errors.js';
 import { HookRunner } from '../hooks.js';
 import { locateConfig, readConfigFile, userConfigPath, type Config } from '../config/index.js';
+import { parseLogSettingsText } from '../model/log-settings.js';
+
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
 
@@ -23,20 +25,13 @@ export interface GlobalOptions {
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
 export type RegisterVerb = (program: Command, globals: () => GlobalOptions) => void;
 
-/**
- * A CLI call holds the lock for milliseconds, so a lock older than the floor (2 s) was left by a
- * killed call: the next call takes it over after 2 s instead of 5. A holder that really stalls
- * that long fails its own write (the store checks the lock is still its own before replacing).
- */
-export const CLI_LOCK_STALE_MS = 2000;
-
 export function engineOptions(globals: GlobalOptions): EngineOptions {
   const stateFile = globals.state || process.env.WARDEN_STATE;
   return {
     // Absolute: hooks get it as WARDEN_STATE and run in another directory.
     stateFile: stateFile ? path.resolve(stateFile) : undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
-    lockStaleMs: CLI_LOCK_STALE_MS,
+    logs: process.env.WARDEN_LOGS ? parseLogSettingsText(process.env.WARDEN_LOGS) : undefined,
     worktreeDir: process.env.WARDEN_WORKTREE_DIR || undefined,
   };
 }
@@ -100,7 +95,7 @@ async function loadConfig(globals: GlobalOptions, options: EngineOptions): Promi
   const config = await readConfigFile(location.file, { required: location.required });
   if (!config) return null;
   if (location.deprecated) {
-    process.stderr.write(`warden: reading ${location.file}, which is deprecated: move it to ${userConfigPath()} (YAML or JSON)\n`);
+    warn('CONFIG_DEPRECATED', `reading ${location.file}, which is deprecated: move it to ${userConfigPath()} (YAML or JSON)`);
   }
   return { config, file: location.file };
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { InvalidInputError, StateFileError } from '../model/errors.js';
 import { formatIssue } from '../model/issues.js';
 import { parseSourceFile, sourceIssue, type SourceFile } from '../model/source-file.js';
+import { assertTrustedConfig } from '../store/trust.js';
 import { ConfigSchema, unknownConfigKey, type Config } from './schema.js';
 
 /** The name of the config file older releases read beside the state file (still read, deprecated). */
@@ -72,8 +73,11 @@ function validate(source: SourceFile): Config {
 export async function readConfigFile(file: string, options: { required?: boolean } = {}): Promise<Config | null> {
   let text: string;
   try {
+    // Its hooks run as this user: a config another user owns or can write is refused, unread.
+    assertTrustedConfig(file);
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof InvalidInputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !options.required) return null;
     if (code === 'ENOENT') throw new InvalidInputError(`config ${file} does not exist: create it or drop --config`);

@@ -104,7 +104,8 @@ export class Engine {
   get(key: string): SessionInfo | undefined {
     const record = this.core.view.record(key);
     if (!record || this.core.view.problem(key)) return undefined;
-    return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
+    const { value, context } = record.snapshot;
+    return sessionInfo(key, value, context, record.updatedAt, this.core.logs.logFile(key, context.sessionId));
   }
 
   /**
@@ -161,6 +162,7 @@ export class Engine {
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
       isClosed: () => this.core.isClosed,
+      keepLogs: () => this.core.upkeep.tick(),
     });
     this.watchers.add(watcher);
     try {

@@ -32,8 +32,8 @@ export async function collectOrphans(
       const record = core.view.record(key)!;
       return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
     });
-  if (options.dryRun) return { sessions: orphaned, failed: [] };
-  const result: GcResult = { sessions: [], failed: [] };
+  if (options.dryRun) return { sessions: orphaned, failed: [], logsRemoved: [] };
+  const result: GcResult = { sessions: [], failed: [], logsRemoved: [] };
   for (const info of orphaned) {
     try {
       const stillOrphaned = (current: SessionInfo) => current.sessionId === info.sessionId && isOrphaned(core.view.record(info.key)?.snapshot.value);
@@ -45,5 +45,5 @@ export async function collectOrphans(
       else result.failed.push({ key: info.key, error: toErrorData(err) });
     }
   }
-  return result;
+  return { ...result, logsRemoved: await core.upkeep.retain() };
 }

@@ -3,7 +3,7 @@ import { topState } from '../../machines/paths.js';
 import { launchedCommand } from './launch-spec.js';
 import type { SessionContext, SessionInfo, SessionState } from '../model/schema.js';
 
-export function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null): SessionInfo {
+export function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null, logFile: string | null = null): SessionInfo {
   return {
     key,
     state: topStateOf(value),
@@ -22,6 +22,7 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     restarts: context.restarts ?? 0,
     restartPolicy: context.spec?.restart ?? null,
     restartAt: context.restartAt ?? null,
+    logFile,
     worktree: worktreeInfo(context),
   };
 }

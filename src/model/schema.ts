@@ -196,8 +196,17 @@ export const PersistedSnapshotSchema = z.looseObject({
 });
 export type PersistedSnapshot = z.infer<typeof PersistedSnapshotSchema>;
 
-/** The process carrying out a spawn or cleanup, so another process does not start it twice. */
-export const RecordOwnerSchema = z.object({ pid: z.number().int(), host: z.string() });
+/**
+ * The process carrying out a spawn or cleanup, so another process does not start it twice: its
+ * pid, host, and (where /proc says) boot id and start ticks, which tell it from a later process
+ * given the same pid. It owns the work for as long as it lives, however long that takes.
+ */
+export const RecordOwnerSchema = z.object({
+  pid: z.number().int(),
+  host: z.string(),
+  bootId: z.string().nullable().optional(),
+  startTicks: z.number().int().nullable().optional(),
+});
 export type RecordOwner = z.infer<typeof RecordOwnerSchema>;
 
 /** One key's entry in the state file: its stamp (`rev`, `updatedAt`), the machine version and the snapshot. */
@@ -225,6 +234,8 @@ export const HistoryEntrySchema = z.object({
   reason: z.enum(['ended', 'replaced', 'spawn-failed']),
   exitStatus: z.number().int().nullable(),
   error: ErrorDataSchema.nullable(),
+  /** The session's durable log (absent in entries written before logs were kept). */
+  logFile: z.string().nullable().optional(),
   /** The session's worktree and what its end did with it (absent: it had none). */
   worktree: z
     .object({ repo: z.string(), path: z.string(), branch: z.string(), base: z.string(), created: z.boolean(), removal: WorktreeRemovalSchema.nullable() })
@@ -273,6 +284,8 @@ export const SessionInfoSchema = z.object({
   restartPolicy: RestartPolicySchema.nullable().default(null),
   /** When the restart policy restarts the exited session next; null when none is due. */
   restartAt: z.string().nullable().default(null),
+  /** The session's durable log (docs/logs.md); null without a session id or with logs off. */
+  logFile: z.string().nullable().default(null),
   /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
   worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
 });
