@@ -7,10 +7,13 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 import type {
+  Activity,
+  ActivityContext,
   ErrorData,
   LaunchKind,
   LaunchSpec,
   RestartPolicy,
+  ServerIdentity,
   SessionContext,
   SpawnMode,
   Workspace,
@@ -42,6 +45,10 @@ export interface LaunchOutput {
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** When the window was seen up (ISO): the running session's activity starts then. */
+  at?: string | undefined;
+  /** The tmux server holding the window, when known. */
+  server?: ServerIdentity | null | undefined;
 }
 
 /** What the `ending` state asks the outside world to clean up: every window tagged with `sessionId`. */
@@ -55,13 +62,15 @@ export interface CleanupInput {
   nextWorkspace: Workspace | null;
 }
 
-/** A window carrying the session's tag, as a probe saw it. */
+/** The session's pane (tagged), as a probe saw it: where it is now and its program. */
 export interface WindowSeen {
   windowId: string;
   paneId: string;
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** The tmux server holding it, when known. */
+  server?: ServerIdentity | null | undefined;
 }
 
 /** Every event a session actor accepts. */
@@ -78,10 +87,29 @@ export type SessionEvent =
   | { type: 'WORKSPACE_RELEASED'; removal: WorktreeRemoval }
   /** Probe: no window carries this session's tag. */
   | { type: 'WINDOW_GONE' }
-  /** Probe: the pane is dead with this exit status (needs `remain-on-exit on`). */
-  | { type: 'PANE_EXITED'; exitStatus: number }
-  /** Probe: a window carrying this session's tag is there (again). */
-  | { type: 'WINDOW_FOUND'; window: WindowSeen }
+  /** Probe: the pane is dead with this exit status (needs `remain-on-exit on`), and what it last printed. */
+  | { type: 'PANE_EXITED'; exitStatus: number; lastOutput?: string | null | undefined }
+  /**
+   * Probe: the session's pane is there (again), or somewhere else than recorded (moved, swapped,
+   * respawned by hand, on a restarted server): the record follows it.
+   */
+  | { type: 'WINDOW_FOUND'; window: WindowSeen; at?: string | undefined }
+  /** Activity: output after the activity was decided (`outputAt`: when, in ms since the epoch). */
+  | { type: 'OUTPUT'; at: string; outputAt: number }
+  /**
+   * Activity: no output for the profile's quiet period; the bottom of the screen matched a
+   * pattern (`source: 'pattern'`, the line in `matched`) or nothing did (`silence`).
+   */
+  | {
+      type: 'QUIET';
+      activity: 'idle' | 'waiting';
+      source: 'pattern' | 'silence';
+      at: string;
+      outputAt: number | null;
+      matched: string | null;
+    }
+  /** Activity: the agent's own hook says what it does (`warden signal`): beats patterns until output. */
+  | { type: 'SIGNAL'; activity: Activity; at: string; outputAt: number | null }
   /** Try a failed cleanup again (the engine sends it on reconcile). */
   | { type: 'RETRY' }
   /** The restart policy's deadline may have passed: restarts the exited session if `at` is past it. */
@@ -121,6 +149,27 @@ function errorData(error: unknown): ErrorData {
   return { code: 'TMUX_FAILED', message: String(error), stderr: '' };
 }
 
+/** When the event that brought the session to `active.running` saw it running, when it says. */
+function startedAt(event: { type: string; output?: unknown; at?: unknown }): string | null {
+  if (typeof event.at === 'string') return event.at;
+  const output = event.output as { at?: unknown } | undefined;
+  return typeof output?.at === 'string' ? output.at : null;
+}
+
+/** The activity context an activity event decides. */
+function activityOf(event: SessionEvent): ActivityContext | undefined {
+  switch (event.type) {
+    case 'OUTPUT':
+      return { since: event.at, source: 'silence', outputAt: event.outputAt, matched: null };
+    case 'QUIET':
+      return { since: event.at, source: event.source, outputAt: event.outputAt, matched: event.matched };
+    case 'SIGNAL':
+      return { since: event.at, source: 'signal', outputAt: event.outputAt, matched: `warden signal ${event.activity}` };
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The session statechart. Its services are placeholders that throw: run it with
  * `sessionMachine.provide({ actors: { launchWindow, cleanupWindow } })`.
@@ -145,6 +194,13 @@ export const sessionMachine = setup({
     restartWanted: ({ context }) => restartApplies(context) && (context.restarts ?? 0) < context.spec!.restart!.maxRestarts,
     restartLimitReached: ({ context }) => restartApplies(context) && (context.restarts ?? 0) >= context.spec!.restart!.maxRestarts,
     restartIsDue: ({ context, event }) => event.type === 'RESTART' && context.restartAt != null && event.at >= context.restartAt,
+    /** The current activity came from a signal: quiet and patterns do not overrule it. */
+    signalled: ({ context }) => context.activity?.source === 'signal',
+    quietWaiting: ({ context, event }) =>
+      event.type === 'QUIET' && event.activity === 'waiting' && context.activity?.source !== 'signal',
+    quietIdle: ({ context, event }) => event.type === 'QUIET' && event.activity === 'idle' && context.activity?.source !== 'signal',
+    signalBusy: ({ event }) => event.type === 'SIGNAL' && event.activity === 'busy',
+    signalIdle: ({ event }) => event.type === 'SIGNAL' && event.activity === 'idle',
   },
   actions: {
     startSession: assign(({ event }) => {
@@ -218,12 +274,22 @@ export const sessionMachine = setup({
       paneId: w.paneId,
       pid: w.pid,
       exitStatus: w.dead ? w.exitStatus ?? 0 : null,
+      lastOutput: null,
+      ...(w.server ? { server: w.server } : {}),
       error: null,
     })),
-    adoptWindow: assign(({ event }) => {
+    adoptWindow: assign(({ event, context }) => {
       if (event.type !== 'WINDOW_FOUND') return {};
       const w = event.window;
-      return { windowId: w.windowId, paneId: w.paneId, pid: w.pid, exitStatus: w.dead ? w.exitStatus ?? 0 : null };
+      const sameProgram = w.dead && w.pid === context.pid;
+      return {
+        windowId: w.windowId,
+        paneId: w.paneId,
+        pid: w.pid,
+        exitStatus: w.dead ? w.exitStatus ?? 0 : null,
+        lastOutput: sameProgram ? context.lastOutput ?? null : null,
+        ...(w.server ? { server: w.server } : {}),
+      };
     }),
     recordWorkspaceReady: assign(({ context }) => (context.workspace ? { workspace: { ...context.workspace, ready: true } } : {})),
     recordDisposal: assign(({ event, context }) =>
@@ -232,8 +298,15 @@ export const sessionMachine = setup({
     recordRemoval: assign(({ event, context }) =>
       event.type === 'WORKSPACE_RELEASED' && context.workspace ? { workspace: { ...context.workspace, removal: event.removal } } : {},
     ),
-    recordExit: assign(({ event }) => (event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus } : {})),
+    recordExit: assign(({ event }) =>
+      event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus, lastOutput: event.lastOutput ?? null } : {},
+    ),
     forgetWindow: assign({ windowId: null, paneId: null, pid: null }),
+    /** A session that starts (or is found) running is busy until it goes quiet: `silence` decides. */
+    startActivity: assign(({ event, context }) => ({
+      activity: { since: startedAt(event) ?? context.createdAt ?? '', source: 'silence' as const, outputAt: null, matched: null },
+    })),
+    decideActivity: assign(({ event }) => ({ activity: activityOf(event) })),
     recordError: assign((_, failure: { error: unknown }) => ({ error: errorData(failure.error) })),
     clearError: assign({ error: null }),
     /** The caller attaches to the running session (the CLI prints how); the session is untouched. */
@@ -256,6 +329,7 @@ export const sessionMachine = setup({
     next: null,
     restarts: 0,
     restartAt: null,
+    activity: null,
     workspace: null,
   }),
   initial: 'normal',
@@ -298,16 +372,48 @@ export const sessionMachine = setup({
       initial: 'running',
       on: {
         WINDOW_GONE: { target: 'orphaned', actions: 'forgetWindow' },
+        // The pane moved (swap-pane, move-pane), was respawned by hand, or its server restarted.
+        WINDOW_FOUND: [
+          { guard: 'foundPaneDead', target: '.exited', actions: 'adoptWindow' },
+          { target: '.running', actions: 'adoptWindow' },
+        ],
         END: { target: 'ending', actions: 'recordDisposal' },
         SPAWN: { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
       },
       states: {
+        // Activity (DESIGN: Activity): busy until quiet; the screen or the agent's own signal
+        // tells waiting from idle. A resumed or adopted session starts busy.
         running: {
+          initial: 'busy',
+          entry: 'startActivity',
           on: {
             PANE_EXITED: { target: 'exited', actions: 'recordExit' },
             // SPAWN resume or ensure on a running session changes nothing. The named action makes
             // the machine say it takes the event (`snapshot.can`), which a bare guard does not.
             SPAWN: { guard: 'modeKeeps', actions: 'attach' },
+            SIGNAL: [
+              { guard: 'signalBusy', target: '.busy', actions: 'decideActivity' },
+              { guard: 'signalIdle', target: '.idle', actions: 'decideActivity' },
+              { target: '.waiting', actions: 'decideActivity' },
+            ],
+          },
+          states: {
+            busy: {
+              on: {
+                QUIET: [
+                  { guard: 'quietWaiting', target: 'waiting', actions: 'decideActivity' },
+                  { guard: 'quietIdle', target: 'idle', actions: 'decideActivity' },
+                ],
+                // Output after a busy signal: silence and the screen decide again from here on.
+                OUTPUT: { guard: 'signalled', actions: 'decideActivity' },
+              },
+            },
+            idle: {
+              on: { OUTPUT: { target: 'busy', actions: 'decideActivity' } },
+            },
+            waiting: {
+              on: { OUTPUT: { target: 'busy', actions: 'decideActivity' } },
+            },
           },
         },
         exited: {

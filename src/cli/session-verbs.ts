@@ -5,7 +5,7 @@ import type { Engine, RestartPolicyInput } from '../engine.js';
 import { InvalidInputError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
 import { RESTART_POLICIES, SPAWN_MODES, type SessionInfo, type WorktreeDisposal } from '../model/schema.js';
 import { shellQuote } from '../model/shell.js';
-import { colorsFor, sessionDetails, sessionLine } from './format.js';
+import { colorsFor, explanationText, sessionDetails, sessionLine } from './format.js';
 import { cliConfig, collectPair, examples, parseCount, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 /** The restart policy the options give, or undefined when none of them is given (the stored one is kept). */
@@ -62,6 +62,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
     .addOption(new Option('--restart <policy>', 'restart the program by itself when it exits').choices(RESTART_POLICIES))
     .option('--max-restarts <n>', 'restarts in a row before giving up (default 5)', parseCount('--max-restarts'))
     .option('--restart-backoff <ms>', 'wait before the first restart, doubled each time (default 1000)', parseCount('--restart-backoff'))
+    .option('--profile <name>', 'activity profile (claude, codex, aider, opencode, gemini, shell, or one of the config file); chosen from the command by default')
     .option('--worktree [branch]', 'run in a git worktree of its own, <repo>/.worktrees/KEY, on a new branch (default warden/KEY) or the worktree already there for BRANCH')
     .option('--repo <dir>', 'the repository of --worktree (default: the current directory)')
     .option('--base <ref>', 'what the new branch of --worktree starts from (default: the repository HEAD)')
@@ -97,6 +98,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
           group: opts.group,
           resumeCommand: opts.resumeCommand,
           restart: restart ?? undefined,
+          profile: opts.profile,
           worktree,
         }),
       );
@@ -111,8 +113,9 @@ export const registerStatus: RegisterVerb = (program, globals) => {
     .command('status')
     .description('one session, after a reconcile with tmux')
     .argument('<key>', 'the session key', parseKey)
-    .addHelpText('after', examples('warden status api-fix', "warden status api-fix --json | jq -r .state"))
-    .action(async (key: string) => {
+    .option('--explain', 'say how its activity was decided: which source, when, and what it saw')
+    .addHelpText('after', examples('warden status api-fix', 'warden status api-fix --explain', "warden status api-fix --json | jq -r .activity"))
+    .action(async (key: string, opts: { explain?: boolean }) => {
       const g = globals();
       const info = await withEngine(g, async (engine) => {
         const found = engine.get(key);
@@ -121,11 +124,13 @@ export const registerStatus: RegisterVerb = (program, globals) => {
           throw new WardenError('SNAPSHOT_INVALID', `${key} cannot be loaded (${problem.message}): run 'warden doctor'`);
         }
         if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
-        return found;
-      });
-      if (g.json) return printJson(info);
-      process.stdout.write(sessionDetails(info, colorsFor(process.stdout)));
-      if (info.exitStatus !== null && info.logFile) process.stdout.write(await lastOutput(info.logFile));
+        return { found, explanation: opts.explain ? engine.explainActivity(key) : null };
+      }, { activity: true });
+      if (g.json) return printJson(opts.explain ? { ...info.found, explain: info.explanation } : info.found);
+      const c = colorsFor(process.stdout);
+      process.stdout.write(sessionDetails(info.found, c));
+      if (info.explanation) process.stdout.write(explanationText(info.explanation, c));
+      if (info.found.exitStatus !== null && info.found.logFile) process.stdout.write(await lastOutput(info.found.logFile));
     });
 };
 

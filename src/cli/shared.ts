@@ -9,7 +9,6 @@ import { InvalidInputError, WardenError } from '../model/errors.js';
 import { HookRunner } from '../hooks.js';
 import { locateConfig, readConfigFile, userConfigPath, type Config } from '../config/index.js';
 import { parseLogSettingsText } from '../model/log-settings.js';
-
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
 
@@ -44,15 +43,16 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
  */
 export async function withEngine<T>(
   globals: GlobalOptions,
-  body: (engine: Engine) => Promise<T>,
-  options: Partial<EngineOptions> & { reconcile?: boolean } = {},
+  body: (engine: Engine, probe: ReconcileResult | null) => Promise<T>,
+  options: Partial<EngineOptions> & { reconcile?: boolean; activity?: boolean } = {},
 ): Promise<T> {
-  const { reconcile = true, ...overrides } = options;
+  const { reconcile = true, activity = false, ...overrides } = options;
   const opened = { ...engineOptions(globals), ...overrides };
   const config = await cliConfig(globals, opened);
   const hooks = config ? cliHooks(config.config, config.file, opened) : null;
   const group = opened.group ?? config?.config.defaults?.group;
   if (group) opened.group = group;
+  const profiles = config?.config.profiles;
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
   const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
@@ -62,10 +62,12 @@ export async function withEngine<T>(
     ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
     : overrides.inspect;
   try {
-    const engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
+    const engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
-      if (reconcile) reportProbe(await engine.reconcile());
-      return await body(engine);
+      // Activity is decided (a screen captured, a change written) only for the verbs that show it.
+      const probe = reconcile ? await engine.reconcile({ activity }).catch((err: unknown) => unrecorded(err, activity)) : null;
+      if (probe) reportProbe(probe);
+      return await body(engine, probe);
     } finally {
       await engine.close();
     }
@@ -114,13 +116,27 @@ function cliHooks(config: Config, file: string, options: EngineOptions): HookRun
 }
 
 /**
+ * A verb that only shows sessions (ls, status, wait) still shows them when what it saw cannot be
+ * written (a read-only state directory): the state last recorded, with a warning.
+ */
+function unrecorded(err: unknown, showsOnly: boolean): ReconcileResult {
+  if (!showsOnly || !(err instanceof WardenError && err.code === 'STATE_IO')) throw err;
+  warn('STATE_IO', `${err.message}: showing the state last recorded`);
+  return { probe: 'ok', transitions: [], exitsPending: 0 };
+}
+
+/**
  * A probe tmux did not answer changes nothing (invariant 3); a person is told the state shown
  * is the last one recorded. No tmux at all is an error: nothing useful can follow.
  */
 export function reportProbe(result: ReconcileResult): void {
   if (result.probe !== 'unknown') return;
   if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
-  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded`);
+  if (result.error?.code === 'TMUX_SOCKET_GONE') {
+    warn('TMUX_SOCKET_GONE', `${result.error.message}; showing the state last recorded, not confirmed`);
+    return;
+  }
+  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded, not confirmed`);
 }
 
 export function printJson(value: unknown): void {

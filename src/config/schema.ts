@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SESSION_STATE_PATHS } from '../../machines/paths.js';
+import { ProfileSchema, ProfilesSchema } from '../activity/profiles.js';
 import { GroupSchema, RestartPolicySchema } from '../model/schema.js';
 
 const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
@@ -46,8 +47,8 @@ export const ConfigSchema = z.strictObject({
   hooks: z
     .partialRecord(z.enum(HOOK_STATE_NAMES as [string, ...string[]]), z.union([HookCommandSchema, z.array(HookCommandSchema)], { error: COMMAND_SHAPE }))
     .default({}),
-  /** Activity profiles by name (patterns that tell a waiting agent from an idle one). */
-  profiles: z.record(z.string(), z.unknown()).optional(),
+  /** Activity profiles beside the built-in ones (docs/activity.md); one named like a built-in replaces it. */
+  profiles: ProfilesSchema.default({}),
   defaults: DefaultsSchema.optional(),
 });
 /** A validated config file, defaults applied. */
@@ -62,5 +63,6 @@ export function unknownConfigKey(path: PropertyKey[], key: string): string {
   if (where === 'hooks') return `unknown state ${quoted}: use one of ${HOOK_STATE_NAMES.join(', ')}`;
   if (where === '') return `unknown field ${quoted}: the fields are hookTimeoutMs, hooks, profiles, defaults`;
   if (where === 'defaults') return `unknown field ${quoted}: the fields are group, restart`;
+  if (where.startsWith('profiles.')) return `unknown field ${quoted}: the fields are ${Object.keys(ProfileSchema.shape).join(', ')}`;
   return `unknown field ${quoted}: the fields are run, timeoutMs`;
 }

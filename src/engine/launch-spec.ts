@@ -18,6 +18,7 @@ const SPEC_FLAGS: Record<string, string> = {
   group: '--group',
   resumeCommand: '--resume-command',
   restart: '--restart',
+  profile: '--profile',
 };
 
 /** `{sessionId}` and `{key}` in a command template. */
@@ -61,6 +62,7 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     labels: options.labels ?? stored?.labels ?? {},
     group: options.group ?? stored?.group ?? defaultGroup,
     resumeCommand: options.resumeCommand === '' ? null : options.resumeCommand ?? stored?.resumeCommand ?? null,
+    profile: options.profile ?? stored?.profile ?? null,
     ...(restart && restart.policy !== 'no' ? { restart: RestartPolicySchema.parse(restart) } : {}),
   });
   if (!parsed.success) {

@@ -1,5 +1,5 @@
 /** The session object every verb, subscriber and JSON output shows, from a record's snapshot. */
-import { topState } from '../../machines/paths.js';
+import { activityIn, topState } from '../../machines/paths.js';
 import { launchedCommand } from './launch-spec.js';
 import type { SessionContext, SessionInfo, SessionState } from '../model/schema.js';
 
@@ -22,8 +22,11 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     restarts: context.restarts ?? 0,
     restartPolicy: context.spec?.restart ?? null,
     restartAt: context.restartAt ?? null,
+    ...activityInfo(value, context),
     logFile,
     worktree: worktreeInfo(context),
+    lastOutput: context.exitStatus === null ? null : context.lastOutput ?? null,
+    serverPid: context.server?.pid ?? null,
   };
 }
 
@@ -37,4 +40,12 @@ export function worktreeInfo(context: SessionContext): SessionInfo['worktree'] {
 export function topStateOf(value: unknown): SessionState {
   const top = typeof value === 'string' ? value.split('.')[0]! : topState(value);
   return (top || 'normal') as SessionState;
+}
+
+/** The activity fields of the session object: null unless the session is running. */
+export function activityInfo(value: unknown, context: SessionContext): Pick<SessionInfo, 'activity' | 'activitySince' | 'activitySource'> {
+  const activity = activityIn(value);
+  if (activity === null) return { activity: null, activitySince: null, activitySource: null };
+  // A record written before activity existed rehydrates busy, decided by nothing yet.
+  return { activity, activitySince: context.activity?.since || null, activitySource: context.activity?.source ?? 'silence' };
 }

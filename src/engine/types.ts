@@ -1,6 +1,7 @@
 /** The engine's public option and event types. */
 import type { InspectionEvent, Observer } from 'xstate';
 import type { SessionMachine } from '../../machines/session.js';
+import type { ProfilesInput } from '../activity/profiles.js';
 import type { LogSettingsInput } from '../model/log-settings.js';
 import type { ErrorData, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
@@ -9,6 +10,8 @@ import type { Workspaces } from './workspaces.js';
 
 /** The tmux session that holds the windows unless told otherwise. */
 export const DEFAULT_GROUP = 'warden';
+/** How long `end` gives a program after SIGHUP, and again after SIGTERM. */
+export const DEFAULT_END_GRACE_MS = 3000;
 
 /** How `createEngine` opens an engine. Every field is optional. */
 export interface EngineOptions {
@@ -26,6 +29,11 @@ export interface EngineOptions {
   tmuxTimeoutMs?: number | undefined;
   /** The tmux binary (`tmux` on PATH by default). */
   tmuxBin?: string | undefined;
+  /**
+   * How long `end` waits for a program after SIGHUP, and again after SIGTERM, before the next
+   * signal (3000 ms); it reports only once the program is gone.
+   */
+  endGraceMs?: number | undefined;
   /** Reconcile once on open (default true). Work left by a dead process resumes at the first reconcile. */
   reconcileOnOpen?: boolean | undefined;
   /** @deprecated Ignored: a lock is taken over when its holder's process is gone, never by age. */
@@ -48,6 +56,11 @@ export interface EngineOptions {
   machine?: SessionMachine | undefined;
   /** The state store: the lowdb file at `stateFile` by default. */
   store?: SessionStore | undefined;
+  /**
+   * Activity profiles of the user's (the config file's `profiles`), beside the built-in ones; one
+   * named like a built-in replaces it. Validated with `ProfilesSchema`.
+   */
+  profiles?: ProfilesInput | undefined;
   /**
    * Durable logs of sessions' output: the size cap, rotation and retention, and `directory`
    * (beside the state file by default: docs/logs.md). `{ enabled: false }` keeps none.
@@ -106,6 +119,8 @@ export interface SpawnOptions {
   resumeCommand?: string | null | undefined;
   /** When the session restarts by itself after it exits; `null` or policy `no` clears it. */
   restart?: RestartPolicyInput | null | undefined;
+  /** The activity profile (`claude`, `codex`, a user profile …); chosen from the command by default. */
+  profile?: string | null | undefined;
   /**
    * Run in a git worktree of its own: `<repo>/.worktrees/<key>` on a new branch (`warden/<key>`
    * unless `branch`) from `base` (the repository's HEAD), or the worktree already there for the
@@ -123,6 +138,13 @@ export interface EndOptions {
 
 /** A restart policy as a caller writes it (the limits have defaults). */
 export type RestartPolicyInput = import('zod').input<typeof import('../model/schema.js').RestartPolicySchema>;
+/** How `Engine.send` types. */
+export interface SendOptions {
+  /** Press Enter after the text (default true). */
+  enter?: boolean | undefined;
+  /** First wait (this many ms at most) until the session is idle or waiting; refuse to send if it is not by then. */
+  waitReadyMs?: number | undefined;
+}
 
 /** A state change of one session, reported only once it is durable in the state file. */
 export interface TransitionEvent {
@@ -180,16 +202,23 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Listen to tmux's control-mode notifications (default true). */
   control?: boolean;
+  /** Hear pane output and decide activity (default true); false: lifecycle only, no output read. */
+  activity?: boolean;
 }
 
 /** What a watch loop needs of the engine. */
 export interface Watched {
   tmux: import('../tmux/commands.js').Tmux;
   group: string;
-  reconcile(): Promise<ReconcileResult>;
+  /** `hints`: the output the watcher heard, more precise than tmux's whole-second `window_activity`. */
+  reconcile(hints?: import('./activity.js').OutputHints, options?: { activity?: boolean }): Promise<ReconcileResult>;
+  /** The running sessions' panes, and what their output and quiet mean (after the last reconcile). */
+  paneWatches(): Map<string, import('./activity.js').PaneWatch>;
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;
+  /** Reads what other processes wrote (one `stat` when nothing changed); true when something did. */
+  syncFile(): Promise<boolean>;
   isClosed(): boolean;
   /** Log upkeep after a reconcile: where running sessions' logs stand, and retention now and then. */
   keepLogs(): Promise<void>;

@@ -139,6 +139,8 @@ export const LaunchSpecSchema = z.object({
   resumeCommand: PlainTextSchema.nullable(),
   /** Absent: never restarted by itself (records written before restart policies have none). */
   restart: RestartPolicySchema.optional(),
+  /** The activity profile asked for with `--profile`; null: chosen from the command. */
+  profile: z.string().nullish(),
   /** Run in a git worktree of its own (absent in records written before worktrees existed). */
   worktree: WorktreeRequestSchema.nullable().optional(),
 });
@@ -153,6 +155,46 @@ export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 export const LaunchKindSchema = z.enum(['create', 'respawn', 'relaunch']);
 export type LaunchKind = z.infer<typeof LaunchKindSchema>;
 
+/** What a running agent is doing (DESIGN: Activity). */
+export const ACTIVITIES = ['busy', 'idle', 'waiting'] as const;
+export const ActivitySchema = z.enum(ACTIVITIES);
+export type Activity = z.infer<typeof ActivitySchema>;
+
+/** Which source decided the activity, highest confidence first. */
+export const ACTIVITY_SOURCES = ['signal', 'pattern', 'silence'] as const;
+export const ActivitySourceSchema = z.enum(ACTIVITY_SOURCES);
+export type ActivitySource = z.infer<typeof ActivitySourceSchema>;
+
+/**
+ * How the current activity was decided; the activity itself is the machine's substate of
+ * `active.running`. Written only when the activity (or its source) changes, never per output.
+ */
+export const ActivityContextSchema = z.object({
+  since: z.string(),
+  source: ActivitySourceSchema,
+  /**
+   * The last output known when it was decided (ms since the epoch; tmux's `window_activity` or
+   * a control client's `%output`): output after it says the agent works again.
+   */
+  outputAt: z.number().nullable(),
+  /** The line of the screen (or the signal) that decided, for `status --explain`. */
+  matched: z.string().nullable(),
+});
+export type ActivityContext = z.infer<typeof ActivityContextSchema>;
+/**
+ * Which tmux server holds a session's window (invariant 9): its pid, the start of that process
+ * (so a reused pid is not mistaken for it) and the socket file it was reached through. While that
+ * process lives, "no server" on that socket means the socket file was removed, not that the
+ * windows are gone.
+ */
+export const ServerIdentitySchema = z.object({
+  pid: z.number().int(),
+  bootId: z.string().nullable(),
+  startTicks: z.number().int().nullable(),
+  socket: z.string(),
+});
+export type ServerIdentity = z.infer<typeof ServerIdentitySchema>;
+
 /** The context of a session actor: everything persisted about one session besides its state. */
 export const SessionContextSchema = z.object({
   key: KeySchema,
@@ -163,6 +205,10 @@ export const SessionContextSchema = z.object({
   paneId: z.string().nullable(),
   pid: z.number().int().nullable(),
   exitStatus: z.number().int().nullable(),
+  /** The last lines the program printed, kept when its pane exited (absent in older files). */
+  lastOutput: z.string().nullable().optional(),
+  /** The tmux server holding the window (absent in older files). */
+  server: ServerIdentitySchema.nullable().optional(),
   createdAt: z.string().nullable(),
   error: ErrorDataSchema.nullable(),
   /** A fresh spawn waiting for the old session's cleanup (`ending → spawning`). */
@@ -173,6 +219,8 @@ export const SessionContextSchema = z.object({
   restarts: z.number().int().nonnegative().optional(),
   /** When the restart policy restarts the exited session (a deadline in context, invariant 7). */
   restartAt: z.string().nullable().optional(),
+  /** How the activity of a running session was decided; null before it ran (or in old records). */
+  activity: ActivityContextSchema.nullish(),
   /** The session's git worktree (absent in records written before worktrees existed). */
   workspace: WorkspaceSchema.nullable().optional(),
 });
@@ -284,10 +332,20 @@ export const SessionInfoSchema = z.object({
   restartPolicy: RestartPolicySchema.nullable().default(null),
   /** When the restart policy restarts the exited session next; null when none is due. */
   restartAt: z.string().nullable().default(null),
+  /** What a running agent is doing; null unless the session is running. */
+  activity: ActivitySchema.nullable().default(null),
+  /** When the activity began (ISO time); null with it. */
+  activitySince: z.string().nullable().default(null),
+  /** Which source decided it: an agent's own `signal`, a screen `pattern`, or `silence`/output. */
+  activitySource: ActivitySourceSchema.nullable().default(null),
   /** The session's durable log (docs/logs.md); null without a session id or with logs off. */
   logFile: z.string().nullable().default(null),
   /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
   worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
+  /** The last lines the program printed before its pane exited; null while it runs. */
+  lastOutput: z.string().nullable().default(null),
+  /** The pid of the tmux server holding the window, as last recorded. */
+  serverPid: z.number().nullable().default(null),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
 
