@@ -125,9 +125,11 @@ function eventsIn(s: Snapshot): SessionEvent[] {
     { type: 'QUIET', activity: 'idle', source: 'silence', at: 'quiet', outputAt: 1, matched: null },
   ];
   // The lifecycle events are the same transitions from every activity: taken from busy only.
-  if (state.startsWith('active.running') && state !== 'active.running.busy') return activity;
+  // (A restart policy's count, `#rN`, does not change which events a state takes.)
+  const base = state.replace(/#r\d+$/, '');
+  if (base.startsWith('active.running') && base !== 'active.running.busy') return activity;
   return [
-    ...(state === 'active.running.busy' ? activity : []),
+    ...(base === 'active.running.busy' ? activity : []),
     spawn('normal'),
     spawn('resume'),
     spawn('fresh'),
