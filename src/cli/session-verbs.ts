@@ -40,6 +40,9 @@ function programOptionsNeedDashDash(command: Command): void {
   });
 }
 
+/** A commander parser for a repeatable option: each value appended (checked by the engine). */
+const collectName = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 export const registerSpawn: RegisterVerb = (program, globals) => {
   const spawn = program
     .command('spawn')
@@ -55,7 +58,8 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
         .default('normal'),
     )
     .option('--cwd <dir>', 'working directory of the program (relative to here)')
-    .option('--env <K=V>', 'environment variable for the program (repeatable)', collectPair('--env'))
+    .option('--env <K=V>', 'environment variable for the program, stored with the session (repeatable)', collectPair('--env'))
+    .option('--pass-env <NAME>', "variable passed from the launching process's environment at each launch; only the name is stored (repeatable)", collectName)
     .option('--label <K=V>', 'label stored with the session, e.g. ticket=T-12 (repeatable)', collectPair('--label'))
     .option('--group <name>', 'tmux session that holds the window (default warden; a resumed session keeps its own)')
     .option('--resume-command <cmd>', "command used to relaunch an orphaned or exited session; {sessionId} and {key} are substituted; '' clears it")
@@ -74,6 +78,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
         'warden spawn api-fix --mode ensure -- claude --session-id {sessionId}',
         'warden spawn worker --restart on-failure --max-restarts 3 -- ./worker.sh',
         'warden spawn api-fix --mode fresh',
+        'warden spawn api-fix --pass-env ANTHROPIC_API_KEY -- claude',
         'warden spawn api-fix --worktree --repo ~/src/api --base main -- claude',
       ),
     )
@@ -94,6 +99,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
           command,
           cwd: opts.cwd,
           env: opts.env,
+          passEnv: opts.passEnv,
           labels: opts.label,
           group: opts.group,
           resumeCommand: opts.resumeCommand,

@@ -9,6 +9,7 @@ import { InvalidInputError, WardenError } from '../model/errors.js';
 import { HookRunner } from '../hooks.js';
 import { locateConfig, readConfigFile, userConfigPath, type Config } from '../config/index.js';
 import { parseLogSettingsText } from '../model/log-settings.js';
+import { resolveLinks } from '../store/trust.js';
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
 
@@ -23,6 +24,9 @@ export interface GlobalOptions {
 
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
 export type RegisterVerb = (program: Command, globals: () => GlobalOptions) => void;
+
+/** How long a verb waits for its hooks before leaving them in the spool for the next process. */
+export const CLI_HOOK_WAIT_MS = 1500;
 
 export function engineOptions(globals: GlobalOptions): EngineOptions {
   const stateFile = globals.state || process.env.WARDEN_STATE;
@@ -61,8 +65,20 @@ export async function withEngine<T>(
   const inspect = inspection
     ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
     : overrides.inspect;
+  let engine: Engine | null = null;
+  // Ctrl-C while transitions are landing: let them land and be spooled for their hooks before
+  // exiting, so none is lost (invariant 14). Verbs with their own handler (watch) stop themselves.
+  const onInterrupt = () => {
+    if (process.listenerCount('SIGINT') > 1) return;
+    void (async () => {
+      await engine?.close().catch(() => undefined);
+      await hooks?.close({ waitMs: 0 });
+      process.exit(130);
+    })();
+  };
+  if (hooks) process.on('SIGINT', onInterrupt);
   try {
-    const engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
+    engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
       // Activity is decided (a screen captured, a change written) only for the verbs that show it.
       const probe = reconcile ? await engine.reconcile({ activity }).catch((err: unknown) => unrecorded(err, activity)) : null;
@@ -72,7 +88,9 @@ export async function withEngine<T>(
       await engine.close();
     }
   } finally {
-    await hooks?.close();
+    // Hooks are not the verb's work: a short wait, then the rest is left to the next process.
+    await hooks?.close({ waitMs: CLI_HOOK_WAIT_MS });
+    process.off('SIGINT', onInterrupt);
     await live?.stop();
     await log?.close();
   }
@@ -105,10 +123,13 @@ async function loadConfig(globals: GlobalOptions, options: EngineOptions): Promi
 /** The hooks of the config file; their failures go to stderr. */
 function cliHooks(config: Config, file: string, options: EngineOptions): HookRunner | null {
   if (Object.keys(config.hooks).length === 0) return null;
+  const stateFile = options.stateFile ?? defaultStatePath();
   return new HookRunner(config, {
-    stateFile: options.stateFile ?? defaultStatePath(),
+    stateFile,
     socket: typeof options.socket === 'string' ? options.socket : undefined,
     cwd: path.dirname(file),
+    // Beside the state file (its target, when it is a link): transitions whose hooks have not run yet.
+    spoolDir: `${resolveLinks(stateFile)}.hooks`,
     onResult: (result) => {
       if (!result.ok) warn('HOOK_FAILED', result.message);
     },

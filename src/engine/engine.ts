@@ -164,6 +164,7 @@ export class Engine {
       paneWatches: () => this.reconciler.paneWatches(),
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
+      stateFile: this.stateFile,
       syncFile: async () => !this.core.isClosed && (await this.core.sync()) !== null,
       isClosed: () => this.core.isClosed,
       keepLogs: () => this.core.upkeep.tick(),

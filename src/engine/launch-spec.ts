@@ -13,6 +13,7 @@ import type { SpawnOptions } from './types.js';
 /** The CLI flag that carries each field of a launch spec. */
 const SPEC_FLAGS: Record<string, string> = {
   env: '--env',
+  passEnv: '--pass-env',
   labels: '--label',
   cwd: '--cwd',
   group: '--group',
@@ -59,6 +60,7 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     // tmux runs the program from its server's directory: a relative --cwd means the caller's.
     cwd: options.cwd ? resolvePath(options.cwd) : stored ? stored.cwd : process.cwd(),
     env: options.env ?? stored?.env ?? {},
+    passEnv: options.passEnv ?? stored?.passEnv,
     labels: options.labels ?? stored?.labels ?? {},
     group: options.group ?? stored?.group ?? defaultGroup,
     resumeCommand: options.resumeCommand === '' ? null : options.resumeCommand ?? stored?.resumeCommand ?? null,
@@ -69,6 +71,12 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     throw new InvalidInputError(formatIssue(parsed.error, { subject: `spawn ${key}`, nameOf: (path) => SPEC_FLAGS[String(path[0])] }));
   }
   const spec = parsed.data;
+  if (spec.passEnv?.length === 0) delete spec.passEnv;
+  for (const name of options.passEnv ?? []) {
+    if (process.env[name] === undefined) {
+      throw new InvalidInputError(`--pass-env ${name}: ${name} is not set in this environment: export it first, or drop --pass-env ${name}`);
+    }
+  }
   if (spec.command[0]!.trim() === '') {
     throw new InvalidInputError(`spawn ${key}: the command is empty: name a program after --`);
   }

@@ -22,6 +22,16 @@ import type { SessionLogSink } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import type { WriteBehind } from './write-behind.js';
 
+/** `--pass-env` names, valued from this process's environment now (unset ones are left out). */
+function passedEnv(names: readonly string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names ?? []) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 /** What the services need besides the collaborators. */
 export interface ServiceOptions {
   /** A 0700 directory for the launch environment files (see tmux/launch-env.ts). */
@@ -95,8 +105,8 @@ export class SessionServices {
     await this.prepareWorkspace(input, signal);
     const command = launchedCommand(spec, input.launch, { sessionId, key });
     // Invariant 15 and defect 7: the caller's environment with the session's over it, through a
-    // 0600 file, never through an argv.
-    const env = launchEnvironment({ ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key });
+    // 0600 file, never through an argv; `--pass-env` names read from this process now.
+    const env = launchEnvironment({ ...spec.env, ...passedEnv(spec.passEnv), WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key });
     let envFile: string | undefined;
     try {
       // Invariant 2: a launch that may have run before (restored snapshot), or whose session's

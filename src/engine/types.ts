@@ -106,8 +106,17 @@ export interface SpawnOptions {
   command?: string[] | undefined;
   /** Working directory of the program; it must exist. The caller's directory by default (recorded). */
   cwd?: string | null | undefined;
-  /** Extra environment of the program (it always gets `WARDEN_SESSION_ID` and `WARDEN_KEY`). */
+  /**
+   * Extra environment of the program (it always gets `WARDEN_SESSION_ID` and `WARDEN_KEY`).
+   * Stored in the state file with the session (mode 0600): for secrets use `passEnv`.
+   */
   env?: Record<string, string> | undefined;
+  /**
+   * Names of variables the program gets from the environment of the process that launches it, read
+   * at each launch (this one now; a later resume or restart reads its own). Only the names are
+   * stored. Each must be set here when spawning.
+   */
+  passEnv?: string[] | undefined;
   /** Free-form labels stored with the session (a ticket id, an owner). */
   labels?: Record<string, string> | undefined;
   /** The tmux session to put the window in; the engine's group by default. */
@@ -217,6 +226,8 @@ export interface Watched {
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;
+  /** The state file, whose directory the watcher watches for other processes' writes. */
+  stateFile?: string;
   /** Reads what other processes wrote (one `stat` when nothing changed); true when something did. */
   syncFile(): Promise<boolean>;
   isClosed(): boolean;

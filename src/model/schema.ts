@@ -133,6 +133,11 @@ export const LaunchSpecSchema = z.object({
   command: z.array(PlainTextSchema).min(1, 'a command is required (after --)'),
   cwd: z.string().nullable(),
   env: z.record(EnvNameSchema, PlainTextSchema),
+  /**
+   * Names of variables passed from the environment of whichever process launches the program, at
+   * each launch; only the names are stored (absent in records written before `--pass-env`).
+   */
+  passEnv: z.array(EnvNameSchema).optional(),
   labels: z.record(LabelNameSchema, PlainTextSchema),
   group: GroupSchema,
   /** A template; `{sessionId}` and `{key}` are substituted. Used to relaunch an orphaned session. */
