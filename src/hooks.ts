@@ -1,5 +1,5 @@
 /**
- * Lifecycle hooks: shell commands a user names in `warden.config.json`, run when a session enters
+ * Lifecycle hooks: shell commands a user names in the config file (`src/config/`), run when a session enters
  * a state. A hook hears a transition only once it is durable (it is a transition listener like any
  * other), runs after it, and can never block or undo it: a failure or a timeout is reported and the
  * next hook runs. A session's hooks run in the order of its transitions; different sessions' run
@@ -15,16 +15,9 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, r
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { z } from 'zod';
-import { InvalidInputError, StateFileError } from './model/errors.js';
 import type { TransitionEvent, TransitionListener } from './engine.js';
 import { SESSION_STATE_PATHS } from '../machines/paths.js';
-import { ProfileSchema, ProfilesSchema } from './activity/profiles.js';
-import { assertTrustedConfig } from './store/trust.js';
 import { processAlive, processStartTime } from './tmux/host.js';
-
-/** The name of the config file the CLI looks for beside the state file. */
-export const CONFIG_FILE_NAME = 'warden.config.json';
 
 /**
  * The states a hook can be attached to. A top-level state (`active`) fires when a session enters
@@ -35,98 +28,20 @@ export const HOOK_STATES: readonly string[] = [...SESSION_STATE_PATHS, '*'];
 /** A state a hook can be attached to. */
 export type HookState = string;
 
-const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
+/** One hook: a shell command (run with `sh -c`), or the command with its own timeout. */
+export type HookCommand = string | { run: string; timeoutMs?: number | undefined };
+
+/** The hooks of a config file (see `src/config/`): what a `HookRunner` runs. */
+export interface HooksConfig {
+  /** Timeout of every hook without its own `timeoutMs`. */
+  hookTimeoutMs: number;
+  hooks: Partial<Record<HookState, HookCommand | HookCommand[]>>;
+}
+
 /** How much of a failing hook's stderr is kept for the report. */
 const STDERR_TAIL_CHARS = 400;
 /** After SIGTERM, a hook's process group gets this long before SIGKILL. */
 const KILL_GRACE_MS = 1_000;
-
-const COMMAND_SHAPE = 'a hook is a shell command string, {"run": "...", "timeoutMs": N}, or a list of them';
-
-/** One hook: a shell command (run with `sh -c`), or the command with its own timeout. */
-export const HookCommandSchema = z.union(
-  [
-    z.string().min(1, 'a hook command may not be empty'),
-    z.strictObject({
-      run: z.string().min(1, 'a hook command may not be empty'),
-      timeoutMs: z.number().int().positive().max(3_600_000).optional(),
-    }),
-  ],
-  { error: COMMAND_SHAPE },
-);
-/** One hook as the config file writes it. */
-export type HookCommand = z.infer<typeof HookCommandSchema>;
-
-/** The config file: `{ "hookTimeoutMs": 10000, "hooks": { "orphaned": "notify-send …" } }`. */
-export const HooksConfigSchema = z.strictObject({
-  /** Lets editors validate the file; ignored. */
-  $schema: z.string().optional(),
-  /** Timeout of every hook without its own `timeoutMs`; 10 s by default. */
-  hookTimeoutMs: z.number().int().positive().max(3_600_000).default(DEFAULT_HOOK_TIMEOUT_MS),
-  hooks: z
-    .partialRecord(z.enum(HOOK_STATES), z.union([HookCommandSchema, z.array(HookCommandSchema)], { error: COMMAND_SHAPE }))
-    .default({}),
-  /** Activity profiles beside the built-in ones (docs/activity.md); one named like a built-in replaces it. */
-  profiles: ProfilesSchema.default({}),
-});
-/** A validated config file, defaults applied. */
-export type HooksConfig = z.infer<typeof HooksConfigSchema>;
-/** A config as written by hand (defaults optional). */
-export type HooksConfigInput = z.input<typeof HooksConfigSchema>;
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
-    const field = where ? `${where}.${issue.keys[0]}` : issue.keys[0];
-    if (where === 'hooks') return `${field}: unknown state ${keys}: use one of ${HOOK_STATES.join(', ')}`;
-    const fields = where.startsWith('profiles.') ? Object.keys(ProfileSchema.shape).join(', ') : where ? 'run, timeoutMs' : 'hookTimeoutMs, hooks, profiles';
-    return `${field}: unknown field ${keys}: the fields are ${fields}`;
-  }
-  return `${where || 'the document'}: ${issue.message}`;
-}
-
-/**
- * Validates a parsed config; `source` names it in errors (a path, usually).
- * @throws InvalidInputError with one line naming the source and the field.
- */
-export function parseHooksConfig(raw: unknown, source = CONFIG_FILE_NAME): HooksConfig {
-  const result = HooksConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
-  throw new InvalidInputError(`config ${source}: ${describeIssue(result.error.issues[0]!)}`);
-}
-
-/** `warden.config.json` in the directory of the state file. */
-export function defaultConfigPath(stateFile: string): string {
-  return path.join(path.dirname(stateFile), CONFIG_FILE_NAME);
-}
-
-/**
- * Reads and validates a config file. A missing file is `null` unless `required` (a file the user
- * named): then it is an error, like a file that does not parse or validate.
- * @throws InvalidInputError naming the file and the field; StateFileError when it cannot be read.
- */
-export async function loadHooksConfig(file: string, options: { required?: boolean } = {}): Promise<HooksConfig | null> {
-  let text: string;
-  try {
-    // Its hooks run as this user: a config another user owns or can write is refused, unread.
-    assertTrustedConfig(file);
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (err instanceof InvalidInputError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !options.required) return null;
-    if (code === 'ENOENT') throw new InvalidInputError(`config ${file} does not exist: create it or drop --config`);
-    throw new StateFileError('STATE_IO', file, `cannot read config ${file}: ${(err as Error).message}`, err);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new InvalidInputError(`config ${file} is not JSON (${(err as Error).message}): fix it`);
-  }
-  return parseHooksConfig(raw, file);
-}
 
 /** What one hook run came to. `ok` is false when it failed, timed out or could not start. */
 export interface HookResult {

@@ -6,7 +6,7 @@
  */
 import { isActive } from '../../machines/paths.js';
 import { ConflictError, NotFoundError, WardenError } from '../model/errors.js';
-import type { Activity, HistoryEntry, SessionInfo } from '../model/schema.js';
+import type { Activity, HistoryEntry, LaunchSpec, SessionInfo } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { EngineCore } from './core.js';
@@ -131,6 +131,11 @@ export class Engine {
    */
   async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
     return collectOrphans(this.core, await this.reconcile({ activity: false }), options, this.checks);
+  }
+
+  /** What the session of `key` was launched with (the command template, env, restart policy …). */
+  launchSpec(key: string): LaunchSpec | undefined {
+    return this.get(key) ? this.core.view.record(key)?.snapshot.context.spec ?? undefined : undefined;
   }
 
   /** Records that could not be rehydrated, for `doctor`. */

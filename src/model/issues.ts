@@ -11,6 +11,10 @@ export interface IssueLike {
   issues?: unknown;
   /** The value refused, when the validation was asked to report it (`reportInput`). */
   input?: unknown;
+  /** `unrecognized_keys`, … */
+  code?: string;
+  /** The keys an object does not know (`unrecognized_keys`). */
+  keys?: string[];
 }
 
 export interface IssueNaming {
@@ -18,6 +22,8 @@ export interface IssueNaming {
   subject: string;
   /** How the user names the field at `path`; undefined falls back to `subject path.to.field`. */
   nameOf?: ((path: PropertyKey[]) => string | undefined) | undefined;
+  /** What to say of an unknown `key` in the object at `path` (`unknown state "x": use one of …`). */
+  unknownKey?: ((path: PropertyKey[], key: string) => string | undefined) | undefined;
 }
 
 /** `invalid --env "A-B": …` / `invalid spawn x command: …` for the first issue of `error`. */
@@ -32,6 +38,12 @@ export function formatIssue(error: { issues: readonly IssueLike[] }, naming: Iss
     const given = typeof issue.input === 'string' && issue.input.length <= 100 ? issue.input : undefined;
     const field = issue.path.length > 1 ? ` ${JSON.stringify(String(issue.path[1]))}` : given !== undefined ? ` ${JSON.stringify(given)}` : '';
     return `invalid ${named}${field}: ${nested ?? issue.message}`;
+  }
+  if (issue.code === 'unrecognized_keys' && issue.keys?.length) {
+    const key = issue.keys[0]!;
+    const field = [...issue.path, key].map(String).join('.');
+    const said = naming.unknownKey?.(issue.path, key) ?? `unknown field ${JSON.stringify(key)}`;
+    return `invalid ${naming.subject} ${field}: ${said}`;
   }
   const where = issue.path.length ? `${naming.subject} ${issue.path.map(String).join('.')}` : naming.subject;
   return `invalid ${where}: ${issue.message}`;
