@@ -57,7 +57,7 @@ describe('watch at rest', () => {
     // What tmux 3.3a sometimes does: the pane dies and no pane-died hook runs.
     await server.tmux.run(['set-hook', '-uw', '-t', info.windowId!, 'pane-died']);
     process.kill(info.pid!, 'SIGKILL');
-    await waitFor(() => heard.some((e) => e.key === 'unhooked' && e.to === 'active.exited'), 'the exit heard', { timeoutMs: 10_000 });
+    await waitFor(() => heard.some((e) => e.key === 'unhooked' && e.to === 'active.exited.stopped'), 'the exit heard', { timeoutMs: 10_000 });
     expect(engine.get('unhooked')?.exitStatus).toBe(137);
     stop.abort();
     await watching;

@@ -6,7 +6,7 @@
  */
 import { isActive } from '../../machines/paths.js';
 import { ConflictError, NotFoundError, WardenError } from '../model/errors.js';
-import type { Activity, HistoryEntry, SessionInfo } from '../model/schema.js';
+import type { Activity, HistoryEntry, LaunchSpec, SessionInfo } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { EngineCore } from './core.js';
@@ -133,6 +133,11 @@ export class Engine {
     return collectOrphans(this.core, await this.reconcile({ activity: false }), options, this.checks);
   }
 
+  /** What the session of `key` was launched with (the command template, env, restart policy …). */
+  launchSpec(key: string): LaunchSpec | undefined {
+    return this.get(key) ? this.core.view.record(key)?.snapshot.context.spec ?? undefined : undefined;
+  }
+
   /** Records that could not be rehydrated, for `doctor`. */
   snapshotProblems(): SnapshotProblem[] {
     return this.core.view.allProblems();
@@ -223,10 +228,23 @@ export class Engine {
     return ours !== null && tmuxEnv.split(',')[0] === ours;
   }
 
-  /** argv that shows the session's window to a person (switch-client inside tmux). */
-  attachCommand(key: string, insideTmux = Boolean(process.env.TMUX)): string[] {
+  /**
+   * argv that shows the session's window to a person in a view of their own (switch-client inside
+   * tmux, attach-session otherwise); `closeUnwatchedViews` afterwards.
+   */
+  attachCommand(key: string, insideTmux = Boolean(process.env.TMUX), client?: string | null): string[] {
     const info = this.requireActive(key);
-    return this.core.tmux.attachCommand(info.windowId!, insideTmux);
+    return this.core.tmux.attachCommand(info.group ?? this.group, info.windowId!, insideTmux, client);
+  }
+
+  /** The tmux client showing pane `paneId` (`$TMUX_PANE` of a program inside tmux), or null. */
+  async clientShowing(paneId: string): Promise<string | null> {
+    return this.core.tmux.clientShowing(paneId).catch(() => null);
+  }
+
+  /** Kills the views of `attachCommand` that no client shows any more. */
+  async closeUnwatchedViews(): Promise<void> {
+    await this.core.tmux.closeUnwatchedViews();
   }
 
   /** Ended sessions, oldest first; only those of `key` when given. */

@@ -11,6 +11,7 @@
  */
 import { watch as watchDirectory, type FSWatcher } from 'node:fs';
 import path from 'node:path';
+import { isRestartPending } from '../../machines/paths.js';
 import { lastOutput, type PaneWatch } from '../engine/activity.js';
 import type { WatchLoop, WatchOptions, Watched } from '../engine/types.js';
 import { TmuxEvents } from '../tmux/control.js';
@@ -130,6 +131,9 @@ export class Watcher implements WatchLoop {
         if (recheck !== undefined) wait = Math.min(wait, recheck);
         const quiet = this.nextQuietDue();
         if (quiet !== null) wait = Math.max(0, Math.min(wait, quiet - Date.now()));
+        // A restart the policy made due wakes the loop at its deadline, not at the next poll.
+        const restart = this.nextRestart();
+        if (restart !== Infinity) wait = Math.max(0, Math.min(wait, restart - Date.now()));
         await this.sleep(wait);
       }
     } finally {
@@ -154,5 +158,15 @@ export class Watcher implements WatchLoop {
       this.wake = done;
       stop.signal.addEventListener('abort', done, { once: true });
     });
+  }
+
+  /** The earliest restart deadline of an exited session, as last made durable (Infinity: none). */
+  private nextRestart(): number {
+    let next = Infinity;
+    for (const [, { snapshot }] of this.engine.records()) {
+      const at = snapshot.context.restartAt;
+      if (at && isRestartPending(snapshot.value)) next = Math.min(next, Date.parse(at));
+    }
+    return next;
   }
 }
