@@ -18,7 +18,7 @@ function parsePort(value: string): number {
 function untilStopped(): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  // Not `once`: signal-exit (execa, proper-lockfile) re-raises a signal when its own handler is
+  // Not `once`: signal-exit (execa) re-raises a signal when its own handler is
   // the only one left, and a `once` handler is gone by the time it looks.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

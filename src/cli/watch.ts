@@ -20,7 +20,7 @@ export const registerWatch: RegisterVerb = (program, globals) => {
       const g = globals();
       const stop = new AbortController();
       const onSignal = () => stop.abort();
-      // Not `once`: signal-exit (execa, proper-lockfile) re-raises a signal when its own handler
+      // Not `once`: signal-exit (execa) re-raises a signal when its own handler
       // is the only one left, and a `once` handler is gone by the time it looks.
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
