@@ -121,7 +121,8 @@ export function transitionLabel(t: GraphTransition): string {
   return `${t.trigger}${guard}${actions}`;
 }
 
-function mermaidId(path: string): string {
+/** The id a state has in the Mermaid text (and in the SVG Mermaid draws from it). */
+export function mermaidId(path: string): string {
   return path.replaceAll('.', '_');
 }
 
