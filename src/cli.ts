@@ -14,6 +14,7 @@ import { registerEnd, registerSpawn, registerStatus } from './cli/session-verbs.
 import { registerGraph } from './cli/graph.js';
 import { registerInspect } from './cli/inspect.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
+import { registerUi } from './cli/ui.js';
 import { registerWatch } from './cli/watch.js';
 
 const require = createRequire(import.meta.url);
@@ -34,6 +35,7 @@ const VERBS: RegisterVerb[] = [
   registerCompletion,
   registerGraph,
   registerInspect,
+  registerUi,
 ];
 
 /**

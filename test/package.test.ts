@@ -3,12 +3,13 @@
  * empty project, runs `npx warden --version`, and `import { createEngine } from 'tmux-warden'`
  * type-checks (with real types, not `any`) and runs against tmux.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { useTmuxServer } from './support/tmux-server.js';
+import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('package');
 const run = promisify(execFile);
@@ -50,11 +51,19 @@ describe('npm pack → npm install in an empty project', () => {
     const [manifest] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
     const files = manifest.files.map((f) => f.path);
     const unexpected = files.filter(
-      (f) => !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|docs\/.+|README\.md|LICENSE|package\.json)$/.test(f),
+      (f) => !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|dist\/src\/observe\/ui\/assets\/page\.css|docs\/.+|README\.md|LICENSE|package\.json)$/.test(f),
     );
     expect(unexpected).toEqual([]);
     expect(files).toEqual(
-      expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'docs/embedding.md', 'README.md']),
+      expect.arrayContaining([
+        'dist/src/index.js',
+        'dist/src/index.d.ts',
+        'docs/embedding.md',
+        'README.md',
+        // `warden ui`'s page, Mermaid bundled in: it loads nothing from the internet.
+        'dist/src/observe/ui/assets/page.js',
+        'dist/src/observe/ui/assets/page.css',
+      ]),
     );
 
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
@@ -64,6 +73,22 @@ describe('npm pack → npm install in an empty project', () => {
 
     const cli = await run('npx', ['--no', '--', 'warden', '--version'], { cwd: project });
     expect(cli.stdout.trim()).toBe(version);
+
+    // The installed `warden ui` finds its bundled page and serves it.
+    const ui = spawn(join(project, 'node_modules', '.bin', 'warden'), ['--json', '--state', join(project, 'ui.json'), '--socket', server.socket, 'ui'], {
+      cwd: project,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let printed = '';
+    ui.stdout.on('data', (chunk) => (printed += String(chunk)));
+    const started = await waitFor(() => (printed.includes('\n') ? printed.split('\n')[0] : undefined), 'the URL warden ui prints');
+    const { url } = JSON.parse(started) as { url: string };
+    expect((await fetch(url)).status).toBe(200);
+    const script = await fetch(new URL('/assets/page.js', url));
+    expect(script.status).toBe(200);
+    expect((await script.text()).length).toBeGreaterThan(1_000_000);
+    ui.kill('SIGTERM');
+    await once(ui, 'exit');
 
     writeFileSync(join(project, 'consumer.ts'), CONSUMER);
     writeFileSync(

@@ -3,16 +3,9 @@
  * Stately inspector; `--replay FILE` plays a log written by `--inspect-log` into it instead.
  */
 import { createInterface } from 'node:readline';
-import { InvalidInputError } from '../model/errors.js';
 import { colorsFor, transitionLine } from './format.js';
-import { examples, reportProbe, withEngine, type RegisterVerb } from './shared.js';
+import { examples, parsePort, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 import { parseInterval } from './watch.js';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidInputError(`--port ${value} is not a port: pass 1-65535, or 0 for any free one`);
-  return port;
-}
 
 /** Aborts on Ctrl-C or SIGTERM, so the loop ends and everything is closed in order. */
 function untilStopped(): { signal: AbortSignal; release: () => void } {

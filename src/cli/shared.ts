@@ -121,6 +121,13 @@ export function collectPair(flag: string) {
  */
 export const parseKey = (value: string): string => validateKey(value);
 
+/** A commander option parser for a TCP port; 0 picks a free one. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidInputError(`--port ${value} is not a port: pass 1-65535, or 0 for any free one`);
+  return port;
+}
+
 /** A commander option parser for a count of lines. */
 export function parseLineCount(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidInputError(`-n ${JSON.stringify(value)} is not a number of lines: use e.g. -n 100`);

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 1,
   /** The inspector server could not start or be reached. */
   INSPECTOR_FAILED: 1,
+  /** The `warden ui` server could not start (port, missing page assets). */
+  UI_FAILED: 1,
 } as const;
 
 /** A stable error code: branch on it, never on a message. */
