@@ -223,15 +223,38 @@ async function waitForListening(port: number): Promise<void> {
   }
 }
 
+/** The hosted Stately inspector, which the inspector server's page embeds. */
+export const STATELY_INSPECTOR_URL = 'https://stately.ai/inspect';
+
+/** The page to embed: `$WARDEN_STATELY_URL` (a self-hosted copy, say), else Stately's. */
+export function statelyPageUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return env.WARDEN_STATELY_URL || STATELY_INSPECTOR_URL;
+}
+
+/**
+ * Whether the Stately page can load from this machine: null when it answers, else why not (a
+ * name that does not resolve, a refused connection, a timeout). Offline, the browser shows only
+ * a grey frame with no word of explanation, so the CLI says it instead.
+ */
+export async function statelyPageProblem(url: string = statelyPageUrl(), timeoutMs = 3000): Promise<string | null> {
+  try {
+    const response = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+    return response.status >= 500 ? `HTTP ${response.status}` : null;
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    return cause?.code ?? (err instanceof Error ? err.name : String(err));
+  }
+}
+
 /**
  * Starts `@statelyai/inspect`'s inspector server (`autoOpen: false`): an HTTP page that embeds
  * the Stately inspector and a WebSocket relay that forwards each client's events to the others
  * (it keeps the last 200 for a page opened later). It listens on every interface: the package
  * offers no host option, which is one reason environment values are redacted.
  */
-export async function startInspectorServer(port = 8080): Promise<InspectorServer> {
+export async function startInspectorServer(port = 8080, pageUrl: string = statelyPageUrl()): Promise<InspectorServer> {
   const free = await claimPort(port);
-  const server = createInspectorServer({ port: free, autoOpen: false });
+  const server = createInspectorServer({ port: free, autoOpen: false, url: pageUrl });
   await waitForListening(free);
   return {
     port: free,

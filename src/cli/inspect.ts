@@ -58,6 +58,15 @@ export const registerInspect: RegisterVerb = (program, globals) => {
           say(`inspector: open ${server.url} in a browser; Ctrl-C to stop`);
           if (!recorded) say(`other warden commands show there too with WARDEN_INSPECT=${server.wsUrl}`);
         }
+        // Not awaited: the watch starts now; the answer comes within the check's timeout.
+        const page = inspection.statelyPageUrl();
+        void inspection.statelyPageProblem(page).then((problem) => {
+          if (problem) {
+            process.stderr.write(
+              `warden: the Stately inspector page (${page}) cannot load from here (${problem}): it needs the internet; 'warden ui' shows every session and its statechart offline\n`,
+            );
+          }
+        });
 
         if (recorded) {
           const play = async () => {
