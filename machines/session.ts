@@ -101,8 +101,7 @@ export const sessionMachine = setup({
     modeResume: ({ event }) => event.type === 'SPAWN' && event.mode === 'resume',
     modeFresh: ({ event }) => event.type === 'SPAWN' && event.mode === 'fresh',
     hasNextSpawn: ({ context }) => context.next !== null,
-    launchedPaneDead: ({ event }) =>
-      'output' in event && (event.output as LaunchOutput | undefined)?.dead === true,
+    launchedPaneDead: (_, launched: LaunchOutput) => launched.dead,
     foundPaneDead: ({ event }) => event.type === 'WINDOW_FOUND' && event.window.dead,
   },
   actions: {
@@ -152,10 +151,13 @@ export const sessionMachine = setup({
       exitStatus: null,
       error: null,
     })),
-    recordWindow: assign(({ event }) => {
-      const w = (event as unknown as { output: LaunchOutput }).output;
-      return { windowId: w.windowId, paneId: w.paneId, pid: w.pid, exitStatus: w.dead ? w.exitStatus ?? 0 : null, error: null };
-    }),
+    recordWindow: assign((_, w: LaunchOutput) => ({
+      windowId: w.windowId,
+      paneId: w.paneId,
+      pid: w.pid,
+      exitStatus: w.dead ? w.exitStatus ?? 0 : null,
+      error: null,
+    })),
     adoptWindow: assign(({ event }) => {
       if (event.type !== 'WINDOW_FOUND') return {};
       const w = event.window;
@@ -163,8 +165,10 @@ export const sessionMachine = setup({
     }),
     recordExit: assign(({ event }) => (event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus } : {})),
     forgetWindow: assign({ windowId: null, paneId: null, pid: null }),
-    recordError: assign(({ event }) => ({ error: errorData((event as { error?: unknown }).error) })),
+    recordError: assign((_, failure: { error: unknown }) => ({ error: errorData(failure.error) })),
     clearError: assign({ error: null }),
+    /** The caller attaches to the running session (the CLI prints how); the session is untouched. */
+    attach: () => undefined,
   },
 }).createMachine({
   id: SESSION_MACHINE_ID,
@@ -202,11 +206,15 @@ export const sessionMachine = setup({
           paneId: context.paneId,
         }),
         onDone: [
-          { guard: 'launchedPaneDead', target: 'active.exited', actions: 'recordWindow' },
-          { target: 'active.running', actions: 'recordWindow' },
+          {
+            guard: { type: 'launchedPaneDead', params: ({ event }) => event.output },
+            target: 'active.exited',
+            actions: { type: 'recordWindow', params: ({ event }) => event.output },
+          },
+          { target: 'active.running', actions: { type: 'recordWindow', params: ({ event }) => event.output } },
         ],
         // The service has already killed any window carrying our tag (rollback).
-        onError: { target: 'normal', actions: 'recordError' },
+        onError: { target: 'normal', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
       },
     },
     active: {
@@ -220,8 +228,9 @@ export const sessionMachine = setup({
         running: {
           on: {
             PANE_EXITED: { target: 'exited', actions: 'recordExit' },
-            // SPAWN resume on a running session is an attach: nothing changes.
-            SPAWN: { guard: 'modeResume' },
+            // SPAWN resume on a running session is an attach: nothing changes. The named action
+            // makes the machine say it takes the event (`snapshot.can`), which a bare guard does not.
+            SPAWN: { guard: 'modeResume', actions: 'attach' },
           },
         },
         exited: {
@@ -254,7 +263,7 @@ export const sessionMachine = setup({
           { target: 'normal', actions: 'clearError' },
         ],
         // tmux did not answer: the window may still be there, so the record stays until RETRY.
-        onError: { actions: 'recordError' },
+        onError: { actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
       },
       on: {
         // The error is cleared so the retried cleanup reads as in flight (and is claimed) again.
@@ -266,36 +275,3 @@ export const sessionMachine = setup({
 
 /** The type of `sessionMachine`, for typing actors and `.provide()`d variants. */
 export type SessionMachine = typeof sessionMachine;
-
-/**
- * Every state and substate of the machine as a dotted path, parents before their children. The
- * one list the engine (what a persisted snapshot may hold) and the hooks (what a hook may name)
- * derive theirs from; a test checks it against the machine itself.
- */
-export const SESSION_STATE_PATHS = [
-  'normal',
-  'spawning',
-  'active',
-  'active.running',
-  'active.exited',
-  'orphaned',
-  'ending',
-] as const;
-export type SessionStatePath = (typeof SESSION_STATE_PATHS)[number];
-
-/** The top-level state name of a state value (`{ active: 'running' }` → `active`). */
-export function topState(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') return Object.keys(value)[0] ?? '';
-  return '';
-}
-
-/** `active.running`, `orphaned`, … : a state value as one dotted string. */
-export function stateString(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    const [k, v] = Object.entries(value)[0] ?? [];
-    return k === undefined ? '' : `${k}.${stateString(v)}`;
-  }
-  return '';
-}

@@ -4,7 +4,7 @@
  * substate (an exit status; an activity once the machine has those substates); this reads them
  * the way the machine defines them, so nothing outside `machines/` compares state strings.
  */
-import { SESSION_STATE_PATHS } from './session.js';
+import { SESSION_STATE_PATHS } from './paths.js';
 
 export interface ShownSession {
   state: string;

@@ -5,7 +5,9 @@
  * that writes, and only when asked: it puts the last good `.bak` back.
  */
 import { readFile } from 'node:fs/promises';
-import { Engine, type EngineOptions, type SnapshotProblem } from './engine.js';
+import { composeEngine } from './engine/create-engine.js';
+import type { Engine } from './engine/engine.js';
+import type { EngineOptions, SnapshotProblem } from './engine/types.js';
 import { WardenError } from './model/errors.js';
 import { StateStore, defaultStatePath, parseStateDocument } from './store.js';
 import { Tmux, type PaneRecord } from './tmux.js';
@@ -88,10 +90,17 @@ async function tmuxHealth(tmux: Tmux): Promise<DoctorReport['tmux']> {
 
 /** Examines everything; writes nothing unless `repair` is set and the state file needs it. */
 export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
-  const stateFile = options.stateFile ?? defaultStatePath();
-  const socket = typeof options.socket === 'string' ? { name: options.socket } : options.socket;
-  const tmux = new Tmux({ socket, bin: options.tmuxBin });
-  const store = new StateStore(stateFile, { lockStaleMs: options.lockStaleMs });
+  // The same composition as every engine: the tmux and the store doctor examines are the engine's.
+  const engine = composeEngine({ ...options, reconcileOnOpen: false });
+  try {
+    return await examine(engine, options);
+  } finally {
+    await engine.close();
+  }
+}
+
+async function examine(engine: Engine, options: DoctorOptions): Promise<DoctorReport> {
+  const { tmux, store } = engine;
   const problems: string[] = [];
 
   let repaired: DoctorReport['repaired'] = null;
@@ -134,15 +143,15 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     repaired,
   };
 
-  if (state.status !== 'invalid') await examineSessions(report, { ...options, stateFile }, tmux, tmuxReport.found && !tmuxReport.error);
+  if (state.status !== 'invalid') await examineSessions(report, engine, options, tmuxReport.found && !tmuxReport.error);
   report.healthy = problems.length === 0;
   return report;
 }
 
 /** Compares the records with one probe of tmux, without dispatching anything to the sessions. */
-async function examineSessions(report: DoctorReport, options: DoctorOptions, tmux: Tmux, tmuxUsable: boolean): Promise<void> {
-  const engine = new Engine({ ...options, reconcileOnOpen: false });
-  try {
+async function examineSessions(report: DoctorReport, engine: Engine, options: DoctorOptions, tmuxUsable: boolean): Promise<void> {
+  const tmux = engine.tmux;
+  {
     await engine.open({ resume: false });
     report.snapshotProblems = engine.snapshotProblems();
     for (const problem of report.snapshotProblems) {
@@ -187,8 +196,6 @@ async function examineSessions(report: DoctorReport, options: DoctorOptions, tmu
         report.untrackedWindows.push({ windowId: pane.windowId, windowName: pane.windowName, sessionName: pane.sessionName, tag: sessionId });
       }
     }
-  } finally {
-    await engine.close();
   }
   if (report.orphaned.length > 0) {
     report.problems.push(`${report.orphaned.length} orphaned session(s) (${report.orphaned.join(', ')}): 'warden spawn KEY --mode resume' relaunches one, 'warden end KEY' ends it`);

@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { z } from 'zod';
 import { InvalidInputError, StateFileError } from './model/errors.js';
 import type { TransitionEvent, TransitionListener } from './engine.js';
-import { SESSION_STATE_PATHS } from '../machines/session.js';
+import { SESSION_STATE_PATHS } from '../machines/paths.js';
 
 /** The name of the config file the CLI looks for beside the state file. */
 export const CONFIG_FILE_NAME = 'warden.config.json';
@@ -20,9 +20,9 @@ export const CONFIG_FILE_NAME = 'warden.config.json';
  * it from outside (not on `active.running → active.exited`); a dotted one fires on entering exactly
  * that substate; `*` fires on every transition.
  */
-export const HOOK_STATES = [...SESSION_STATE_PATHS, '*'] as const;
+export const HOOK_STATES: readonly string[] = [...SESSION_STATE_PATHS, '*'];
 /** A state a hook can be attached to. */
-export type HookState = (typeof HOOK_STATES)[number];
+export type HookState = string;
 
 const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
 /** How much of a failing hook's stderr is kept for the report. */

@@ -42,16 +42,13 @@ export {
 } from './model/errors.js';
 export { TmuxError, TAG_OPTION, type TmuxErrorKind, type TmuxSocket, type Tmux } from './tmux.js';
 
+export { SESSION_STATE_PATHS, stateString, topState, type SessionStatePath } from '../machines/paths.js';
 // The session statechart, free of I/O: `.provide()` other services to run it on another runtime.
 export {
   sessionMachine,
   SESSION_MACHINE_ID,
   SESSION_MACHINE_VERSION,
-  SESSION_STATE_PATHS,
-  stateString,
-  topState,
   type SessionMachine,
-  type SessionStatePath,
   type SessionEvent,
   type SessionInput,
   type LaunchInput,

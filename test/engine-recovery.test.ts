@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { StateStore } from '../src/store/file-store.js';
+import type { SessionStore } from '../src/store/store.js';
 import { createEngine } from '../src/engine.js';
 import { StateFileError } from '../src/model/errors.js';
 import { realTmux, tmuxWithFaultSwitch } from './support/fault-tmux.js';
@@ -70,11 +72,29 @@ describe('invariant 1: send and capture only reach a pane carrying the session t
 
 describe('a state file that cannot be written', () => {
   it('makes reconcile fail with the error instead of retrying forever', async () => {
-    const engine = await server.engine();
-    const info = await engine.spawn('stuck', { command: LONG_RUNNING });
-    engine.store.commit = async () => {
-      throw new StateFileError('STATE_IO', engine.stateFile, 'no space left on device (injected)');
+    const stateFile = server.stateFile();
+    const file = new StateStore(stateFile);
+    let full = false;
+    // A store whose commits fail once the disk is "full"; reads still work.
+    const store: SessionStore = {
+      path: file.path,
+      backupPath: file.backupPath,
+      lockPath: file.lockPath,
+      get writeCount() {
+        return file.writeCount;
+      },
+      load: () => file.load(),
+      changed: () => file.changed(),
+      lockInfo: () => file.lockInfo(),
+      restoreBackup: () => file.restoreBackup(),
+      commit: async (ops) => {
+        if (full) throw new StateFileError('STATE_IO', stateFile, 'no space left on device (injected)');
+        return file.commit(ops);
+      },
     };
+    const engine = await server.engine({ stateFile, store });
+    const info = await engine.spawn('stuck', { command: LONG_RUNNING });
+    full = true;
     await tmux.run(['kill-window', '-t', info.windowId!]);
     await expect(engine.reconcile()).rejects.toThrow('no space left on device');
   });

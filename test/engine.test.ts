@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sessionMachine } from '../machines/session.js';
+import { LocalTransport, type TmuxTransport } from '../src/tmux/transport.js';
 import { createEngine, type TransitionEvent } from '../src/engine.js';
 import { WardenError } from '../src/model/errors.js';
 import { StateDocumentSchema } from '../src/model/schema.js';
@@ -353,13 +354,23 @@ describe('invariant 3: a server with no session left', () => {
 
 describe('invariant 4: crash anywhere is recoverable', () => {
   it('the spawning record is durable before the window exists', async () => {
-    const engine = await server.engine();
+    const stateFile = server.stateFile();
     const seen: string[] = [];
-    const original = engine.tmux.launchWindow.bind(engine.tmux);
-    engine.tmux.launchWindow = async (request, options) => {
-      seen.push(JSON.stringify(readState(engine.stateFile).sessions[request.name]?.snapshot.value));
-      return original(request, options);
+    // A transport that looks at the state file whenever tmux is asked to create a window.
+    const local = new LocalTransport({ socket: { name: server.socket } });
+    const transport: TmuxTransport = {
+      bin: local.bin,
+      socket: local.socket,
+      run: (args, options) => {
+        if (args.includes('new-window') || args.includes('new-session')) {
+          seen.push(JSON.stringify(readState(stateFile).sessions['durable']?.snapshot.value));
+        }
+        return local.run(args, options);
+      },
+      open: (args) => local.open(args),
+      commandLine: (args) => local.commandLine(args),
     };
+    const engine = await server.engine({ stateFile, transport });
     await engine.spawn('durable', { command: LONG_RUNNING });
     expect(seen).toEqual(['"spawning"']);
   });

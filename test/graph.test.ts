@@ -8,8 +8,9 @@ import { execa } from 'execa';
 import { createActor, createMachine, fromPromise, setup, type AnyStateMachine } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 import { describe, expect, it } from 'vitest';
-import { SESSION_STATE_PATHS, sessionMachine } from '../machines/session.js';
-import { machineGraph, renderGraph, toDefinition, toDot, toMermaid } from '../src/graph.js';
+import { SESSION_STATE_PATHS } from '../machines/paths.js';
+import { sessionMachine } from '../machines/session.js';
+import { machineGraph, renderGraph, toDefinition, toDot, toMermaid } from '../src/observe/graph.js';
 import { regenerate } from '../scripts/docs.js';
 import { waitFor } from './support/tmux-server.js';
 
@@ -107,10 +108,11 @@ describe('the JSON definition and the Stately inspector', () => {
     const withoutFunctions = (value: unknown): unknown => {
       if (Array.isArray(value)) return value.map(withoutFunctions);
       if (!value || typeof value !== 'object') return value;
-      // The inspector writes a function as `{ type: <its name> }`: the context factory, input mappers.
+      // The inspector writes a function as `{ type: <its name> }`: the context factory, input and
+      // params mappers.
       return Object.fromEntries(
         Object.entries(value)
-          .filter(([k]) => k !== 'context' && k !== 'input')
+          .filter(([k]) => k !== 'context' && k !== 'input' && k !== 'params')
           .map(([k, v]) => [k, withoutFunctions(v)]),
       );
     };

@@ -11,8 +11,8 @@ import { execa, type ResultPromise } from 'execa';
 import WebSocket from 'ws';
 import type { InspectionEvent } from 'xstate';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StatelyInspectionEvent } from '../src/inspect.js';
-import { connectInspector, readInspectionLog, startInspectorServer } from '../src/inspect.js';
+import type { StatelyInspectionEvent } from '../src/observe/inspect.js';
+import { connectInspector, readInspectionLog, startInspectorServer } from '../src/observe/inspect.js';
 import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('inspect');

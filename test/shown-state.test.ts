@@ -3,7 +3,7 @@
  * deepest one the object's fields pick.
  */
 import { describe, expect, it } from 'vitest';
-import { SESSION_STATE_PATHS } from '../machines/session.js';
+import { SESSION_STATE_PATHS } from '../machines/paths.js';
 import { shownStatePath } from '../machines/shown-state.js';
 
 describe('shownStatePath', () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,13 +8,11 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vite
 import { InvalidInputError, StateFileError } from '../src/model/errors.js';
 import { HISTORY_LIMIT, SCHEMA_VERSION, SessionRecordSchema, emptyDocument } from '../src/model/schema.js';
 import type { HistoryEntry, PersistedSnapshot, SessionRecord, StateDocument } from '../src/model/schema.js';
-import {
-  StateStore,
-  assertNotPromotingEmpty,
-  defaultStatePath,
-  migrateDocument,
-} from '../src/store.js';
-import type { CommitOp, RecordStamp } from '../src/store.js';
+import { migrateDocument } from '../src/store/document.js';
+import { StateStore } from '../src/store/file-store.js';
+import { assertNotPromotingEmpty } from '../src/store/merge.js';
+import { defaultStatePath } from '../src/store/paths.js';
+import type { CommitOp, RecordStamp } from '../src/store/store.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -537,7 +535,11 @@ describe('the state file: concurrent processes', () => {
   const compiled = path.resolve(here, '..', 'dist', 'src', 'store.js');
 
   beforeAll(() => {
-    const sources = ['store.ts', 'schema.ts', 'errors.ts'].map((f) => path.resolve(here, '..', 'src', f));
+    const src = path.resolve(here, '..', 'src');
+    const sources = [
+      path.join(src, 'store.ts'),
+      ...['store', 'model'].flatMap((dir) => readdirSync(path.join(src, dir)).map((f) => path.join(src, dir, f))),
+    ];
     if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run 'npx tsc -p tsconfig.build.json' (npm test does)`);
     const built = statSync(compiled).mtimeMs;
     const newest = Math.max(...sources.map((s) => statSync(s).mtimeMs));

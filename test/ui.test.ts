@@ -263,5 +263,5 @@ describe('warden ui: 200 sessions', () => {
     // A change to one of 201 reaches the page as it does with one.
     await engine.end('bulk-199');
     await pageShows('#count', '0 of 200 match', 'the ended session gone');
-  });
+  }, 180_000);
 });

@@ -46,7 +46,7 @@ export const registerInspect: RegisterVerb = (program, globals) => {
     .action(async (opts: { port: number; interval: number; replay?: string }) => {
       const g = globals();
       // Loaded on demand: the other verbs' cold start does not pay for the inspector.
-      const inspection = await import('../inspect.js');
+      const inspection = await import('../observe/inspect.js');
       // A bad log is refused before anything starts.
       const recorded = opts.replay ? await inspection.readInspectionLog(opts.replay) : null;
       const stopped = untilStopped();

@@ -53,7 +53,7 @@ export async function withEngine<T>(
   const hooks = await cliHooks(globals, opened);
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
-  const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
+  const inspection = globals.inspectLog || liveUrl ? await import('../observe/inspect.js') : null;
   const log = inspection && globals.inspectLog ? await inspection.openInspectionLog(globals.inspectLog) : null;
   const live = inspection && liveUrl ? inspection.streamToInspector(liveUrl) : null;
   const inspect = inspection

@@ -8,11 +8,11 @@ import { createActor, fromPromise, waitFor as waitForActor } from 'xstate';
 import {
   SESSION_MACHINE_VERSION,
   sessionMachine,
-  stateString,
   type CleanupInput,
   type LaunchInput,
   type LaunchOutput,
 } from '../../machines/session.js';
+import { stateString } from '../../machines/paths.js';
 import type { LaunchSpec, PersistedSnapshot, RecordOwner } from '../../src/model/schema.js';
 import { StateStore } from '../../src/store.js';
 

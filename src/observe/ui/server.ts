@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Engine } from '../../engine.js';
 import { ConflictError, InvalidInputError, WardenError } from '../../model/errors.js';
-import { machineGraph, mermaidId, toMermaid } from '../../graph.js';
+import { machineGraph, mermaidId, toMermaid } from '../graph.js';
 import { errorReply, httpStatusOf, isUiAction, runAction } from './actions.js';
 import { ASSETS, loadAssets, pageHtml } from './assets.js';
 import { SessionFeed } from './feed.js';

@@ -5,7 +5,7 @@
  */
 import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import type { AnyStateMachine } from 'xstate';
-import { sessionMachine } from '../machines/session.js';
+import { sessionMachine } from '../../machines/session.js';
 
 export const GRAPH_FORMATS = ['mermaid', 'dot', 'json'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];

@@ -12,7 +12,7 @@ import { createInspector, createWebSocketInspector, type StatelyInspectionEvent 
 import { createInspectorServer } from '@statelyai/inspect/server';
 import WebSocket from 'ws';
 import type { InspectionEvent, Observer } from 'xstate';
-import { ConflictError, InvalidInputError, WardenError } from './model/errors.js';
+import { ConflictError, InvalidInputError, WardenError } from '../model/errors.js';
 
 export type { StatelyInspectionEvent };
 

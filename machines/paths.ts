@@ -1,0 +1,139 @@
+/**
+ * What the rest of the code may know about the statechart's states, derived from the machine
+ * itself: its state paths, which state values it can hold, which of them run a service, and named
+ * predicates for the states the engine acts on. Nothing outside `machines/` compares state
+ * strings; a new substate or a parallel region added to the machine needs no edit here to be
+ * persisted, rehydrated, drawn or hooked.
+ */
+import { matchesState, type AnyStateMachine, type StateValue } from 'xstate';
+import { sessionMachine } from './session.js';
+
+/** The part of a state node this module reads (xstate's `StateNode`, structurally). */
+interface NodeShape {
+  key: string;
+  type: 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
+  states: Record<string, NodeShape>;
+  invoke: readonly unknown[];
+}
+
+function rootOf(machine: AnyStateMachine): NodeShape {
+  return machine.root as unknown as NodeShape;
+}
+
+/** Every state and substate as a dotted path, parents before their children. */
+export function statePathsOf(machine: AnyStateMachine): string[] {
+  const paths: string[] = [];
+  const walk = (node: NodeShape, prefix: string) => {
+    for (const [key, child] of Object.entries(node.states)) {
+      if (child.type === 'history') continue;
+      const path = prefix ? `${prefix}.${key}` : key;
+      paths.push(path);
+      walk(child, path);
+    }
+  };
+  walk(rootOf(machine), '');
+  return paths;
+}
+
+/** `active.running`, `orphaned`, … : a state value as one dotted string (parallel regions joined by `,`). */
+export function stateString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    return Object.entries(value)
+      .map(([k, v]) => {
+        const rest = stateString(v);
+        return rest ? `${k}.${rest}` : k;
+      })
+      .join(',');
+  }
+  return '';
+}
+
+/** The top-level state name of a state value (`{ active: 'running' }` → `active`). */
+export function topState(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') return Object.keys(value)[0] ?? '';
+  return '';
+}
+
+/** Whether `value` names states the machine has, down to leaves, with every region of a parallel state. */
+export function isStateValueOf(machine: AnyStateMachine, value: unknown): boolean {
+  const fits = (node: NodeShape, v: unknown): boolean => {
+    if (node.type === 'atomic' || node.type === 'final') return v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+    if (typeof v === 'string') {
+      const child = node.states[v];
+      return node.type === 'compound' && child !== undefined && (child.type === 'atomic' || child.type === 'final');
+    }
+    if (!v || typeof v !== 'object') return false;
+    const entries = Object.entries(v);
+    if (node.type === 'parallel') {
+      const regions = Object.keys(node.states);
+      return entries.length === regions.length && entries.every(([k, sub]) => node.states[k] !== undefined && fits(node.states[k]!, sub));
+    }
+    return entries.length === 1 && node.states[entries[0]![0]] !== undefined && fits(node.states[entries[0]![0]]!, entries[0]![1]);
+  };
+  return fits(rootOf(machine), value);
+}
+
+/** Whether any state of `value` (or an ancestor of one) invokes a service: then an actor must be running for it. */
+export function invokesServiceIn(machine: AnyStateMachine, value: unknown): boolean {
+  const walk = (node: NodeShape, v: unknown): boolean => {
+    if (node.invoke.length > 0) return true;
+    if (typeof v === 'string') return (node.states[v]?.invoke.length ?? 0) > 0;
+    if (!v || typeof v !== 'object') return false;
+    return Object.entries(v).some(([k, sub]) => node.states[k] !== undefined && walk(node.states[k]!, sub));
+  };
+  return walk(rootOf(machine), value);
+}
+
+/**
+ * Every state and substate of the session machine as a dotted path, parents before their children:
+ * what a hook may name, what a persisted snapshot may hold. Derived from the machine.
+ */
+export const SESSION_STATE_PATHS: readonly string[] = statePathsOf(sessionMachine);
+/** A dotted state path of the session machine (`active.running`). */
+export type SessionStatePath = string;
+
+/** What a persisted record holds of its actor: enough to judge its state. */
+export interface SnapshotLike {
+  value: unknown;
+  context: { error: unknown };
+}
+
+/** Is the state a session machine snapshot holds one of `path` (`'active'` matches `active.running`)? */
+function inState(path: string) {
+  return (value: unknown): boolean => matchesState(path, value as StateValue);
+}
+
+/** Named predicates over a state value: the only way code outside `machines/` asks what state a session is in. */
+export const isNormal = inState('normal');
+export const isSpawning = inState('spawning');
+export const isActive = inState('active');
+export const isRunning = inState('active.running');
+export const isExited = inState('active.exited');
+export const isOrphaned = inState('orphaned');
+export const isEnding = inState('ending');
+
+/** A state running a service (spawning, ending): its record carries the owner that runs it. */
+export function runsService(value: unknown): boolean {
+  return invokesServiceIn(sessionMachine, value);
+}
+
+/**
+ * Work under way: a state whose service is running or due (not a cleanup that failed and waits
+ * for a RETRY). The one in-flight definition: abandoned work is resumed, and a live owner's work
+ * is waited for, exactly when this holds.
+ */
+export function isInFlight(snapshot: SnapshotLike): boolean {
+  return runsService(snapshot.value) && snapshot.context.error === null;
+}
+
+/** A state at rest: no service runs there, so a pure transition can take a probe event without an actor. */
+export function isAtRest(value: unknown): boolean {
+  return !isNormal(value) && !runsService(value);
+}
+
+/** Whether a persisted state value is one this machine can hold. */
+export function isKnownState(value: unknown): boolean {
+  return isStateValueOf(sessionMachine, value);
+}

@@ -1,0 +1,101 @@
+/**
+ * Who carries out a session's in-flight work (a spawn, a cleanup): this process, another live
+ * process, or nobody (its process died). Abandoned work is taken over; a launch this process
+ * could not confirm with tmux is parked and later resumed like a dead process's.
+ */
+import { hostname } from 'node:os';
+import { isInFlight, isSpawning } from '../../machines/paths.js';
+import type { RecordOwner, SessionRecord } from '../model/schema.js';
+import { processAlive } from '../tmux/host.js';
+import type { ActorPool } from './actor-pool.js';
+import type { DurableView } from './durable-view.js';
+import type { WriteBehind } from './write-behind.js';
+
+/** A spawn or cleanup not finished within this lease belongs to nobody (its process is gone). */
+const IN_FLIGHT_LEASE_MS = 60_000;
+const HOST = hostname();
+
+export class Ownership {
+  /** Session ids restored in `spawning`: their launch must look for an existing window first. */
+  private readonly resumedLaunches = new Set<string>();
+  /** Keys whose launch is left `spawning` for another process (tmux did not answer): not waited for. */
+  private readonly parked = new Set<string>();
+
+  constructor(
+    private readonly view: DurableView,
+    private readonly pool: ActorPool,
+    private readonly writes: WriteBehind,
+    private readonly isClosed: () => boolean,
+  ) {}
+
+  /** This process, as stamped on the records whose service it runs. */
+  owner(): RecordOwner {
+    return { pid: process.pid, host: HOST };
+  }
+
+  /** The record's owner is this process (same pid, same host). */
+  isOurs(record: SessionRecord | null): boolean {
+    return record?.owner?.pid === process.pid && record.owner.host === HOST;
+  }
+
+  /** Is a spawn or cleanup of this record being carried out by a live process other than us right now? */
+  busyElsewhere(record: SessionRecord): boolean {
+    if (!isInFlight(record.snapshot)) return false;
+    if (this.isOurs(record) && this.pool.has(record.snapshot.context.key)) return false;
+    const owner = record.owner;
+    if (!owner) return false;
+    if (Date.now() - Date.parse(record.updatedAt) > IN_FLIGHT_LEASE_MS) return false;
+    if (owner.host !== HOST) return true;
+    if (owner.pid === process.pid) return false;
+    return processAlive(owner.pid);
+  }
+
+  /** A launch of `sessionId` that may have run before: it adopts a window carrying its id first. */
+  mayHaveLaunched(sessionId: string): boolean {
+    return this.resumedLaunches.has(sessionId);
+  }
+
+  launchedOnce(sessionId: string): void {
+    this.resumedLaunches.delete(sessionId);
+  }
+
+  /** tmux did not answer a launch nor its rollback: the key's launch is left for a later take-over. */
+  park(key: string, sessionId: string): void {
+    this.resumedLaunches.add(sessionId);
+    this.parked.add(key);
+  }
+
+  unpark(key: string): void {
+    this.parked.delete(key);
+  }
+
+  isParked(key: string): boolean {
+    return this.parked.has(key);
+  }
+
+  /**
+   * Stops the actors of launches left unconfirmed (tmux did not answer the spawn nor its
+   * rollback): without an actor, their records are resumed by `resumeAbandoned`, which adopts the
+   * window if it came up or creates it once.
+   */
+  releaseParked(): void {
+    for (const key of [...this.parked]) {
+      this.pool.stop(key);
+      this.parked.delete(key);
+    }
+  }
+
+  /** A record left in `spawning` or `ending` by a process that died: take it over and finish. */
+  resumeAbandoned(): void {
+    if (this.isClosed()) return;
+    for (const [key, record] of this.view.entries()) {
+      if (this.view.problem(key) || this.pool.has(key) || !isInFlight(record.snapshot)) continue;
+      if (this.busyElsewhere(record)) continue;
+      const sessionId = record.snapshot.context.sessionId;
+      if (isSpawning(record.snapshot.value) && sessionId) this.resumedLaunches.add(sessionId);
+      this.pool.actorFor(key);
+      // Claim it: the restored service waits until a record owned by this process is durable.
+      this.writes.queueWrite(key);
+    }
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Reconcile: one probe of everything (one tmux process), then each session is told what tmux
+ * shows, as the machine's own probe mapping says. An unknown answer changes nothing.
+ */
+import { isActive } from '../../machines/paths.js';
+import { EXIT_PENDING, probeEvent } from '../../machines/probe.js';
+import type { PaneRecord } from '../tmux/formats.js';
+import type { EngineCore } from './core.js';
+import type { ReconcileResult, TransitionEvent } from './types.js';
+
+/** What the last probe saw of the group: whether a control client can attach, which windows to hook. */
+export interface GroupSeen {
+  exists: boolean;
+  taggedWindows: string[];
+}
+
+export class Reconciler {
+  groupSeen: GroupSeen = { exists: false, taggedWindows: [] };
+
+  constructor(private readonly core: EngineCore) {}
+
+  async reconcile(): Promise<ReconcileResult> {
+    const core = this.core;
+    core.assertOpen();
+    await core.sync();
+    const probe = await core.tmux.probeAll({ timeoutMs: core.probeTimeoutMs });
+    if (probe.kind === 'unknown') return { probe: 'unknown', transitions: [], exitsPending: 0, error: probe.error.toData() };
+    // Closed while tmux answered: act on nothing (a reconcile in flight when close() is called).
+    if (core.isClosed) return { probe: probe.kind, transitions: [], exitsPending: 0 };
+    // tmux answers again: a launch this process left unconfirmed is taken over like a dead one's.
+    core.owners.releaseParked();
+    // Only now that tmux answered: a resumed spawn or cleanup without tmux would roll back a record.
+    core.owners.resumeAbandoned();
+    const panes = probe.kind === 'ok' ? probe.panes : [];
+    const inGroup = panes.filter((p) => p.sessionName === core.group);
+    this.groupSeen = {
+      exists: inGroup.length > 0,
+      taggedWindows: [...new Set(inGroup.filter((p) => p.tag).map((p) => p.windowId))],
+    };
+    const byTag = groupByTag(panes);
+    const transitions: TransitionEvent[] = [];
+    let exitsPending = 0;
+    const stop = core.writes.subscribe((event) => transitions.push(event));
+    try {
+      // Everything this probe shows was seen at one moment.
+      const at = new Date().toISOString();
+      for (const [key, record] of core.view.entries()) {
+        if (core.view.problem(key)) continue;
+        const actor = core.pool.get(key);
+        const current = actor ? actor.getSnapshot() : core.currentSnapshot(key)!;
+        const { sessionId } = current.context;
+        const event = probeEvent(current.value, current.context, {
+          owned: sessionId ? byTag.get(sessionId) ?? [] : [],
+          busyElsewhere: core.owners.busyElsewhere(record),
+        });
+        if (event === EXIT_PENDING) exitsPending++;
+        else if (event && !this.pureStep(key, event, at)) core.dispatch(key, event);
+      }
+      await core.settle();
+      await this.killDuplicateWindows(byTag);
+    } finally {
+      stop();
+    }
+    return { probe: probe.kind, transitions, exitsPending };
+  }
+
+  /**
+   * Takes a probe event for a key that has no actor without creating one, when the event can only
+   * lead to a state at rest (see PureStepper). False when an actor is needed after all.
+   */
+  private pureStep(key: string, event: Parameters<EngineCore['dispatch']>[1], at: string): boolean {
+    const core = this.core;
+    if (core.pool.has(key)) return false;
+    const current = core.currentSnapshot(key);
+    if (!current) return false;
+    const step = core.steps.step(current, event);
+    if (!step) return false;
+    if (!step.changed) return true;
+    const transition = step.to !== step.from
+      ? { key, sessionId: step.snapshot.context.sessionId, from: step.from, to: step.to, event: event.type, at }
+      : null;
+    core.writes.takePureStep(key, step.snapshot, transition);
+    return true;
+  }
+
+  /**
+   * Invariant 2 after a crash: a killed process's tmux client may still create its window after
+   * another process launched one for the same id. Both carry the id, so both are ours: keep the
+   * one the record names, kill the rest. Costs nothing unless the probe showed a duplicate.
+   */
+  private async killDuplicateWindows(byTag: Map<string, PaneRecord[]>): Promise<void> {
+    for (const [, record] of this.core.view.entries()) {
+      const { sessionId, windowId } = record.snapshot.context;
+      if (!sessionId || !windowId || !isActive(record.snapshot.value)) continue;
+      const windows = new Set((byTag.get(sessionId) ?? []).map((p) => p.windowId));
+      if (windows.size < 2 || !windows.has(windowId)) continue;
+      await this.core.tmux.killOwnedWindows(sessionId, { keep: windowId }).catch(() => undefined);
+    }
+  }
+}
+
+/** The panes of each session id (tag); untagged panes are nobody's. */
+function groupByTag(panes: readonly PaneRecord[]): Map<string, PaneRecord[]> {
+  const byTag = new Map<string, PaneRecord[]>();
+  for (const pane of panes) {
+    if (!pane.tag) continue;
+    const list = byTag.get(pane.tag) ?? [];
+    list.push(pane);
+    byTag.set(pane.tag, list);
+  }
+  return byTag;
+}

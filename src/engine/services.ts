@@ -1,0 +1,125 @@
+/**
+ * The machine's services: what `spawning` and `ending` ask of the world, done through tmux.
+ * Both are idempotent (invariant 2: a restored snapshot re-runs them), and neither touches tmux
+ * before the record that names its work is durable here (invariant 4).
+ */
+import { isEnding, isSpawning } from '../../machines/paths.js';
+import { windowSeen } from '../../machines/probe.js';
+import type { CleanupInput, LaunchInput, LaunchOutput } from '../../machines/session.js';
+import { WardenError, toErrorData } from '../model/errors.js';
+import type { ErrorData, SessionRecord } from '../model/schema.js';
+import type { Tmux } from '../tmux/commands.js';
+import type { ActorPool } from './actor-pool.js';
+import type { DurableView } from './durable-view.js';
+import type { Ownership } from './ownership.js';
+import type { WriteBehind } from './write-behind.js';
+
+/** `{sessionId}` and `{key}` in a command template. */
+export function substitute(template: string, context: { sessionId: string; key: string }): string {
+  return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
+}
+
+export class SessionServices {
+  constructor(
+    private readonly tmux: Tmux,
+    private readonly view: DurableView,
+    private readonly pool: ActorPool,
+    private readonly writes: WriteBehind,
+    private readonly owners: Ownership,
+  ) {}
+
+  /** The `launchWindow` service: a window (or a respawned pane) carrying the session's tag. */
+  async launch(input: LaunchInput, signal: AbortSignal): Promise<LaunchOutput> {
+    await this.claimLaunch(input.key, input.sessionId);
+    const { spec, sessionId, key } = input;
+    const vars = { sessionId, key };
+    const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
+    const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
+    const env = { ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key };
+    try {
+      // Invariant 2: a launch that may have run before (restored snapshot), or whose session's
+      // window may be there again (respawn; relaunch of an orphan whose window came back since
+      // the last probe), adopts the window carrying its id instead of creating a second one.
+      const mayExist = this.owners.mayHaveLaunched(sessionId) || input.launch !== 'create';
+      const owned = mayExist ? await this.tmux.findOwned(sessionId, { signal }) : [];
+      this.owners.launchedOnce(sessionId);
+      const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
+      if (pane && !(input.launch === 'respawn' && pane.dead)) return windowSeen(pane);
+      const ref = pane
+        ? await this.tmux.respawnPane(pane.paneId, command, { cwd: spec.cwd, env }, { signal })
+        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command, cwd: spec.cwd, env }, { signal });
+      if (mayExist && !pane) {
+        // The process that died may have left its tmux client running: its window can land just
+        // after our look. It carries our id, so it is ours: keep the one the record will name.
+        await this.tmux.killOwnedWindows(sessionId, { signal, keep: ref.windowId }).catch(() => undefined);
+      }
+      return { ...ref, dead: false, exitStatus: null };
+    } catch (err) {
+      if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
+      // Rollback: no window may carry the id of a session that did not come up.
+      const rolledBack = await this.tmux.killOwnedWindows(sessionId).then(
+        () => true,
+        () => false,
+      );
+      if (!rolledBack) await this.leaveSpawning(key, sessionId, toErrorData(err, 'TMUX_FAILED'), signal);
+      throw toErrorData(err, 'TMUX_FAILED');
+    }
+  }
+
+  /** The `cleanupWindow` service: every window carrying the session's tag is killed. */
+  async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
+    await this.claimCleanup(input.sessionId);
+    try {
+      await this.tmux.killOwnedWindows(input.sessionId, { signal });
+    } catch (err) {
+      throw toErrorData(err, 'TMUX_FAILED');
+    }
+  }
+
+  /** Invariant 4: no tagged window before the `spawning` record that names it is durable here. */
+  private async claimLaunch(key: string, sessionId: string): Promise<void> {
+    const mine = (record: SessionRecord | null) =>
+      record !== null && isSpawning(record.snapshot.value) && record.snapshot.context.sessionId === sessionId && this.owners.isOurs(record);
+    if (mine(this.view.record(key) ?? null) && !this.writes.isPending(key)) return;
+    await this.writes.whenDurable(key, mine);
+  }
+
+  /**
+   * tmux failed (a timeout, typically) and did not answer the rollback either: the window may
+   * exist. Rolling back to `normal` would drop the record of a window that may be there, so the
+   * record stays `spawning` and the launch is left to whoever opens the file next (after the lease
+   * when this process lives on), which adopts the window or creates it once. The caller hears now.
+   */
+  private async leaveSpawning(key: string, sessionId: string, error: ErrorData, signal: AbortSignal): Promise<void> {
+    const unconfirmed = new WardenError(
+      'TMUX_FAILED',
+      `spawn of ${key} is unconfirmed: tmux did not answer (${error.message}); it stays spawning and the next 'warden ls' finishes it`,
+      { stderr: error.stderr },
+    );
+    this.writes.rejectWaiters(key, unconfirmed);
+    this.owners.park(key, sessionId);
+    try {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      this.owners.unpark(key);
+    }
+  }
+
+  /**
+   * No window is killed before the `ending` record that says so is durable here: killed first, a
+   * concurrent probe elsewhere would see the window gone, orphan the record, and our end would
+   * then lose the race with the window already dead.
+   */
+  private async claimCleanup(sessionId: string): Promise<void> {
+    const key = this.pool.entries().find(([, actor]) => {
+      const { value, context } = actor.getSnapshot();
+      return isEnding(value) && context.sessionId === sessionId;
+    })?.[0];
+    if (key === undefined) return;
+    // Whoever wrote it: a retried cleanup (RETRY) may finish what a failed one recorded.
+    const durable = (record: SessionRecord | null) =>
+      record !== null && isEnding(record.snapshot.value) && record.snapshot.context.sessionId === sessionId;
+    if (durable(this.view.record(key) ?? null) && !this.writes.isPending(key)) return;
+    await this.writes.whenDurable(key, durable);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Spawn and end, as the façade runs them: validate, ask the machine whether it takes the event
+ * (its refusals, named), send it, and resolve once the outcome is durable.
+ */
+import { randomUUID } from 'node:crypto';
+import { isActive, isEnding, isRunning } from '../../machines/paths.js';
+import { endEvent, spawnRefusal, type Refusal } from '../../machines/refusals.js';
+import type { SessionEvent } from '../../machines/session.js';
+import { ConflictError, InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
+import { SpawnModeSchema, type SessionInfo, type SessionRecord } from '../model/schema.js';
+import type { EngineCore } from './core.js';
+import { buildSpec, validateKey } from './launch-spec.js';
+import { sessionInfo } from './session-info.js';
+import type { SpawnOptions } from './types.js';
+
+function refused(refusal: Refusal): WardenError {
+  return refusal.kind === 'not-found' ? new NotFoundError(refusal.message) : new ConflictError(refusal.message);
+}
+
+/** A cleanup that failed and waits for a RETRY. */
+function failedCleanup(record: SessionRecord | null): boolean {
+  return record !== null && isEnding(record.snapshot.value) && record.snapshot.context.error !== null;
+}
+
+export async function spawnSession(
+  core: EngineCore,
+  key: string,
+  options: SpawnOptions,
+  checks: { assertUsable(key: string): void; require(key: string): SessionInfo },
+): Promise<SessionInfo> {
+  core.assertOpen();
+  validateKey(key);
+  const modeParsed = SpawnModeSchema.safeParse(options.mode ?? 'normal');
+  if (!modeParsed.success) {
+    throw new InvalidInputError(`unknown mode ${JSON.stringify(options.mode)}: use normal, resume or fresh`);
+  }
+  const mode = modeParsed.data;
+  await core.sync();
+  checks.assertUsable(key);
+  const current = core.machineSnapshot(key);
+  const stored = core.view.record(key)?.snapshot.context.spec ?? null;
+  const currentId = core.view.record(key)?.snapshot.context.sessionId ?? null;
+  const sessionId = mode === 'resume' && currentId ? currentId : randomUUID();
+  const ask = { type: 'SPAWN' as const, mode, sessionId, spec: stored!, at: new Date().toISOString() };
+  const refusal = spawnRefusal(current, ask, key);
+  if (refusal && (mode === 'normal' || refusal.kind === 'not-found')) throw refused(refusal);
+  if (mode === 'resume') {
+    // A resume keeps what the session was started with; ignoring what was asked would be silent.
+    const given = (['command', 'cwd', 'env', 'labels', 'group'] as const).filter((name) =>
+      name === 'command' ? (options.command?.length ?? 0) > 0 : options[name] !== undefined && options[name] !== null,
+    );
+    if (given.length > 0) {
+      throw new InvalidInputError(
+        `--mode resume keeps the stored ${given.join(', ')} of ${key}: use --mode fresh to change them (only --resume-command may be given)`,
+      );
+    }
+  }
+  if (refusal) throw refused(refusal);
+  // A fresh restart may reuse the stored command, as `pm2 restart` does; a new session needs one.
+  if (!stored && !(options.command && options.command.length)) {
+    throw new InvalidInputError(`spawn ${key}: a command is required after --`);
+  }
+  const spec = buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : options, stored, core.group);
+  const spawnEvent: SessionEvent = { ...ask, spec };
+  if (mode === 'resume' && isRunning(current.value)) {
+    // An attach: the machine takes it without changing anything, so nothing is written.
+    core.dispatch(key, spawnEvent);
+    return checks.require(key);
+  }
+  const settled = core.writes.whenDurable(
+    key,
+    (record) =>
+      record === null ||
+      failedCleanup(record) ||
+      (isActive(record.snapshot.value) && record.snapshot.context.sessionId === sessionId),
+  );
+  core.dispatch(key, spawnEvent);
+  const { record, context } = await settled;
+  if (record === null) {
+    const failed = context?.error ?? { code: 'SPAWN_FAILED', message: 'the window did not come up', stderr: '' };
+    throw new WardenError('SPAWN_FAILED', `spawn of ${key} failed: ${failed.message}`, { stderr: failed.stderr });
+  }
+  if (failedCleanup(record)) {
+    // A fresh restart whose old window could not be cleaned up: the new session waits in context.
+    const error = record.snapshot.context.error!;
+    throw new WardenError(
+      'TMUX_FAILED',
+      `could not end the old session of ${key} (${error.message}): it stays ending and the restart is retried on the next 'warden ls'`,
+      { stderr: error.stderr },
+    );
+  }
+  return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
+}
+
+/** `end`, but only if the session (as now in the file) passes `accept`; null when it did not. */
+export async function endSession(
+  core: EngineCore,
+  key: string,
+  accept: (current: SessionInfo) => boolean,
+  checks: { assertUsable(key: string): void; get(key: string): SessionInfo | undefined },
+): Promise<SessionInfo | null> {
+  core.assertOpen();
+  validateKey(key);
+  await core.sync();
+  checks.assertUsable(key);
+  const before = checks.get(key);
+  if (!before) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
+  if (!accept(before)) return null;
+  const event = endEvent(core.machineSnapshot(key), key);
+  if (!('type' in event)) throw refused(event);
+  // A retried cleanup of a fresh restart goes on to spawn the new session instead of ending.
+  const restarted = (record: SessionRecord | null) => record !== null && !isEnding(record.snapshot.value);
+  const settled = core.writes.whenDurable(key, (record) => record === null || failedCleanup(record) || restarted(record));
+  core.dispatch(key, event);
+  const { record } = await settled;
+  if (restarted(record)) {
+    throw new ConflictError(`${key} went on with its pending --mode fresh restart instead: run 'warden end ${key}' again once it is active`);
+  }
+  if (record) {
+    const error = record.snapshot.context.error!;
+    throw new WardenError(
+      'TMUX_FAILED',
+      `could not clean up ${key} (${error.message}): it stays ending and is retried on the next 'warden ls'`,
+      { stderr: error.stderr },
+    );
+  }
+  return { ...before, state: 'normal', updatedAt: new Date().toISOString() };
+}

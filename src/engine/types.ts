@@ -1,0 +1,147 @@
+/** The engine's public option and event types. */
+import type { InspectionEvent, Observer } from 'xstate';
+import type { SessionMachine } from '../../machines/session.js';
+import type { ErrorData, SessionInfo, SpawnMode } from '../model/schema.js';
+import type { SessionStore } from '../store/store.js';
+import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
+
+/** The tmux session that holds the windows unless told otherwise. */
+export const DEFAULT_GROUP = 'warden';
+
+/** How `createEngine` opens an engine. Every field is optional. */
+export interface EngineOptions {
+  /** The state file; `$WARDEN_STATE`, then the XDG state directory, by default. */
+  stateFile?: string | undefined;
+  /** A tmux socket name (`tmux -L`), or `{ path }` for `tmux -S`. The default server otherwise. */
+  socket?: string | TmuxSocket | undefined;
+  /** The tmux session that holds the windows; `warden` by default. */
+  group?: string | undefined;
+  /** An XState inspection observer: receives the events of every session actor. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
+  /** How long a probe may take before its answer is "unknown". */
+  probeTimeoutMs?: number | undefined;
+  /** Timeout of every other tmux call. */
+  tmuxTimeoutMs?: number | undefined;
+  /** The tmux binary (`tmux` on PATH by default). */
+  tmuxBin?: string | undefined;
+  /** Reconcile once on open (default true). Work left by a dead process resumes at the first reconcile. */
+  reconcileOnOpen?: boolean | undefined;
+  /** Age after which a lock left by a killed process is taken over (the store's default otherwise; min 2000). */
+  lockStaleMs?: number | undefined;
+  /**
+   * A transition listener subscribed before the engine opens, so it also hears the transitions of
+   * opening (a resumed spawn, the first reconcile). Same contract as `subscribe`.
+   */
+  onTransition?: TransitionListener | undefined;
+  /**
+   * How tmux is reached: the local tmux binary through execa by default. Pass a wrapper of a
+   * `LocalTransport` to observe or fault the calls (tests), or another transport.
+   */
+  transport?: TmuxTransport | undefined;
+  /**
+   * The statechart, for embedders that extend it: `sessionMachine` by default. A variant (an
+   * added substate or region, other services through `.provide()`) is persisted, rehydrated,
+   * reconciled and drawn like the original; its services are replaced by the engine's.
+   */
+  machine?: SessionMachine | undefined;
+  /** The state store: the lowdb file at `stateFile` by default. */
+  store?: SessionStore | undefined;
+}
+
+/** What `Engine.spawn` starts, and how. */
+export interface SpawnOptions {
+  /**
+   * `normal` (default) refuses a key that is not `normal`; `resume` attaches to a running session
+   * and relaunches an orphaned or exited one under the same session id; `fresh` ends whatever runs
+   * and starts a new session id.
+   */
+  mode?: SpawnMode | undefined;
+  /** argv of the program; `{sessionId}` and `{key}` are substituted. Required unless resuming. */
+  command?: string[] | undefined;
+  /** Working directory of the program; it must exist. The tmux server's directory by default. */
+  cwd?: string | null | undefined;
+  /** Extra environment of the program (it always gets `WARDEN_SESSION_ID` and `WARDEN_KEY`). */
+  env?: Record<string, string> | undefined;
+  /** Free-form labels stored with the session (a ticket id, an owner). */
+  labels?: Record<string, string> | undefined;
+  /** The tmux session to put the window in; the engine's group by default. */
+  group?: string | undefined;
+  /** Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted. */
+  resumeCommand?: string | null | undefined;
+}
+
+/** A state change of one session, reported only once it is durable in the state file. */
+export interface TransitionEvent {
+  key: string;
+  sessionId: string | null;
+  from: string;
+  to: string;
+  /**
+   * The event that caused it: `SPAWN`, `END`, `WINDOW_GONE`, `xstate.done.actor.launch`, …;
+   * `state-file` for a change another process made, seen when this engine read the file.
+   */
+  event: string;
+  at: string;
+  /** `here`: made by this engine; `elsewhere`: made by another process (a CLI call, say). */
+  origin: 'here' | 'elsewhere';
+  session: SessionInfo;
+}
+
+/** Hears transitions once durable; what it throws is ignored (the transition stands). */
+export type TransitionListener = (event: TransitionEvent) => void;
+
+/** What `gc` ended (state `normal`), or with `dryRun` would end (state `orphaned`). */
+export interface GcResult {
+  sessions: SessionInfo[];
+  failed: { key: string; error: ErrorData }[];
+}
+
+/** What one `reconcile()` saw and did. */
+export interface ReconcileResult {
+  /** What tmux answered: `unknown` means nothing was changed. */
+  probe: 'ok' | 'no-server' | 'unknown';
+  transitions: TransitionEvent[];
+  /**
+   * Running sessions whose pane tmux shows dead before its exit status is known (the process is
+   * not reaped yet): they move to `active.exited` on a later reconcile, which `watch` makes soon.
+   */
+  exitsPending: number;
+  error?: ErrorData | undefined;
+}
+
+/** A persisted record that could not be rehydrated; it is left in the file untouched. */
+export interface SnapshotProblem {
+  key: string;
+  message: string;
+}
+
+/** How `watch` runs: see `Engine.watch`. */
+export interface WatchOptions {
+  /** Poll interval while no tmux control client is attached (500 ms). */
+  intervalMs?: number;
+  /** Poll interval while one is (10 s): a safety net under tmux's notifications. */
+  safetyIntervalMs?: number;
+  signal?: AbortSignal;
+  /** Listen to tmux's control-mode notifications (default true). */
+  control?: boolean;
+}
+
+/** What a watch loop needs of the engine. */
+export interface Watched {
+  tmux: import('../tmux/commands.js').Tmux;
+  group: string;
+  reconcile(): Promise<ReconcileResult>;
+  /** Whether the last probe saw the group, and its tagged windows. */
+  groupSeen(): { exists: boolean; taggedWindows: string[] };
+  records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;
+  isClosed(): boolean;
+}
+
+/** A running watch loop. */
+export interface WatchLoop {
+  run(options: WatchOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Makes the watch loop (supplied by the composition root: the watcher sits above the engine). */
+export type WatchLoopFactory = (watched: Watched) => WatchLoop;

@@ -1,0 +1,34 @@
+/**
+ * The one way a zod issue becomes a line a user can act on. Whoever validates names the fields
+ * the way its user knows them (a CLI flag, a config path): the caller passes `nameOf`.
+ */
+
+/** The part of a zod issue this formatter reads. */
+export interface IssueLike {
+  path: PropertyKey[];
+  message: string;
+  /** A record key's own issues (an env or label name that fails its pattern). */
+  issues?: unknown;
+}
+
+export interface IssueNaming {
+  /** What was validated: `spawn api-fix`, `config ~/.config/…`. */
+  subject: string;
+  /** How the user names the field at `path`; undefined falls back to `subject path.to.field`. */
+  nameOf?: ((path: PropertyKey[]) => string | undefined) | undefined;
+}
+
+/** `invalid --env "A-B": …` / `invalid spawn x command: …` for the first issue of `error`. */
+export function formatIssue(error: { issues: readonly IssueLike[] }, naming: IssueNaming): string {
+  const issue = error.issues[0];
+  if (!issue) return `invalid ${naming.subject}`;
+  const named = naming.nameOf?.(issue.path);
+  if (named) {
+    // A bad record key (env or label name) carries its reason one level down.
+    const nested = (issue.issues as { message: string }[] | undefined)?.[0]?.message;
+    const field = issue.path.length > 1 ? ` ${JSON.stringify(String(issue.path[1]))}` : '';
+    return `invalid ${named}${field}: ${nested ?? issue.message}`;
+  }
+  const where = issue.path.length ? `${naming.subject} ${issue.path.map(String).join('.')}` : naming.subject;
+  return `invalid ${where}: ${issue.message}`;
+}

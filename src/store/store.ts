@@ -1,0 +1,73 @@
+/**
+ * The seam between the engine and its durable state: what the engine and `doctor` need of a
+ * store, so a test can wrap one and a second store (another file, a database) can stand in for
+ * the lowdb file, applying the same merge rules (merge.ts).
+ */
+import type { HistoryEntry, SessionRecord, StateDocument } from '../model/schema.js';
+
+export interface RecordStamp {
+  rev: number;
+  updatedAt: string;
+}
+
+/**
+ * A record without its stamp: `{ machineVersion, snapshot }` plus any other field the schema adds
+ * (derived from SessionRecordSchema, so new record fields are carried, not stripped).
+ */
+export type RecordContent = Omit<SessionRecord, 'rev' | 'updatedAt'>;
+
+export interface CommitOp {
+  key: string;
+  /** The stamp the caller last saw for this key, or null when it believes the key is absent. */
+  expect: RecordStamp | null;
+  /** New content (store assigns rev = previous rev + 1, or 1 when absent, and updatedAt = now ISO), or null = delete the key. */
+  record: RecordContent | null;
+  /** Entries appended to `history` only if this op is applied. */
+  history?: HistoryEntry[];
+}
+
+export interface CommitResult {
+  /** Keys applied: the record now in the file, or null when deleted. */
+  applied: Map<string, SessionRecord | null>;
+  /** Keys refused because the file's stamp differs from `expect`: what the file holds now (null = absent). */
+  conflicts: Map<string, SessionRecord | null>;
+  /** The document as written (or as read, if nothing was applied). Shared and frozen: never mutate it. */
+  document: StateDocument;
+}
+
+/**
+ * `held`: the lock exists (a writer holds it, or a killed one left it); `stale`: it is old enough
+ * that the next commit will take it over. Only the age is knowable, not the holder.
+ */
+export interface LockState {
+  held: boolean;
+  stale: boolean;
+  ageMs: number | null;
+}
+
+export interface RestoredBackup {
+  restoredFrom: string;
+  /** Where the broken state file was kept, or null when there was none. */
+  keptAs: string | null;
+  sessions: number;
+}
+
+export interface SessionStore {
+  /** The state file (absolute), for messages and for `doctor`. */
+  readonly path: string;
+  /** The last good state file, which `restoreBackup` puts back. */
+  readonly backupPath: string;
+  readonly lockPath: string;
+  /** Number of times this instance wrote the state file (for benchmarks and tests). */
+  readonly writeCount: number;
+  /** Read and validate; a missing file is an empty document and writes nothing. */
+  load(): Promise<StateDocument>;
+  /** Applies each op whose `expect` matches what the store holds, atomically, and reports the rest as conflicts. */
+  commit(ops: CommitOp[]): Promise<CommitResult>;
+  /** Cheap check whether another writer may have changed the state since this instance last read or wrote it. */
+  changed(): Promise<boolean>;
+  /** For `doctor`: is a lock held, and is it stale. */
+  lockInfo(): Promise<LockState>;
+  /** For `doctor --repair`: puts the last good state back in place of a broken one. */
+  restoreBackup(): Promise<RestoredBackup>;
+}

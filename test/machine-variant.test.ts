@@ -1,0 +1,76 @@
+/**
+ * machines/ owns the statechart's knowledge: a variant machine with a throwaway substate inside
+ * `active.running` needs no edit outside machines/ to be persisted, rehydrated, reconciled, drawn
+ * and named by a hook. (Before the re-architecture the engine's own list of states refused it.)
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createMachine } from 'xstate';
+import { isRunning, isStateValueOf, stateString, statePathsOf } from '../machines/paths.js';
+import { sessionMachine, type SessionMachine } from '../machines/session.js';
+import { machineGraph, toMermaid } from '../src/observe/graph.js';
+import { hookFires } from '../src/hooks.js';
+import type { TransitionEvent } from '../src/engine.js';
+import { useTmuxServer } from './support/tmux-server.js';
+
+const server = useTmuxServer('variant');
+
+/** The session machine with `active.running` split into `thinking` (initial) and `typing`. */
+function variantMachine(): SessionMachine {
+  const config = sessionMachine.config as { states: Record<string, { states?: Record<string, object> }> };
+  const active = config.states['active']!;
+  const running = active.states!['running'] as { on: object };
+  const states = {
+    ...config.states,
+    active: {
+      ...active,
+      states: {
+        ...active.states,
+        running: { ...running, initial: 'thinking', states: { thinking: {}, typing: {} } },
+      },
+    },
+  };
+  return createMachine({ ...(sessionMachine.config as object), states } as never, sessionMachine.implementations as never) as unknown as SessionMachine;
+}
+
+describe('a variant machine with a throwaway substate', () => {
+  const variant = variantMachine();
+
+  it('is drawn: its paths, graph and Mermaid come from the machine itself', () => {
+    expect(statePathsOf(variant)).toContain('active.running.thinking');
+    expect(machineGraph(variant as never).states.map((s) => s.path)).toContain('active.running.thinking');
+    expect(toMermaid(machineGraph(variant as never))).toContain('thinking');
+    // The original machine does not know the substate: the knowledge is derived, not listed.
+    expect(isStateValueOf(sessionMachine, { active: { running: 'thinking' } })).toBe(false);
+    expect(isStateValueOf(variant, { active: { running: 'thinking' } })).toBe(true);
+  });
+
+  it('persists, rehydrates and reconciles a session in it', async () => {
+    const stateFile = server.stateFile();
+    const seen: TransitionEvent[] = [];
+    const first = await server.engine({ stateFile, machine: variant, onTransition: (e) => seen.push(e) });
+    const info = await first.spawn('variant', { command: ['sleep', '300'] });
+    expect(info.state).toBe('active');
+    const stored = JSON.parse(readFileSync(stateFile, 'utf8')).sessions.variant.snapshot.value;
+    expect(stored).toEqual({ active: { running: 'thinking' } });
+    expect(seen.map((e) => e.to)).toContain('active.running.thinking');
+    await first.close();
+
+    const second = await server.engine({ stateFile, machine: variant });
+    expect(second.snapshotProblems()).toEqual([]);
+    expect(second.get('variant')?.state).toBe('active');
+    expect(isRunning(stored)).toBe(true);
+    await server.tmux.run(['kill-window', '-t', info.windowId!]);
+    const result = await second.reconcile();
+    expect(result.transitions.map((t) => [t.from, t.to])).toEqual([['active.running.thinking', 'orphaned']]);
+    await second.end('variant');
+    await second.close();
+  });
+
+  it('can be named by a hook', () => {
+    const entered = { from: 'spawning', to: stateString({ active: { running: 'thinking' } }) };
+    expect(hookFires('active.running.thinking', entered)).toBe(true);
+    expect(hookFires('active.running', entered)).toBe(true);
+    expect(hookFires('active.running.typing', entered)).toBe(false);
+  });
+});
