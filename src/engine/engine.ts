@@ -164,6 +164,7 @@ export class Engine {
       tmux: this.core.tmux,
       group: this.group,
       reconcile: () => this.reconcile(),
+      sync: () => this.sync(),
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
       isClosed: () => this.core.isClosed,
