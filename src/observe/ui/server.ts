@@ -182,21 +182,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   }
   const address = server.address();
   port = typeof address === 'object' && address ? address.port : port;
-  // The watch reconciles when tmux notifies, which can come before another process has written
-  // the outcome (a CLI spawn's window appears while its record still says spawning); one stat of
-  // the state file per tick picks that up, and the comparison sends what changed.
-  let ticking = false;
-  const tick = setInterval(() => {
-    if (ticking) return;
-    ticking = true;
-    engine
-      .sync()
-      .catch(() => undefined)
-      .finally(() => {
-        ticking = false;
-        feed.refresh();
-      });
-  }, options.intervalMs ?? 500);
+  // Transitions are pushed as they come; the tick catches what changes without one.
+  const tick = setInterval(() => feed.refresh(), options.intervalMs ?? 500);
 
   return {
     port,
