@@ -119,8 +119,11 @@ describe('warden ui: sessions live', () => {
     session(await cli.run(['spawn', 'api-fix', '--label', 'ticket=T-12', '--json', '--', 'sh', '-c', 'echo ready; exec cat']));
     await waitFor(async () => /running/.test(await rowText('api-fix')), `api-fix running on the page (${uiOutput})`);
     expect(await rowText('api-fix')).toContain('ticket=T-12');
-    await page.locator('#session-table button.key', { hasText: 'api-fix' }).click();
+    // By keyboard: the key is a button.
+    await page.locator('#session-table button.key', { hasText: 'api-fix' }).focus();
+    await page.keyboard.press('Enter');
     await pageShows('#details-title', 'api-fix', 'the selected session');
+    expect(await page.locator('#session-table tr[aria-current="true"]').getAttribute('data-key')).toBe('api-fix');
     await pageShows('#log', 'ready', 'the log tail');
   });
 
@@ -170,6 +173,7 @@ describe('warden ui: sessions live', () => {
   it('keeps a screenshot of the page as a test artifact', async () => {
     await page.locator('#session-table button.key', { hasText: 'api-fix' }).click();
     await pageShows('#chart-caption', 'current state active › running', 'the caption');
+    await pageShows('#log', 'ready', 'the log tail');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'ui-page.png'), fullPage: true });
   });
@@ -264,4 +268,21 @@ describe('warden ui: 200 sessions', () => {
     await engine.end('bulk-199');
     await pageShows('#count', '0 of 200 match', 'the ended session gone');
   }, 180_000);
+});
+
+describe('warden ui: the verb', () => {
+  it('refuses a bad port (exit 2) and a port in use (exit 3), in one line', async () => {
+    const bad = await cli.run(['ui', '--port', 'http']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toBe('warden: --port http is not a port: pass 1-65535, or 0 for any free one\n');
+    const taken = await cli.run(['ui', '--port', new URL(base).port]);
+    expect(taken.exitCode).toBe(3);
+    expect(taken.stderr).toBe(`warden: port ${new URL(base).port} is in use: pass --port with a free port (0 picks one)\n`);
+  });
+
+  it('stops on SIGTERM with exit 0, and the page says it lost the server', async () => {
+    ui.kill('SIGTERM');
+    expect((await ui).exitCode).toBe(0);
+    await pageShows('#connection', /reconnecting|disconnected/, 'the lost connection');
+  });
 });

@@ -1,20 +1,24 @@
 /**
- * The page and its bundled assets (the page script with Mermaid inside, its stylesheet), built
- * by `npm run build` into dist/src/observe/ui/assets and shipped in the package: no CDN, nothing
- * fetched from the internet. Found from the package root, so the same code serves them from the
- * library build, from the one-file CLI bundle and from the sources.
+ * The page and its bundled assets (the page script, the Mermaid chunks it loads, its stylesheet),
+ * built by `npm run build` into dist/src/observe/ui/assets and shipped in the package: no CDN,
+ * nothing fetched from the internet. Found from the package root, so the same code serves them
+ * from the library build, from the one-file CLI bundle and from the sources.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WardenError } from '../../model/errors.js';
 
-/** The files the page loads, and their types: nothing else is served from the folder. */
-export const ASSETS: Record<string, string> = {
-  'page.js': 'text/javascript; charset=utf-8',
-  'page.css': 'text/css; charset=utf-8',
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
 };
+
+/** The content type of an asset's name, or undefined for a name that is not one of ours. */
+export function assetType(name: string): string | undefined {
+  return /^[\w-]+\.(js|css)$/.test(name) ? TYPES[name.slice(name.lastIndexOf('.'))] : undefined;
+}
 
 export function assetsDir(from: string = fileURLToPath(import.meta.url)): string {
   for (let dir = dirname(from); ; dir = dirname(dir)) {
@@ -23,16 +27,14 @@ export function assetsDir(from: string = fileURLToPath(import.meta.url)): string
   }
 }
 
-/** Reads every asset once; a missing one means a broken install or an unbuilt checkout. */
+/** Reads every asset once (the page and the chunks it loads); nothing else is served from the folder. */
 export async function loadAssets(dir = assetsDir()): Promise<Map<string, Buffer>> {
-  const loaded = new Map<string, Buffer>();
-  for (const name of Object.keys(ASSETS)) {
-    try {
-      loaded.set(name, await readFile(join(dir, name)));
-    } catch {
-      throw new WardenError('UI_FAILED', `the page asset ${join(dir, name)} is missing: run 'npm run build' (or reinstall tmux-warden)`);
-    }
+  const names = await readdir(dir).catch(() => [] as string[]);
+  if (!names.includes('page.js') || !names.includes('page.css')) {
+    throw new WardenError('UI_FAILED', `the page assets are missing from ${dir}: run 'npm run build' (or reinstall tmux-warden)`);
   }
+  const loaded = new Map<string, Buffer>();
+  for (const name of names) if (assetType(name)) loaded.set(name, await readFile(join(dir, name)));
   return loaded;
 }
 
@@ -46,7 +48,7 @@ export function pageHtml(): string {
 <title>warden ui</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/page.css">
-<script src="/assets/page.js" defer></script>
+<script type="module" src="/assets/page.js"></script>
 </head>
 <body>
 <a class="skip" href="#details">Skip to the selected session</a>

@@ -3,7 +3,7 @@
  * log tail and the actions, on 127.0.0.1 only, behind the token and the checks of guard.ts.
  *
  *   GET  /?token=T                         the page
- *   GET  /assets/page.js | page.css        the bundled page (no token: the package's own code)
+ *   GET  /assets/NAME.js | NAME.css        the bundled page (no token: the package's own code)
  *   GET  /api/chart?token=T                the statechart as Mermaid, and each state's id in it
  *   GET  /api/events?token=T               event stream: `reset` (everything), then `update`s
  *   GET  /api/sessions/KEY/log?lines=N     the pane as `warden logs` prints it   (token header)
@@ -16,7 +16,7 @@ import type { Engine } from '../../engine.js';
 import { ConflictError, InvalidInputError, WardenError } from '../../model/errors.js';
 import { machineGraph, mermaidId, toMermaid } from '../graph.js';
 import { errorReply, httpStatusOf, isUiAction, runAction } from './actions.js';
-import { ASSETS, loadAssets, pageHtml } from './assets.js';
+import { assetType, loadAssets, pageHtml } from './assets.js';
 import { SessionFeed } from './feed.js';
 import { LOOPBACK, checkOrigin, checkRequest, type Refusal } from './guard.js';
 import type { ChartView } from './protocol.js';
@@ -124,7 +124,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       if (refused) return refuse(res, refused);
       const body = assets.get(asset);
       if (!body || req.method !== 'GET') return refuse(res, { status: 404, code: 'NOT_FOUND', message: `no asset ${asset}` });
-      res.writeHead(200, { ...COMMON_HEADERS, 'content-type': ASSETS[asset]! }).end(body);
+      res.writeHead(200, { ...COMMON_HEADERS, 'content-type': assetType(asset)! }).end(body);
       return;
     }
     const match = /^\/api\/sessions\/([^/]+)\/([a-z]+)$/.exec(url.pathname);

@@ -1,20 +1,16 @@
 /**
- * The statechart, drawn once by the bundled Mermaid from the text the server derives from the
- * machine (the same Mermaid as `warden graph` and the docs); a session's state is then marked
- * on it: a thick outline and a "now" label on the state and its parents, a dashed outline on the
- * state it came from, and the same in words in the caption.
+ * A session's state marked on the drawn statechart: a thick outline and a "now" label on the
+ * state and its parents, a dashed outline on the state it came from, and the same in words in
+ * the caption.
  */
-import mermaid from 'mermaid';
 import type { ChartView, SessionView, TransitionView } from '../protocol.js';
 import { pathWords } from './format.js';
 
 let chart: ChartView | null = null;
 
-export async function drawChart(view: ChartView, into: HTMLElement): Promise<void> {
+/** Called once the diagram is in the page. */
+export function chartDrawn(view: ChartView): void {
   chart = view;
-  mermaid.initialize({ startOnLoad: false, securityLevel: 'strict', theme: 'neutral', fontFamily: 'system-ui, sans-serif' });
-  const { svg } = await mermaid.render('statechart', view.mermaid);
-  into.innerHTML = svg;
 }
 
 /** The SVG group Mermaid drew for a state path (`statechart-state-active_running-13`). */
@@ -37,6 +33,7 @@ function ancestry(path: string): string[] {
 
 /** Marks the session's state (and where it came from) on the drawn chart, and says it in words. */
 export function markState(root: HTMLElement, caption: HTMLElement, session: SessionView, last: TransitionView | undefined): void {
+  if (!chart) return;
   for (const g of root.querySelectorAll('.current, .previous')) {
     g.classList.remove('current', 'previous');
     g.removeAttribute('data-mark');

@@ -5,7 +5,6 @@
  */
 import type { ResetMessage, SessionView, TransitionView, UpdateMessage } from '../protocol.js';
 import { eventsUrl, fetchChart } from './api.js';
-import { drawChart } from './chart.js';
 import { details } from './details.js';
 import { sessionList } from './list.js';
 import './style.css';
@@ -65,16 +64,17 @@ function connect(): void {
   });
 }
 
-async function start(): Promise<void> {
-  try {
-    await drawChart(await fetchChart(), document.querySelector<HTMLElement>('#chart-svg')!);
-  } catch (err) {
-    connection.textContent = `the page cannot start: ${err instanceof Error ? err.message : String(err)}`;
-    return;
-  }
+function start(): void {
+  // The list does not wait for the diagram: Mermaid takes a moment to draw it.
   connect();
+  Promise.all([fetchChart(), import('./draw.js')])
+    .then(([chart, { drawChart }]) => drawChart(chart, document.querySelector<HTMLElement>('#chart-svg')!))
+    .then(render)
+    .catch((err: unknown) => {
+      document.querySelector<HTMLElement>('#chart-caption')!.textContent = `The statechart cannot be drawn: ${err instanceof Error ? err.message : String(err)}`;
+    });
   // Ages on the page move on even when nothing changes.
   setInterval(render, 10_000);
 }
 
-void start();
+start();
