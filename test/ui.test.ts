@@ -178,6 +178,16 @@ describe('warden ui: sessions live', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'ui-page.png'), fullPage: true });
   });
 
+  it('restart fresh from the page ends the old session id and starts a new one', async () => {
+    const before = session(await cli.run(['status', 'api-fix', '--json'])).sessionId!;
+    await page.locator('[data-action=fresh]').click();
+    await pageShows('#action-result', 'api-fix restarted with a new session id: active.running', 'the action result');
+    const after = session(await cli.run(['status', 'api-fix', '--json'])).sessionId!;
+    expect(after).not.toBe(before);
+    await pageShows('#facts', after, 'the new session id');
+    expect((await cli.run(['history', 'api-fix', '--json'])).stdout).toContain(before);
+  });
+
   it('end from the page ends the session: gone from the page and from the CLI', async () => {
     await page.locator('#session-table button.key', { hasText: 'docs' }).click();
     await page.locator('[data-action=end]').click();

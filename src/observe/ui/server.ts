@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Engine } from '../../engine.js';
+import { validateKey, type Engine } from '../../engine.js';
 import { ConflictError, InvalidInputError, WardenError } from '../../model/errors.js';
 import { machineGraph, mermaidId, toMermaid } from '../graph.js';
 import { errorReply, httpStatusOf, isUiAction, runAction } from './actions.js';
@@ -29,6 +29,11 @@ export interface UiServerOptions {
   token?: string;
   /** How often the list is compared for changes that are not transitions, in ms. */
   intervalMs?: number;
+  /**
+   * The log tail of a session as `warden logs -n LINES` prints it; the CLI passes its own. Without
+   * one, the pane is captured (its screen and scrollback).
+   */
+  logTail?: (key: string, lines: number) => Promise<string>;
 }
 
 export interface UiServer {
@@ -94,6 +99,7 @@ function parseLines(value: string | null): number {
 
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
   const { engine } = options;
+  const logTail = options.logTail ?? ((key: string, lines: number) => engine.capture(key, { lines }));
   const token = options.token ?? randomBytes(24).toString('base64url');
   const assets = await loadAssets();
   const chart = JSON.stringify(chartView());
@@ -149,9 +155,10 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     const key = decodeURIComponent(match[1]!);
     try {
       if (action === null) {
+        validateKey(key);
         const lines = parseLines(url.searchParams.get('lines'));
         // As `warden logs`: the screen's empty bottom rows are layout, not output.
-        const text = (await engine.capture(key, { lines })).replace(/\s+$/, '');
+        const text = (await logTail(key, lines)).replace(/\s+$/, '');
         return reply(res, 200, { key, text });
       }
       if (!isUiAction(action)) {
