@@ -71,8 +71,10 @@ export function sessionList(onSelect: (key: string) => void): SessionList {
       if (s.key === focused) button.focus();
     }
     empty.hidden = sessions.size > 0;
-    count.textContent = query ? `${shown.length} of ${sessions.size} match` : `${sessions.size} session${sessions.size === 1 ? '' : 's'}`;
-    info.textContent = shown.length ? `${page * PAGE_SIZE + 1}–${page * PAGE_SIZE + slice.length} of ${shown.length} (page ${page + 1} of ${pages})` : '';
+    // A live region is announced when its text changes: set it only then.
+    const say = (el: HTMLElement, text: string) => el.textContent !== text && (el.textContent = text);
+    say(count, query ? `${shown.length} of ${sessions.size} match` : `${sessions.size} session${sessions.size === 1 ? '' : 's'}`);
+    say(info, shown.length ? `${page * PAGE_SIZE + 1}–${page * PAGE_SIZE + slice.length} of ${shown.length} (page ${page + 1} of ${pages})` : '');
     prev.disabled = page === 0;
     next.disabled = page >= pages - 1;
   };
