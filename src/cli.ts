@@ -13,6 +13,7 @@ import { registerAttach, registerLogs, registerSend } from './cli/pane-verbs.js'
 import { registerEnd, registerSpawn, registerStatus } from './cli/session-verbs.js';
 import { registerGraph } from './cli/graph.js';
 import { registerInspect } from './cli/inspect.js';
+import { printError, useJsonErrors, wantsJson } from './cli/output.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
 import { registerUi } from './cli/ui.js';
 import { registerWatch } from './cli/watch.js';
@@ -45,10 +46,10 @@ const VERBS: RegisterVerb[] = [
 function oneLineErrors(command: Command): void {
   const path = command.parent ? `${command.parent.name()} ${command.name()}` : command.name();
   command.configureOutput({
-    outputError: (message, write) => {
+    outputError: (message) => {
       // One line, whatever commander adds ("(Did you mean --json?)" comes on a line of its own).
       const what = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      write(`warden: ${what} (see '${path} --help')\n`);
+      printError('INVALID_INPUT', `${what} (see '${path} --help')`);
     },
   });
 }
@@ -77,6 +78,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  useJsonErrors(wantsJson(argv.slice(2)));
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -88,10 +90,10 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof WardenError) {
-      process.stderr.write(`warden: ${err.message}\n`);
+      printError(err.code, err.message);
       return err.exitCode;
     }
-    process.stderr.write(`warden: ${err instanceof Error ? err.message : String(err)}\n`);
+    printError('INTERNAL', err instanceof Error ? err.message : String(err));
     return 1;
   }
 }

@@ -40,7 +40,7 @@ describe.concurrent('ls (after one reconcile)', () => {
     expect(lines.slice(1)).toEqual([
       expect.stringMatching(new RegExp(`^one\\s+running\\s+\\d+s\\s+${a.windowId}\\s+${a.pid}\\s+-\\s+sleep 600$`)),
       expect.stringMatching(/^three\s+orphaned\s+\d+s\s+-\s+-\s+-\s+sleep 600$/),
-      expect.stringMatching(new RegExp(`^two\\s+exited\\s+\\d+s\\s+${b.windowId}\\s+\\d+\\s+3\\s+sh -c exit 3$`)),
+      expect.stringMatching(new RegExp(`^two\\s+exited\\s+\\d+s\\s+${b.windowId}\\s+\\d+\\s+3\\s+sh -c 'exit 3'$`)),
     ]);
     expect(table).not.toContain('\x1b');
   });
@@ -75,12 +75,12 @@ describe.concurrent('ls (after one reconcile)', () => {
     expect(await keys('team=a')).toEqual(['t1', 't2']);
     expect(await keys('team=a', 'ticket=T-2')).toEqual(['t2']);
     expect(await keys('ticket=T-9')).toEqual([]);
-    expect((await w.run(['ls', '--label', 'ticket=T-9'])).stdout).toBe('no session carries those labels\n');
+    expect(await w.run(['ls', '--label', 'ticket=T-9'])).toMatchObject({ stdout: '', stderr: 'warden: no session carries those labels\n' });
   });
 
-  it('says how to start when there is nothing', async () => {
+  it('says how to start when there is nothing, on stderr: an empty list prints nothing on stdout', async () => {
     const w = warden(server);
-    expect((await w.run(['ls'])).stdout).toBe("no sessions: start one with 'warden spawn KEY -- CMD'\n");
+    expect(await w.run(['ls'])).toEqual({ exitCode: 0, stdout: '', stderr: "warden: no sessions: start one with 'warden spawn KEY -- CMD'\n" });
     expect(json(SessionsSchema, await w.run(['ls', '--json']))).toEqual({ sessions: [] });
   });
 });
@@ -187,8 +187,8 @@ describe.concurrent('history [KEY]', () => {
     expect(json(HistorySchema, await w.run(['history', 'hb', '--json'])).history.map((h) => h.key)).toEqual(['hb']);
     const table = (await w.run(['history'])).stdout.trimEnd().split('\n');
     expect(table[0]).toMatch(/^ENDED\s+KEY\s+REASON\s+EXIT\s+SESSION\s+COMMAND$/);
-    expect(table[2]).toMatch(new RegExp(`^\\S+Z\\s+hb\\s+ended\\s+5\\s+${b.sessionId}\\s+sh -c exit 5$`));
-    expect((await w.run(['history', 'never'])).stdout).toBe('no ended sessions of never\n');
+    expect(table[2]).toMatch(new RegExp(`^\\S+Z\\s+hb\\s+ended\\s+5\\s+${b.sessionId}\\s+sh -c 'exit 5'$`));
+    expect(await w.run(['history', 'never'])).toMatchObject({ stdout: '', stderr: 'warden: no ended sessions of never\n' });
   });
 });
 
@@ -206,14 +206,15 @@ describe.concurrent('when tmux cannot answer (invariant 3 from the command line)
     return `${dir}:${process.env.PATH}`;
   }
 
-  it('ls shows the state last recorded with one warning line; gc ends nothing (exit 1)', async () => {
+  it('ls shows the state last recorded with one warning line (JSON under --json); gc ends nothing (exit 1)', async () => {
     const w = warden(server);
     const s = session(await w.run(['spawn', 'unsure', '--json', ...LONG]));
     await killWindow(s.windowId);
     const env = { PATH: pathWithFailingProbe() };
     const listed = await w.run(['ls', '--json'], { env });
     expect(listed.exitCode).toBe(0);
-    expect(listed.stderr).toMatch(/^warden: tmux did not answer \(.*injected probe failure.*\): showing the state last recorded\n$/);
+    expect(listed.stderr).toMatch(/^\{"warning":\{"code":"TMUX_UNKNOWN","message":"tmux did not answer \(.*injected probe failure.*\): showing the state last recorded"\}\}\n$/);
+    expect((await w.run(['ls'], { env })).stderr).toMatch(/^warden: tmux did not answer \(.*injected probe failure.*\): showing the state last recorded\n$/);
     expect(SessionsSchema.parse(JSON.parse(listed.stdout)).sessions.map((x) => x.state)).toEqual(['active']);
     const before = w.stateBytes();
     refused(await w.run(['gc'], { env }), 1, /tmux did not answer .*gc ended nothing, try again/);
@@ -239,7 +240,8 @@ describe.concurrent('a record that cannot be loaded', () => {
     await writeRecord(w.stateFile, 'strange', { ...snapshot, value: 'limbo' }, null);
     const listed = await w.run(['ls', '--json']);
     expect(listed.exitCode).toBe(0);
-    expect(listed.stderr).toBe("warden: not listed, cannot be loaded: strange: run 'warden doctor'\n");
+    expect(JSON.parse(listed.stderr)).toEqual({ warning: { code: 'SNAPSHOT_INVALID', message: "not listed, cannot be loaded: strange: run 'warden doctor'" } });
+    expect((await w.run(['ls'])).stderr).toBe("warden: not listed, cannot be loaded: strange: run 'warden doctor'\n");
     expect(SessionsSchema.parse(JSON.parse(listed.stdout)).sessions.map((s) => s.key)).toEqual(['fine']);
     refused(await w.run(['status', 'strange']), 1, /^warden: strange cannot be loaded \(unknown state "limbo"\): run 'warden doctor'\n$/);
   });

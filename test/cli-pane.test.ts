@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SessionInfoSchema } from '../src/model/schema.js';
+import { SessionInfoSchema, TransitionEventSchema } from '../src/model/schema.js';
 import { LONG, cleanEnv, readState, refused, session, shellLine, warden, type Warden } from './support/cli.js';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
@@ -16,18 +16,8 @@ const server = useTmuxServer('cli-pane');
 const outer = useTmuxServer('cli-pane-outer');
 const { tmux } = server;
 
-const TransitionSchema = z
-  .object({
-    key: z.string(),
-    sessionId: z.string().nullable(),
-    from: z.string(),
-    to: z.string(),
-    event: z.string(),
-    at: z.string(),
-    origin: z.enum(['here', 'elsewhere']),
-    session: SessionInfoSchema.strict(),
-  })
-  .strict();
+/** A line of watch --json, as the published schema describes it, with nothing more. */
+const TransitionSchema = TransitionEventSchema.extend({ session: SessionInfoSchema.strict() }).strict();
 
 async function logsUntil(w: Warden, key: string, test: (text: string) => boolean, args: string[] = []): Promise<string> {
   return waitFor(async () => {

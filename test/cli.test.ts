@@ -161,7 +161,7 @@ describe('bad input: one line naming the fix, exit 2, the state file untouched',
     ['an unknown verb', ['frobnicate'], /unknown command 'frobnicate'/],
     ['an unknown option', ['ls', '--wide'], /unknown option '--wide'/],
     ['-n that is not a number', ['logs', 'k', '-n', 'many'], /-n "many" is not a number of lines/],
-    ['an unknown shell', ['completion', 'fish'], /Allowed choices are bash, zsh/],
+    ['an unknown shell', ['completion', 'powershell'], /Allowed choices are bash, zsh, fish/],
   ];
 
   /** A state file holding one live session, shared by the cases that reach the engine. */

@@ -76,7 +76,10 @@ describe(`many processes, one file: ${PARALLEL} CLI processes at once`, () => {
     for (const r of losers) {
       expect(r.exitCode, r.stderr).toBe(3);
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
-      expect(r.stderr).toMatch(/^warden: contended (is (active|spawning)|was changed by another process).*: .+/);
+      // Under --json the error is JSON too.
+      const { error } = JSON.parse(r.stderr) as { error: { code: string; message: string } };
+      expect(error.code).toBe('CONFLICT');
+      expect(error.message).toMatch(/^contended (is (active|spawning)|was changed by another process).*: .+/);
     }
     const winner = JSON.parse(winners[0]!.stdout) as SessionInfo;
     const document = readState(t.state);

@@ -1,12 +1,14 @@
 /**
- * The packed tarball is what a user gets: it holds only built files and docs, installs into an
- * empty project, runs `npx warden --version`, and `import { createEngine } from 'tmux-warden'`
- * type-checks (with real types, not `any`) and runs against tmux.
+ * The packed tarball is what a user gets: it holds only built files, docs, schemas and the
+ * licence, installs into an empty project without an install-script warning, runs `npx warden
+ * --version`, and `import { createEngine } from 'tmux-warden'` type-checks (with real types, not
+ * `any`) and runs against tmux — from ES modules, from CommonJS (`require`), and from TypeScript
+ * compiled with `module: nodenext` to either.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
@@ -42,8 +44,46 @@ console.log(JSON.stringify({
 }));
 `;
 
+/** CommonJS, as most existing Node code is: `require('tmux-warden')` and a shipped schema. */
+const CJS_CONSUMER = `
+const { createEngine, WardenError } = require('tmux-warden');
+const schema = require('tmux-warden/schemas/session.schema.json');
+
+(async () => {
+  const [stateFile, socket] = process.argv.slice(2);
+  const engine = await createEngine({ stateFile, socket });
+  const session = await engine.spawn('required', { command: ['sleep', '60'] });
+  const refused = await engine.spawn('required', { command: ['true'] }).catch((e) => e);
+  const ended = await engine.end('required');
+  await engine.close();
+  console.log(JSON.stringify({
+    state: session.state,
+    ended: ended.state,
+    refused: refused instanceof WardenError ? refused.code : String(refused),
+    schema: schema.title,
+  }));
+})();
+`;
+
+/** TypeScript with module nodenext in a CommonJS file: it compiles to require() and must run. */
+const CTS_CONSUMER = `
+import { createEngine, type SessionInfo } from 'tmux-warden';
+
+async function main(): Promise<void> {
+  const [stateFile, socket] = process.argv.slice(2) as [string, string];
+  const engine = await createEngine({ stateFile, socket });
+  const session: SessionInfo = await engine.spawn('nodenext', { command: ['sleep', '60'] });
+  // @ts-expect-error state is a union of state names
+  const wrong: number = session.state;
+  await engine.end('nodenext');
+  await engine.close();
+  console.log(JSON.stringify({ state: session.state, wrong: typeof wrong }));
+}
+void main();
+`;
+
 describe('npm pack → npm install in an empty project', () => {
-  it('ships only built files and docs, runs npx warden --version, imports with types', async () => {
+  it('ships only built files, docs, schemas and the licence; runs npx warden --version; imports with types, from ESM, CommonJS and nodenext', async () => {
     const project = join(server.dir, 'consumer');
     mkdirSync(project);
     // Built by `npm test` already: pack what is there, without running the build again.
@@ -51,7 +91,8 @@ describe('npm pack → npm install in an empty project', () => {
     const [manifest] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
     const files = manifest.files.map((f) => f.path);
     const unexpected = files.filter(
-      (f) => !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|dist\/src\/observe\/ui\/assets\/page\.css|docs\/.+|README\.md|LICENSE|package\.json)$/.test(f),
+      (f) =>
+        !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|dist\/src\/observe\/ui\/assets\/page\.css|docs\/.+|schemas\/[a-z-]+\.schema\.json|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(f),
     );
     expect(unexpected).toEqual([]);
     expect(files).toEqual(
@@ -60,6 +101,12 @@ describe('npm pack → npm install in an empty project', () => {
         'dist/src/index.d.ts',
         'docs/embedding.md',
         'README.md',
+        'LICENSE',
+        'CHANGELOG.md',
+        'schemas/session.schema.json',
+        'schemas/watch-event.schema.json',
+        'schemas/state-file.schema.json',
+        'schemas/config.schema.json',
         // `warden ui`'s page, Mermaid bundled with it: it loads nothing from the internet.
         'dist/src/observe/ui/assets/page.js',
         'dist/src/observe/ui/assets/page.css',
@@ -67,9 +114,11 @@ describe('npm pack → npm install in an empty project', () => {
     );
 
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(server.dir, manifest.filename)], {
+    const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(server.dir, manifest.filename)], {
       cwd: project,
     });
+    // Nothing to build or approve on install: the tarball has no install or prepare script.
+    expect(`${installed.stdout}${installed.stderr}`).not.toMatch(/install-scripts|prepare/);
 
     const cli = await run('npx', ['--no', '--', 'warden', '--version'], { cwd: project });
     expect(cli.stdout.trim()).toBe(version);
@@ -95,6 +144,8 @@ describe('npm pack → npm install in an empty project', () => {
     await once(ui, 'exit');
 
     writeFileSync(join(project, 'consumer.ts'), CONSUMER);
+    writeFileSync(join(project, 'consumer-cjs.cts'), CTS_CONSUMER);
+    writeFileSync(join(project, 'consumer.cjs'), CJS_CONSUMER);
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -107,7 +158,7 @@ describe('npm pack → npm install in an empty project', () => {
           types: ['node'],
           typeRoots: [join(ROOT, 'node_modules', '@types')],
         },
-        files: ['consumer.ts'],
+        files: ['consumer.ts', 'consumer-cjs.cts'],
       }),
     );
     const typecheck = await run(process.execPath, [TSC, '-p', project], { cwd: project }).catch(
@@ -124,5 +175,32 @@ describe('npm pack → npm install in an empty project', () => {
       history: 1,
       wrong: 'string',
     });
+
+    const required = await run(process.execPath, ['consumer.cjs', join(project, 'state-cjs.json'), server.socket], { cwd: project });
+    expect(required.stderr).toBe('');
+    expect(JSON.parse(required.stdout)).toEqual({ state: 'active', ended: 'normal', refused: 'CONFLICT', schema: 'tmux-warden session object' });
+
+    // The .cts became CommonJS: the import is a require() at run time.
+    expect(readFileSync(join(project, 'consumer-cjs.cjs'), 'utf8')).toMatch(/require\("tmux-warden"\)/);
+    const nodenext = await run(process.execPath, ['consumer-cjs.cjs', join(project, 'state-cts.json'), server.socket], { cwd: project });
+    expect(nodenext.stderr).toBe('');
+    expect(JSON.parse(nodenext.stdout)).toEqual({ state: 'active', wrong: 'string' });
   }, 120_000);
+});
+
+describe('npm install in a clone', () => {
+  it('builds, leaving a runnable warden (the dependencies script does it; the tarball has no prepare)', async () => {
+    const clone = join(server.dir, 'clone');
+    const listed = await run('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT });
+    for (const file of listed.stdout.split('\0').filter(Boolean)) {
+      // Deleted files, and a node_modules link a working copy may have, are not the clone's.
+      if (!existsSync(join(ROOT, file)) || !lstatSync(join(ROOT, file)).isFile()) continue;
+      mkdirSync(dirname(join(clone, file)), { recursive: true });
+      copyFileSync(join(ROOT, file), join(clone, file));
+    }
+    expect(existsSync(join(clone, 'dist'))).toBe(false);
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: clone });
+    const { stdout } = await run(process.execPath, [join(clone, 'dist', 'src', 'warden.cjs'), '--version'], { cwd: clone });
+    expect(stdout.trim()).toBe(version);
+  }, 300_000);
 });

@@ -6,6 +6,7 @@ import { createColors } from 'picocolors';
 import type { TransitionEvent } from '../engine.js';
 import { age } from '../model/age.js';
 import type { HistoryEntry, SessionInfo } from '../model/schema.js';
+import { shellQuote } from '../model/shell.js';
 
 type Colors = ReturnType<typeof createColors>;
 
@@ -34,10 +35,35 @@ function paintState(c: Colors, label: string): string {
   }
 }
 
-/** Columns padded to their widest cell; the last column is never padded. Colour after padding. */
-function table(header: string[], rows: string[][], paint: (row: number, col: number, cell: string) => string): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+/** Without a terminal to fit, a command is cut at this many characters (`--json` has it whole). */
+export const COMMAND_CHARS = 200;
+
+/** A command as a shell line that can be pasted back, cut to `max` characters with `…`. */
+export function commandText(command: readonly string[], max = Infinity): string {
+  const line = shellQuote(command);
+  return line.length <= max ? line : `${line.slice(0, Math.max(1, max - 1))}…`;
+}
+
+/** How wide a table may be: the terminal's width on a terminal, otherwise no limit but COMMAND_CHARS. */
+export function tableWidth(stream: NodeJS.WriteStream = process.stdout): number | undefined {
+  return stream.isTTY && stream.columns ? stream.columns : undefined;
+}
+
+/**
+ * Columns padded to their widest cell; the last column (a command) is never padded, and is cut to
+ * what is left of `width` (at least 20 characters), or to COMMAND_CHARS. Colour after padding.
+ */
+function table(
+  header: string[],
+  rows: string[][],
+  paint: (row: number, col: number, cell: string) => string,
+  width?: number,
+): string {
+  const last = header.length - 1;
+  const widths = header.map((_, i) => Math.max(header[i]!.length, ...rows.map((r) => r[i]!.length)));
+  const used = widths.slice(0, last).reduce((sum, w) => sum + w + 2, 0);
+  const room = width === undefined ? COMMAND_CHARS : Math.max(20, width - used);
+  const all = [header, ...rows.map((r) => r.map((cell, i) => (i === last && cell.length > room ? `${cell.slice(0, room - 1)}…` : cell)))];
   return all
     .map((row, r) =>
       row
@@ -49,7 +75,7 @@ function table(header: string[], rows: string[][], paint: (row: number, col: num
     .concat('\n');
 }
 
-export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now()): string {
+export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth()): string {
   const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
@@ -58,18 +84,23 @@ export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(
     s.windowId ?? '-',
     s.pid === null ? '-' : String(s.pid),
     s.exitStatus === null ? '-' : String(s.exitStatus),
-    s.command.join(' '),
+    commandText(s.command),
   ]);
-  return table(header, rows, (row, col, cell) => {
-    if (row < 0) return c.bold(cell);
-    if (col === 0) return c.bold(cell);
-    if (col === 1) return paintState(c, cell);
-    if (col === 5 && sessions[row]!.exitStatus) return c.red(cell);
-    return col === 6 ? cell : c.dim(cell);
-  });
+  return table(
+    header,
+    rows,
+    (row, col, cell) => {
+      if (row < 0) return c.bold(cell);
+      if (col === 0) return c.bold(cell);
+      if (col === 1) return paintState(c, cell);
+      if (col === 5 && sessions[row]!.exitStatus) return c.red(cell);
+      return col === 6 ? cell : c.dim(cell);
+    },
+    width,
+  );
 }
 
-export function historyTable(entries: HistoryEntry[], c: Colors): string {
+export function historyTable(entries: HistoryEntry[], c: Colors, width = tableWidth()): string {
   const header = ['ENDED', 'KEY', 'REASON', 'EXIT', 'SESSION', 'COMMAND'];
   const rows = entries.map((h) => [
     h.endedAt,
@@ -77,9 +108,9 @@ export function historyTable(entries: HistoryEntry[], c: Colors): string {
     h.reason,
     h.exitStatus === null ? '-' : String(h.exitStatus),
     h.sessionId,
-    h.command.join(' '),
+    commandText(h.command),
   ]);
-  return table(header, rows, (row, col, cell) => (row < 0 || col === 1 ? c.bold(cell) : col === 5 ? cell : c.dim(cell)));
+  return table(header, rows, (row, col, cell) => (row < 0 || col === 1 ? c.bold(cell) : col === 5 ? cell : c.dim(cell)), width);
 }
 
 /** One session as `key: value` lines, for `status`. */
@@ -93,7 +124,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['window', info.windowId ?? '-'],
     ['pane', info.paneId ?? '-'],
     ['pid', info.pid === null ? '-' : String(info.pid)],
-    ['command', info.command.join(' ')],
+    ['command', commandText(info.command)],
     ['cwd', info.cwd ?? '-'],
     ['labels', labels || '-'],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
@@ -106,7 +137,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
 export function sessionLine(info: SessionInfo, c: Colors): string {
   const where = info.windowId ? ` window ${info.windowId}` : '';
   const pid = info.pid !== null ? ` pid ${info.pid}` : '';
-  return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${where}${pid}  ${info.command.join(' ')}\n`;
+  return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${where}${pid}  ${commandText(info.command, COMMAND_CHARS)}\n`;
 }
 
 /** One transition as `watch` prints it. */

@@ -1,5 +1,6 @@
 /** The verbs about many sessions: ls, gc, history. */
 import { WardenError } from '../model/errors.js';
+import { warn } from './output.js';
 import { colorsFor, historyTable, sessionTable } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
@@ -18,14 +19,15 @@ export const registerLs: RegisterVerb = (program, globals) => {
       const sessions = await withEngine(g, async (engine) => {
         const unloadable = engine.snapshotProblems().map((p) => p.key);
         if (unloadable.length > 0) {
-          process.stderr.write(`warden: not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'\n`);
+          warn('SNAPSHOT_INVALID', `not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'`);
         }
         return engine.list({ labels: opts.label });
       });
       if (g.json) printJson({ sessions });
+      // The hint is for people and goes to stderr: an empty list prints nothing on stdout.
       else if (sessions.length === 0) {
-        process.stdout.write(
-          opts.label ? 'no session carries those labels\n' : "no sessions: start one with 'warden spawn KEY -- CMD'\n",
+        process.stderr.write(
+          opts.label ? 'warden: no session carries those labels\n' : "warden: no sessions: start one with 'warden spawn KEY -- CMD'\n",
         );
       } else process.stdout.write(sessionTable(sessions, colorsFor(process.stdout)));
     });
@@ -63,7 +65,7 @@ export const registerHistory: RegisterVerb = (program, globals) => {
       const g = globals();
       const history = await withEngine(g, (engine) => engine.history(key), { reconcile: false });
       if (g.json) printJson({ history });
-      else if (history.length === 0) process.stdout.write(key ? `no ended sessions of ${key}\n` : 'no ended sessions\n');
+      else if (history.length === 0) process.stderr.write(key ? `warden: no ended sessions of ${key}\n` : 'warden: no ended sessions\n');
       else process.stdout.write(historyTable(history, colorsFor(process.stdout)));
     });
 };

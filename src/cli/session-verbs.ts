@@ -1,12 +1,34 @@
 /** The verbs that start, show and end one session: spawn, status, end. */
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
+import { shellQuote } from '../model/shell.js';
 import { NotFoundError, WardenError } from '../model/errors.js';
 import { SPAWN_MODES } from '../model/schema.js';
 import { colorsFor, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
+/**
+ * An unknown option after the program's first word is the program's: `spawn k3 claude --model
+ * opus` forgot the `--`. Say that, rather than commander's "did you mean --mode?".
+ */
+function programOptionsNeedDashDash(command: Command): void {
+  const unknownOption = (command as unknown as { unknownOption(flag: string): void }).unknownOption.bind(command);
+  Object.assign(command, {
+    unknownOption(flag: string): void {
+      // command.args: the operands (key, program, …) then everything from the first unknown option.
+      const at = command.args.indexOf(flag);
+      if (at < 2) return unknownOption(flag);
+      const [key, ...program] = command.args;
+      const shown = at + 2 < command.args.length ? [...command.args.slice(1, at + 1), '…'] : program;
+      const line = `warden spawn ${shellQuote([key!])} -- ${shellQuote(shown).replace(/'…'$/, '…')}`;
+      command.error(`error: unknown option '${flag}': if it is ${shellQuote([program[0]!])}'s, put -- before the command: ${line}`, {
+        code: 'commander.unknownOption',
+      });
+    },
+  });
+}
+
 export const registerSpawn: RegisterVerb = (program, globals) => {
-  program
+  const spawn = program
     .command('spawn')
     .description('start, resume or restart the session of KEY')
     .argument('<key>', 'the session key (A-Z a-z 0-9 _ -)', parseKey)
@@ -45,6 +67,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
       if (g.json) printJson(info);
       else process.stdout.write(sessionLine(info, colorsFor(process.stdout)));
     });
+  programOptionsNeedDashDash(spawn);
 };
 
 export const registerStatus: RegisterVerb = (program, globals) => {

@@ -9,6 +9,7 @@ import { createEngine, validateKey, type Engine, type EngineOptions, type Reconc
 import { InvalidInputError, WardenError } from '../model/errors.js';
 import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
 import { defaultStatePath } from '../store.js';
+import { warn } from './output.js';
 
 export interface GlobalOptions {
   state?: string;
@@ -30,8 +31,10 @@ export type RegisterVerb = (program: Command, globals: () => GlobalOptions) => v
 export const CLI_LOCK_STALE_MS = 2000;
 
 export function engineOptions(globals: GlobalOptions): EngineOptions {
+  const stateFile = globals.state || process.env.WARDEN_STATE;
   return {
-    stateFile: globals.state ?? process.env.WARDEN_STATE ?? undefined,
+    // Absolute: hooks get it as WARDEN_STATE and run in another directory.
+    stateFile: stateFile ? path.resolve(stateFile) : undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
     lockStaleMs: CLI_LOCK_STALE_MS,
   };
@@ -87,7 +90,7 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
     socket: typeof options.socket === 'string' ? options.socket : undefined,
     cwd: path.dirname(file),
     onResult: (result) => {
-      if (!result.ok) process.stderr.write(`warden: ${result.message}\n`);
+      if (!result.ok) warn('HOOK_FAILED', result.message);
     },
   });
 }
@@ -99,7 +102,7 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
 export function reportProbe(result: ReconcileResult): void {
   if (result.probe !== 'unknown') return;
   if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
-  process.stderr.write(`warden: tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded\n`);
+  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded`);
 }
 
 export function printJson(value: unknown): void {

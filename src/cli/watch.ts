@@ -35,7 +35,9 @@ export const registerWatch: RegisterVerb = (program, globals) => {
               process.stdout.write(g.json ? `${JSON.stringify(t)}\n` : transitionLine(t, c));
             });
             reportProbe(await engine.reconcile());
-            process.stderr.write(`warden: watching ${engine.stateFile} (Ctrl-C to stop)\n`);
+            process.stderr.write(
+              g.json ? `${JSON.stringify({ watching: engine.stateFile })}\n` : `warden: watching ${engine.stateFile} (Ctrl-C to stop)\n`,
+            );
             await engine.watch({ intervalMs: opts.interval, signal: stop.signal });
           },
           { reconcile: false },

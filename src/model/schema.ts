@@ -25,10 +25,20 @@ export const LabelNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,63}$/, 'a label name is 1-64 characters of A-Z a-z 0-9 _ . / -');
 
-/** Values that end up in argv or tmux options: no NUL, no newline or other control characters. */
+/** The most characters one value (an argument, an env value, a label) may have. */
+export const PLAIN_TEXT_MAX = 4096;
+
+/**
+ * Values that end up in argv or tmux options: no NUL, no newline or other control characters, and
+ * short enough that a whole launch fits in the one tmux command that carries it.
+ */
 export const PlainTextSchema = z
   .string()
-  .max(4096)
+  .max(PLAIN_TEXT_MAX, {
+    error: (issue) =>
+      `${typeof issue.input === 'string' ? `${issue.input.length} characters, ` : ''}over the ${PLAIN_TEXT_MAX} a value may have: ` +
+      `keep long text in a file the command reads (-- sh -c 'claude "$(cat prompt.md)"'), or type it in after the start with 'warden send KEY' (up to ${SEND_TEXT_MAX_BYTES} bytes)`,
+  })
   .refine((s) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(s), 'control characters are not allowed');
 
 /**
@@ -175,3 +185,22 @@ export const SessionInfoSchema = z.object({
   exitStatus: z.number().nullable(),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
+
+/**
+ * A transition, as `watch --json` prints it (one per line) and `engine.subscribe` hears it: reported
+ * only once durable in the state file.
+ */
+export const TransitionEventSchema = z.object({
+  key: z.string(),
+  sessionId: z.string().nullable(),
+  /** Dotted state values: `active.running`, `orphaned`, … */
+  from: z.string(),
+  to: z.string(),
+  /** What caused it: `SPAWN`, `END`, `WINDOW_GONE`, …; `state-file` for a change another process made. */
+  event: z.string(),
+  at: z.string(),
+  /** `here`: made by this engine; `elsewhere`: made by another process and read from the state file. */
+  origin: z.enum(['here', 'elsewhere']),
+  /** The session object after the transition. */
+  session: SessionInfoSchema,
+});
