@@ -4,6 +4,7 @@
  */
 import { createInterface } from 'node:readline';
 import { colorsFor, transitionLine } from './format.js';
+import { warn } from './output.js';
 import { examples, parsePort, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 import { parseInterval } from './watch.js';
 
@@ -62,8 +63,9 @@ export const registerInspect: RegisterVerb = (program, globals) => {
         const page = inspection.statelyPageUrl();
         void inspection.statelyPageProblem(page).then((problem) => {
           if (problem) {
-            process.stderr.write(
-              `warden: the Stately inspector page (${page}) cannot load from here (${problem}): it needs the internet; 'warden ui' shows every session and its statechart offline\n`,
+            warn(
+              'INSPECTOR_OFFLINE',
+              `the Stately inspector page (${page}) cannot load from here (${problem}): it needs the internet; 'warden ui' shows every session and its statechart offline`,
             );
           }
         });

@@ -4,6 +4,7 @@
  * other processes change shows within the watch interval.
  */
 import { execa } from 'execa';
+import { warn } from './output.js';
 import { examples, parsePort, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 import { parseInterval } from './watch.js';
 
@@ -13,7 +14,7 @@ function openBrowser(url: string): void {
   const child = execa(opener, [url], { detached: true, stdio: 'ignore', reject: false });
   child.unref();
   void child.then((result) => {
-    if (result.failed) process.stderr.write(`warden: could not open a browser (${result.shortMessage}): open the URL above yourself\n`);
+    if (result.failed) warn('BROWSER_FAILED', `could not open a browser (${result.shortMessage}): open the URL above yourself`);
   });
 }
 
