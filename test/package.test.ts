@@ -9,6 +9,7 @@ import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
@@ -202,5 +203,7 @@ describe('npm install in a clone', () => {
     await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: clone });
     const { stdout } = await run(process.execPath, [join(clone, 'dist', 'src', 'warden.cjs'), '--version'], { cwd: clone });
     expect(stdout.trim()).toBe(version);
+    // The clone's node_modules (every dev dependency) takes longer to remove than a hook may run.
+    await rm(clone, { recursive: true, force: true });
   }, 300_000);
 });
