@@ -198,6 +198,23 @@ describe('warden ui: sessions live', () => {
   });
 });
 
+describe('warden ui: the HTTP answers follow the CLI', () => {
+  it('no such session is 404, a bad key 400, each with the message the CLI prints', async () => {
+    const { host } = new URL(base);
+    const headers = { host, 'x-warden-token': token, 'content-type': 'application/json' };
+    const missing = await raw('/api/sessions/nope/end', { method: 'POST', headers, body: '{}' });
+    const fromCli = await cli.run(['end', 'nope']);
+    expect(fromCli.exitCode).toBe(4);
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.body)).toEqual({ error: { code: 'NOT_FOUND', message: fromCli.stderr.replace(/^warden: /, '').trim() } });
+    const bad = await raw('/api/sessions/a%20b/end', { method: 'POST', headers, body: '{}' });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error.message).toContain('invalid key "a b"');
+    const garbled = await raw('/api/sessions/%E0%A4%A/log', { headers });
+    expect(garbled.status).toBe(400);
+  });
+});
+
 describe('warden ui: forged requests', () => {
   let attacker: Server;
   afterAll(() => attacker?.close());

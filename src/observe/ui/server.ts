@@ -97,6 +97,14 @@ function parseLines(value: string | null): number {
   return Math.min(Number(value), MAX_LOG_LINES);
 }
 
+function decodeKey(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new InvalidInputError(`${encoded} is not a session key: keys are A-Z a-z 0-9 _ -`);
+  }
+}
+
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
   const { engine } = options;
   const logTail = options.logTail ?? ((key: string, lines: number) => engine.capture(key, { lines }));
@@ -152,10 +160,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     }
     if (url.pathname === '/api/events') return stream(res);
     if (!match) return refuse(res, { status: 404, code: 'NOT_FOUND', message: `nothing at ${url.pathname}` });
-    const key = decodeURIComponent(match[1]!);
     try {
+      const key = validateKey(decodeKey(match[1]!));
       if (action === null) {
-        validateKey(key);
         const lines = parseLines(url.searchParams.get('lines'));
         // As `warden logs`: the screen's empty bottom rows are layout, not output.
         const text = (await logTail(key, lines)).replace(/\s+$/, '');
