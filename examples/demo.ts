@@ -1,10 +1,12 @@
 /**
  * `npm run demo`: the main job end to end, on a tmux server and a state file of its own.
  * Two sessions are spawned, one window is killed behind the engine's back, a new engine on the
- * same file rehydrates and sees the truth, the orphan is resumed, an exit status is kept, and
- * everything is ended. Nothing is left running.
+ * same file rehydrates and sees the truth, the orphan is resumed, an exit status is kept, a
+ * session runs in a git worktree of its own (in a temporary repository), and everything is
+ * ended. Nothing is left running or on disk. Nothing is left running.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type Engine } from '../src/engine.js';
@@ -16,6 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'warden-demo-'));
 const stateFile = join(dir, 'state.json');
 const tmux = new Tmux({ socket: { name: socket } });
 let step = 0;
+const GIT_IDENTITY = { GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' };
 
 function say(text: string): void {
   process.stdout.write(`${String(++step).padStart(2)}. ${text}\n`);
@@ -71,9 +74,18 @@ async function main(): Promise<void> {
   await waitUntil(second, () => second.get('architect')?.exitStatus !== null);
   say(`  ${show(second.get('architect'))}`);
 
+  const repo = join(dir, 'repo');
+  mkdirSync(repo);
+  const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { env: { ...process.env, ...GIT_IDENTITY } });
+  git('init', '-q', '-b', 'main');
+  git('commit', '-q', '--allow-empty', '-m', 'init');
+  const isolated = await second.spawn('reviewer', { command: ['sleep', '600'], worktree: { repo } });
+  say(`spawned ${show(isolated)} in its own git worktree ${isolated.worktree?.path} on ${isolated.worktree?.branch}`);
+
   for (const info of second.list()) {
     await second.end(info.key);
   }
+  say(`reviewer's worktree held nothing unsaved, so it went with it: ${existsSync(isolated.worktree!.path) ? 'still there' : 'removed'}`);
   say(`ended everything; history keeps ${(await second.history()).length} entries`);
   const probe = await tmux.probeAll();
   const left = probe.kind === 'ok' ? probe.panes.filter((p) => p.tag).length : 0;

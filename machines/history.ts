@@ -1,7 +1,7 @@
 /**
  * Which transitions end a session id, and the history entry they leave: pure, beside the machine.
  */
-import type { HistoryEntry, SessionContext } from '../src/model/schema.js';
+import type { HistoryEntry, SessionContext, Workspace } from '../src/model/schema.js';
 import { isEnding, isNormal, isSpawning } from './paths.js';
 
 /**
@@ -37,5 +37,11 @@ function entry(context: SessionContext, reason: HistoryEntry['reason'], at: stri
     reason,
     exitStatus: context.exitStatus,
     error: context.error,
+    ...(context.workspace ? { worktree: historyWorktree(context.workspace) } : {}),
   };
+}
+
+/** What history keeps of a worktree: where it is and what the end did with it (null: not done, e.g. handed to a restart). */
+function historyWorktree(ws: Workspace): NonNullable<HistoryEntry['worktree']> {
+  return { repo: ws.repo, path: ws.path, branch: ws.branch, base: ws.base, created: ws.created, removal: ws.removal ?? null };
 }

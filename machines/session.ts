@@ -1,11 +1,21 @@
 /**
  * The session statechart: one actor per key. It reads like the table in DESIGN.md and does no
- * I/O: the two services (`launchWindow`, `cleanupWindow`) are placeholders here, and the engine
+ * I/O: the two services (`launchWindow`: workspace, then window; `cleanupWindow`: window, then
+ * workspace) are placeholders here, and the engine
  * supplies real ones with `sessionMachine.provide({ actors })`. Every actor, guard and action is
  * registered by name so snapshots can be persisted and the machine drawn.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { ErrorData, LaunchKind, LaunchSpec, SessionContext, SpawnMode } from '../src/model/schema.js';
+import type {
+  ErrorData,
+  LaunchKind,
+  LaunchSpec,
+  SessionContext,
+  SpawnMode,
+  Workspace,
+  WorktreeDisposal,
+  WorktreeRemoval,
+} from '../src/model/schema.js';
 
 /** The machine's id, as diagrams and the inspector show it. */
 export const SESSION_MACHINE_ID = 'warden-session';
@@ -20,6 +30,8 @@ export interface LaunchInput {
   launch: LaunchKind;
   /** The exited pane to respawn in place (`launch: 'respawn'`). */
   paneId: string | null;
+  /** The worktree to make (or find) before the window, and run the session in. */
+  workspace: Workspace | null;
 }
 
 /** What a launch (or an adoption of an already-tagged window) reports back. */
@@ -35,6 +47,11 @@ export interface LaunchOutput {
 export interface CleanupInput {
   sessionId: string;
   group: string;
+  key: string;
+  /** Removed after the window (reverse order of creation), as `workspace.disposal` says. */
+  workspace: Workspace | null;
+  /** The worktree the fresh spawn waiting in `next` runs in: handed over, not removed. */
+  nextWorkspace: Workspace | null;
 }
 
 /** A window carrying the session's tag, as a probe saw it. */
@@ -49,8 +66,15 @@ export interface WindowSeen {
 /** Every event a session actor accepts. */
 export type SessionEvent =
   /** `sessionId` is minted by the caller so the machine stays pure. */
-  | { type: 'SPAWN'; mode: SpawnMode; sessionId: string; spec: LaunchSpec; at: string }
-  | { type: 'END' }
+  | { type: 'SPAWN'; mode: SpawnMode; sessionId: string; spec: LaunchSpec; at: string; workspace?: Workspace | null }
+  /** `worktree`: how the cleanup disposes of the session's worktree (`guarded` when absent). */
+  | { type: 'END'; worktree?: WorktreeDisposal }
+  /** The launch's workspace step is done: the worktree exists (sent by the launch service). */
+  | { type: 'WORKSPACE_READY' }
+  /** The cleanup's window step is done: no window carries the id (sent by the cleanup service). */
+  | { type: 'WINDOW_CLOSED' }
+  /** The cleanup's workspace step is done (sent by the cleanup service). */
+  | { type: 'WORKSPACE_RELEASED'; removal: WorktreeRemoval }
   /** Probe: no window carries this session's tag. */
   | { type: 'WINDOW_GONE' }
   /** Probe: the pane is dead with this exit status (needs `remain-on-exit on`). */
@@ -118,6 +142,7 @@ export const sessionMachine = setup({
         createdAt: event.at,
         error: null,
         next: null,
+        workspace: event.workspace ?? null,
       };
     }),
     startNextSession: assign(({ context }) => {
@@ -133,11 +158,12 @@ export const sessionMachine = setup({
         createdAt: next.at,
         error: null,
         next: null,
+        workspace: next.workspace ?? null,
       };
     }),
     queueFreshSpawn: assign(({ event }) => {
       if (event.type !== 'SPAWN') return {};
-      return { next: { sessionId: event.sessionId, spec: event.spec, at: event.at }, error: null };
+      return { next: { sessionId: event.sessionId, spec: event.spec, at: event.at, workspace: event.workspace ?? null }, error: null };
     }),
     // A resume keeps the session id; the caller may have given a new resume command.
     prepareRespawn: assign(({ event, context }) => ({
@@ -163,6 +189,13 @@ export const sessionMachine = setup({
       const w = event.window;
       return { windowId: w.windowId, paneId: w.paneId, pid: w.pid, exitStatus: w.dead ? w.exitStatus ?? 0 : null };
     }),
+    recordWorkspaceReady: assign(({ context }) => (context.workspace ? { workspace: { ...context.workspace, ready: true } } : {})),
+    recordDisposal: assign(({ event, context }) =>
+      event.type === 'END' && event.worktree && context.workspace ? { workspace: { ...context.workspace, disposal: event.worktree } } : {},
+    ),
+    recordRemoval: assign(({ event, context }) =>
+      event.type === 'WORKSPACE_RELEASED' && context.workspace ? { workspace: { ...context.workspace, removal: event.removal } } : {},
+    ),
     recordExit: assign(({ event }) => (event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus } : {})),
     forgetWindow: assign({ windowId: null, paneId: null, pid: null }),
     recordError: assign((_, failure: { error: unknown }) => ({ error: errorData(failure.error) })),
@@ -185,6 +218,7 @@ export const sessionMachine = setup({
     createdAt: null,
     error: null,
     next: null,
+    workspace: null,
   }),
   initial: 'normal',
   states: {
@@ -204,6 +238,7 @@ export const sessionMachine = setup({
           spec: context.spec!,
           launch: context.launch,
           paneId: context.paneId,
+          workspace: context.workspace ?? null,
         }),
         onDone: [
           {
@@ -213,15 +248,19 @@ export const sessionMachine = setup({
           },
           { target: 'active.running', actions: { type: 'recordWindow', params: ({ event }) => event.output } },
         ],
-        // The service has already killed any window carrying our tag (rollback).
+        // The service has already killed any window carrying our tag, and removed a worktree it made (rollback).
         onError: { target: 'normal', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+      },
+      on: {
+        // Persisted before the window step: a crash between the steps finds the worktree made.
+        WORKSPACE_READY: { actions: 'recordWorkspaceReady' },
       },
     },
     active: {
       initial: 'running',
       on: {
         WINDOW_GONE: { target: 'orphaned', actions: 'forgetWindow' },
-        END: { target: 'ending' },
+        END: { target: 'ending', actions: 'recordDisposal' },
         SPAWN: { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
       },
       states: {
@@ -250,14 +289,20 @@ export const sessionMachine = setup({
           { guard: 'modeResume', target: 'spawning', actions: 'prepareRelaunch' },
           { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
         ],
-        END: { target: 'ending' },
+        END: { target: 'ending', actions: 'recordDisposal' },
       },
     },
     ending: {
       invoke: {
         id: 'cleanup',
         src: 'cleanupWindow',
-        input: ({ context }) => ({ sessionId: context.sessionId!, group: context.spec!.group }),
+        input: ({ context }) => ({
+          sessionId: context.sessionId!,
+          group: context.spec!.group,
+          key: context.key,
+          workspace: context.workspace ?? null,
+          nextWorkspace: context.next?.workspace ?? null,
+        }),
         onDone: [
           { guard: 'hasNextSpawn', target: 'spawning', actions: 'startNextSession' },
           { target: 'normal', actions: 'clearError' },
@@ -268,6 +313,9 @@ export const sessionMachine = setup({
       on: {
         // The error is cleared so the retried cleanup reads as in flight (and is claimed) again.
         RETRY: { target: 'ending', reenter: true, actions: 'clearError' },
+        // Each cleanup step's result is persisted before the next (window, then workspace).
+        WINDOW_CLOSED: { actions: 'forgetWindow' },
+        WORKSPACE_RELEASED: { actions: 'recordRemoval' },
       },
     },
   },

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { composeEngine } from './engine/create-engine.js';
 import type { Engine } from './engine/engine.js';
 import type { EngineOptions, SnapshotProblem } from './engine/types.js';
+import { describeContents, strayWorktrees, type StrayWorktree } from './engine/workspaces.js';
 import { WardenError } from './model/errors.js';
 import { StateStore, defaultStatePath, parseStateDocument } from './store.js';
 import { Tmux, type PaneRecord } from './tmux.js';
@@ -43,6 +44,8 @@ export interface DoctorReport {
   unfinished: string[];
   /** Windows carrying an `@warden_id` no record of this state file has. */
   untrackedWindows: UntrackedWindow[];
+  /** Worktrees under a repository's `.worktrees/` that no session runs in (kept by an end, or left by a crash). */
+  strayWorktrees: StrayWorktree[];
   /** Session ids carried by more than one window. */
   duplicateWindows: { sessionId: string; windowIds: string[] }[];
   /** One line per problem, each naming what to do. */
@@ -51,7 +54,7 @@ export interface DoctorReport {
   repaired: { restoredFrom: string; keptAs: string | null; sessions: number } | null;
 }
 
-export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs' | 'lockStaleMs'> {
+export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs' | 'lockStaleMs' | 'worktreeDir'> {
   repair?: boolean;
 }
 
@@ -138,6 +141,7 @@ async function examine(engine: Engine, options: DoctorOptions): Promise<DoctorRe
     orphaned: [],
     unfinished: [],
     untrackedWindows: [],
+    strayWorktrees: [],
     duplicateWindows: [],
     problems,
     repaired,
@@ -146,6 +150,22 @@ async function examine(engine: Engine, options: DoctorOptions): Promise<DoctorRe
   if (state.status !== 'invalid') await examineSessions(report, engine, options, tmuxReport.found && !tmuxReport.error);
   report.healthy = problems.length === 0;
   return report;
+}
+
+/** Worktrees the state file's repositories hold under their worktree directory with no session in them. */
+async function examineWorktrees(report: DoctorReport, engine: Engine): Promise<void> {
+  const document = await engine.store.load().catch(() => null);
+  if (!document) return;
+  report.strayWorktrees = await strayWorktrees(engine.workspaces, document);
+  for (const w of report.strayWorktrees) {
+    const whose = w.key ? ` (left by session ${w.key})` : '';
+    const work = describeContents(w.contents);
+    report.problems.push(
+      work
+        ? `worktree ${w.path}${whose} has no session and holds ${work}: commit and push it, then 'git -C ${w.repo} worktree remove ${w.path}'`
+        : `worktree ${w.path}${whose} has no session and holds nothing unsaved: 'git -C ${w.repo} worktree remove ${w.path}' removes it`,
+    );
+  }
 }
 
 /** Compares the records with one probe of tmux, without dispatching anything to the sessions. */
@@ -158,6 +178,7 @@ async function examineSessions(report: DoctorReport, engine: Engine, options: Do
       report.problems.push(`session ${problem.key} cannot be loaded (${problem.message}): end it with a tmux-warden that can, or remove it from ${engine.stateFile}`);
     }
     const sessions = engine.list();
+    await examineWorktrees(report, engine);
     report.unfinished = sessions.filter((s) => s.state === 'spawning' || s.state === 'ending').map((s) => s.key);
     if (!tmuxUsable) {
       report.orphaned = sessions.filter((s) => s.state === 'orphaned').map((s) => s.key);

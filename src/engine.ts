@@ -3,3 +3,5 @@ export { createEngine, composeEngine } from './engine/create-engine.js';
 export { Engine } from './engine/engine.js';
 export { validateKey } from './engine/launch-spec.js';
 export * from './engine/types.js';
+export { WorktreeKeptError } from './engine/session-verbs.js';
+export * from './engine/workspaces.js';

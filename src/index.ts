@@ -27,7 +27,16 @@ export {
   type ReconcileResult,
   type GcResult,
   type SnapshotProblem,
+  type EndOptions,
+  WorktreeKeptError,
+  strayWorktrees,
+  describeContents,
+  type Workspaces,
+  type WorktreeContents,
+  type WorktreeEntry,
+  type StrayWorktree,
 } from './engine.js';
+export { GitWorkspaces, DEFAULT_WORKTREE_DIR, type GitWorkspacesOptions } from './workspace/worktrees.js';
 
 // Errors: branch on `code`; `exitCode` is what the CLI exits with.
 export {
@@ -75,6 +84,11 @@ export {
   EnvNameSchema,
   LabelNameSchema,
   SpawnModeSchema,
+  WorkspaceSchema,
+  WorktreeRequestSchema,
+  WorktreeRemovalSchema,
+  WorktreeDisposalSchema,
+  WORKTREE_DISPOSALS,
   KEY_PATTERN,
   SCHEMA_VERSION,
   HISTORY_LIMIT,
@@ -92,6 +106,10 @@ export {
   type SessionInfo,
   type SessionState,
   type SpawnMode,
+  type Workspace,
+  type WorktreeRequest,
+  type WorktreeRemoval,
+  type WorktreeDisposal,
 } from './model/schema.js';
 export {
   defaultStatePath,

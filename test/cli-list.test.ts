@@ -19,7 +19,12 @@ const { tmux } = server;
 
 const SessionsSchema = z.object({ sessions: z.array(SessionInfoSchema) }).strict();
 const GcSchema = z
-  .object({ dryRun: z.boolean(), sessions: z.array(SessionInfoSchema), failed: z.array(z.object({ key: z.string() }).loose()) })
+  .object({
+    dryRun: z.boolean(),
+    sessions: z.array(SessionInfoSchema),
+    failed: z.array(z.object({ key: z.string() }).loose()),
+    keptWorktrees: z.array(z.object({ path: z.string() }).loose()),
+  })
   .strict();
 const HistorySchema = z.object({ history: z.array(HistoryEntrySchema) }).strict();
 

@@ -6,7 +6,9 @@
  * actor is compared with what tmux shows. Coverage is measured on the engine's own actors through
  * XState inspection (the transitions each microstep took), not on the model.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AnyEventObject, AnyStateMachine, AnyTransitionDefinition, InspectionEvent, SnapshotFrom } from 'xstate';
@@ -186,7 +188,16 @@ function recordTaken(event: InspectionEvent): void {
   visited.add(stateString((event.snapshot as unknown as { value: unknown }).value));
 }
 
+/**
+ * A repository for the worktrees of normal spawns: their workspace steps (WORKSPACE_READY on
+ * launch, WINDOW_CLOSED and WORKSPACE_RELEASED on cleanup) are transitions of the machine too.
+ */
+const repo = join(server.dir, 'model-repo');
 const engineReady = (async () => {
+  mkdirSync(repo);
+  const env = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+  await execa('git', ['-C', repo, 'init', '-q', '-b', 'main'], { env });
+  await execa('git', ['-C', repo, 'commit', '-q', '--allow-empty', '-m', 'init'], { env });
   // An untagged window keeps the group alive when every session window is gone (and must survive).
   await server.tmux.run(['new-session', '-d', '-s', 'warden', '-n', 'keeper', 'sleep', '600']);
   return server.engine({ stateFile, tmuxBin: faults.bin, inspect: recordTaken });
@@ -293,7 +304,7 @@ async function perform(key: string, trigger: SessionEvent, outcomes: string[], e
           return;
         }
         const fails = endState === 'normal' || endState.endsWith('+error');
-        const command = trigger.mode === 'resume' ? {} : { command: PROGRAM };
+        const command = trigger.mode === 'resume' ? {} : trigger.mode === 'normal' ? { command: PROGRAM, worktree: { repo } } : { command: PROGRAM };
         await expectOutcome(engine.spawn(key, { mode: trigger.mode, ...command }), fails);
         return;
       }

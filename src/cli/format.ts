@@ -75,8 +75,10 @@ function table(
     .concat('\n');
 }
 
+/** The session table of `ls`; a BRANCH column (before COMMAND) when any session runs in a worktree. */
 export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth()): string {
-  const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', 'COMMAND'];
+  const branches = sessions.some((s) => s.worktree !== null);
+  const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', ...(branches ? ['BRANCH'] : []), 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
     stateLabel(s),
@@ -84,6 +86,7 @@ export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(
     s.windowId ?? '-',
     s.pid === null ? '-' : String(s.pid),
     s.exitStatus === null ? '-' : String(s.exitStatus),
+    ...(branches ? [s.worktree?.branch ?? '-'] : []),
     commandText(s.command),
   ]);
   return table(
@@ -94,7 +97,7 @@ export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(
       if (col === 0) return c.bold(cell);
       if (col === 1) return paintState(c, cell);
       if (col === 5 && sessions[row]!.exitStatus) return c.red(cell);
-      return col === 6 ? cell : c.dim(cell);
+      return col === header.length - 1 ? cell : c.dim(cell);
     },
     width,
   );
@@ -126,11 +129,17 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['pid', info.pid === null ? '-' : String(info.pid)],
     ['command', commandText(info.command)],
     ['cwd', info.cwd ?? '-'],
+    ...(info.worktree ? ([['worktree', worktreeLine(info.worktree)]] as [string, string][]) : []),
     ['labels', labels || '-'],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
   ];
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
+}
+
+/** `PATH (branch B from BASE, made by warden)`: the worktree as `status` shows it. */
+function worktreeLine(w: NonNullable<SessionInfo['worktree']>): string {
+  return `${w.path} (branch ${w.branch} from ${w.base}, ${w.created ? 'made by warden' : 'already there: never removed by warden'})`;
 }
 
 /** One short line about a session, for `spawn` and `end`. */

@@ -1,4 +1,5 @@
 /** The verbs about many sessions: ls, gc, history. */
+import { describeContents, strayWorktrees } from '../engine/workspaces.js';
 import { WardenError } from '../model/errors.js';
 import { warn } from './output.js';
 import { colorsFor, historyTable, sessionTable } from './format.js';
@@ -41,12 +42,24 @@ export const registerGc: RegisterVerb = (program, globals) => {
     .addHelpText('after', examples('warden gc --dry-run', 'warden gc --json'))
     .action(async (opts: { dryRun?: boolean }) => {
       const g = globals();
-      const result = await withEngine(g, (engine) => engine.gc({ dryRun: opts.dryRun === true }), { reconcile: false });
-      if (g.json) printJson({ dryRun: opts.dryRun === true, ...result });
+      const { result, keptWorktrees } = await withEngine(
+        g,
+        async (engine) => {
+          const result = await engine.gc({ dryRun: opts.dryRun === true });
+          // Worktrees an end kept because they hold work, or that a crash left: reported, never removed here.
+          return { result, keptWorktrees: await strayWorktrees(engine.workspaces, await engine.store.load()) };
+        },
+        { reconcile: false },
+      );
+      if (g.json) printJson({ dryRun: opts.dryRun === true, ...result, keptWorktrees });
       else {
         const verb = opts.dryRun ? 'would end' : 'ended';
         for (const info of result.sessions) process.stdout.write(`${verb} ${info.key} (session ${info.sessionId})\n`);
         if (result.sessions.length === 0 && result.failed.length === 0) process.stdout.write('no orphaned sessions\n');
+        for (const w of keptWorktrees) {
+          const work = describeContents(w.contents) ?? 'nothing unsaved';
+          process.stdout.write(`kept worktree ${w.path} (branch ${w.branch ?? 'detached'}${w.key ? `, session ${w.key}` : ''}): ${work}\n`);
+        }
       }
       if (result.failed.length > 0) {
         const what = result.failed.map(({ key, error }) => `${key} (${error.message})`).join(', ');

@@ -1,7 +1,7 @@
 /** The verbs that start, show and end one session: spawn, status, end. */
 import { Option, type Command } from 'commander';
 import { shellQuote } from '../model/shell.js';
-import { NotFoundError, WardenError } from '../model/errors.js';
+import { InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
 import { SPAWN_MODES } from '../model/schema.js';
 import { colorsFor, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
@@ -43,16 +43,27 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
     .option('--label <K=V>', 'label stored with the session, e.g. ticket=T-12 (repeatable)', collectPair('--label'))
     .option('--group <name>', 'tmux session that holds the window (default warden; a resumed session keeps its own)')
     .option('--resume-command <cmd>', 'command used to relaunch an orphaned or exited session; {sessionId} and {key} are substituted')
+    .option('--worktree [branch]', 'run in a git worktree of its own, <repo>/.worktrees/KEY, on a new branch (default warden/KEY) or the worktree already there for BRANCH')
+    .option('--repo <dir>', 'the repository of --worktree (default: the current directory)')
+    .option('--base <ref>', 'what the new branch of --worktree starts from (default: the repository HEAD)')
     .addHelpText(
       'after',
       examples(
         'warden spawn api-fix --cwd ~/src/api --label ticket=T-12 -- claude --session-id {sessionId}',
         "warden spawn api-fix --mode resume --resume-command 'claude --resume {sessionId}'",
         'warden spawn api-fix --mode fresh',
+        'warden spawn api-fix --worktree --repo ~/src/api --base main -- claude',
       ),
     )
     .action(async (key: string, command: string[], opts) => {
       const g = globals();
+      if ((opts.repo !== undefined || opts.base !== undefined) && opts.worktree === undefined) {
+        throw new InvalidInputError(`--repo and --base go with --worktree: add --worktree (or --worktree BRANCH)`);
+      }
+      const worktree =
+        opts.worktree === undefined
+          ? undefined
+          : { branch: typeof opts.worktree === 'string' ? opts.worktree : null, repo: opts.repo, base: opts.base ?? null };
       const info = await withEngine(g, (engine) =>
         engine.spawn(key, {
           mode: opts.mode,
@@ -62,6 +73,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
           labels: opts.label,
           group: opts.group,
           resumeCommand: opts.resumeCommand,
+          worktree,
         }),
       );
       if (g.json) printJson(info);
@@ -95,12 +107,26 @@ export const registerStatus: RegisterVerb = (program, globals) => {
 export const registerEnd: RegisterVerb = (program, globals) => {
   program
     .command('end')
-    .description('end a session: kill only the window it created, remove the record, keep history')
+    .description('end a session: kill only the window it created, then remove the worktree it made if nothing in it is unsaved; remove the record, keep history')
     .argument('<key>', 'the session key', parseKey)
-    .addHelpText('after', examples('warden end api-fix', 'warden end api-fix --json'))
-    .action(async (key: string) => {
+    .option('--discard', 'remove the worktree warden made even with uncommitted changes (a branch with commits nobody else has is still kept)')
+    .option('--keep-worktree', 'never remove the worktree')
+    .addHelpText(
+      'after',
+      examples('warden end api-fix', 'warden end api-fix --json', 'warden end api-fix --keep-worktree') +
+        '\n\nExit 3: the session ended but its worktree holds uncommitted or unpushed work, so it was kept (the message says what is in it).',
+    )
+    .action(async (key: string, opts: { discard?: boolean; keepWorktree?: boolean }) => {
       const g = globals();
-      const info = await withEngine(g, (engine) => engine.end(key));
+      if (opts.discard && opts.keepWorktree) throw new InvalidInputError('--discard and --keep-worktree contradict each other: give one');
+      const worktree = opts.discard ? 'discard' : opts.keepWorktree ? 'keep' : 'guarded';
+      const { info, note } = await withEngine(g, async (engine) => {
+        const ended = await engine.end(key, { worktree });
+        // What became of the worktree is in the history entry the end just wrote.
+        const removal = ended.worktree ? (await engine.history(key)).at(-1)?.worktree?.removal : null;
+        return { info: ended, note: removal?.kept ?? null };
+      });
+      if (note) process.stderr.write(`warden: ${note}\n`);
       if (g.json) printJson(info);
       else process.stdout.write(`${info.key}: ended (session ${info.sessionId})\n`);
     });

@@ -37,6 +37,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
     stateFile: stateFile ? path.resolve(stateFile) : undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
     lockStaleMs: CLI_LOCK_STALE_MS,
+    worktreeDir: process.env.WARDEN_WORKTREE_DIR || undefined,
   };
 }
 

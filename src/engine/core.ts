@@ -16,6 +16,7 @@ import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
 import { SessionServices } from './services.js';
 import type { TransitionListener } from './types.js';
+import type { Workspaces } from './workspaces.js';
 import { WriteBehind } from './write-behind.js';
 
 export interface CoreOptions {
@@ -28,6 +29,8 @@ export interface CoreOptions {
   onTransition?: TransitionListener | undefined;
   /** The statechart: the session machine, or a variant of it (another substate, a region). */
   machine: SessionMachine;
+  /** Git worktrees for sessions that ask for one. */
+  workspaces: Workspaces;
 }
 
 export class EngineCore {
@@ -35,6 +38,7 @@ export class EngineCore {
   readonly group: string;
   readonly tmux: Tmux;
   readonly store: SessionStore;
+  readonly workspaces: Workspaces;
   readonly probeTimeoutMs: number;
   readonly machine;
   readonly view: DurableView;
@@ -51,6 +55,7 @@ export class EngineCore {
     this.group = options.group;
     this.tmux = options.tmux;
     this.store = options.store;
+    this.workspaces = options.workspaces;
     this.probeTimeoutMs = options.probeTimeoutMs;
     this.inspecting = options.inspect !== undefined;
     this.machine = options.machine.provide({
@@ -84,7 +89,7 @@ export class EngineCore {
       },
     });
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
-    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners);
+    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces);
     this.steps = new PureStepper(this.machine);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
   }

@@ -9,6 +9,7 @@ import { defaultStatePath } from '../store/paths.js';
 import { Tmux } from '../tmux/commands.js';
 import { LocalTransport } from '../tmux/transport.js';
 import { Watcher } from '../watch/watcher.js';
+import { GitWorkspaces } from '../workspace/worktrees.js';
 import { EngineCore } from './core.js';
 import { Engine } from './engine.js';
 import { DEFAULT_GROUP, type EngineOptions } from './types.js';
@@ -29,6 +30,7 @@ export function composeEngine(options: EngineOptions = {}): Engine {
     inspect: options.inspect,
     onTransition: options.onTransition,
     machine: options.machine ?? sessionMachine,
+    workspaces: options.workspaces ?? new GitWorkspaces({ dir: options.worktreeDir, bin: options.gitBin }),
   });
   return new Engine(core, (watched) => new Watcher(watched));
 }

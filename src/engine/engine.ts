@@ -13,8 +13,10 @@ import type { EngineCore } from './core.js';
 import { validateKey } from './launch-spec.js';
 import { Reconciler } from './reconcile.js';
 import { sessionInfo } from './session-info.js';
-import { endSession, spawnSession } from './session-verbs.js';
+import { endSession, spawnSession, WorktreeKeptError } from './session-verbs.js';
+import type { Workspaces } from './workspaces.js';
 import type {
+  EndOptions,
   GcResult,
   ReconcileResult,
   SnapshotProblem,
@@ -83,9 +85,18 @@ export class Engine {
     return spawnSession(this.core, key, options, this.checks);
   }
 
-  /** Ends a session: kills only the window carrying its id, removes the record, keeps history. */
-  async end(key: string): Promise<SessionInfo> {
-    return (await endSession(this.core, key, () => true, this.checks))!;
+  /**
+   * Ends a session: kills only the window carrying its id, then releases its worktree as `options`
+   * say, removes the record, keeps history. Rejects with `WorktreeKeptError` (exit 3) when it ended
+   * but its worktree was kept because it holds work.
+   */
+  async end(key: string, options: EndOptions = {}): Promise<SessionInfo> {
+    return (await endSession(this.core, key, () => true, this.checks, options))!;
+  }
+
+  /** How worktrees are made and removed (for doctor and gc, which report the ones left behind). */
+  get workspaces(): Workspaces {
+    return this.core.workspaces;
   }
 
   /** The session of `key` as last made durable, or undefined. Does not reconcile. */
@@ -135,7 +146,9 @@ export class Engine {
         const ended = await endSession(this.core, info.key, stillOrphaned, this.checks);
         if (ended) result.sessions.push(ended);
       } catch (err) {
-        result.failed.push({ key: info.key, error: toErrorData(err) });
+        // Ended, its worktree kept because it holds work: `gc` reports those worktrees itself.
+        if (err instanceof WorktreeKeptError) result.sessions.push(err.session);
+        else result.failed.push({ key: info.key, error: toErrorData(err) });
       }
     }
     return result;

@@ -5,13 +5,14 @@
  */
 import { isEnding, isSpawning } from '../../machines/paths.js';
 import { windowSeen } from '../../machines/probe.js';
-import type { CleanupInput, LaunchInput, LaunchOutput } from '../../machines/session.js';
+import type { CleanupInput, LaunchInput, LaunchOutput, SessionEvent } from '../../machines/session.js';
 import { WardenError, toErrorData } from '../model/errors.js';
-import type { ErrorData, SessionRecord } from '../model/schema.js';
+import type { ErrorData, SessionContext, SessionRecord } from '../model/schema.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { ActorPool } from './actor-pool.js';
 import type { DurableView } from './durable-view.js';
 import type { Ownership } from './ownership.js';
+import type { Workspaces } from './workspaces.js';
 import type { WriteBehind } from './write-behind.js';
 
 /** `{sessionId}` and `{key}` in a command template. */
@@ -26,11 +27,17 @@ export class SessionServices {
     private readonly pool: ActorPool,
     private readonly writes: WriteBehind,
     private readonly owners: Ownership,
+    private readonly workspaces: Workspaces,
   ) {}
 
-  /** The `launchWindow` service: a window (or a respawned pane) carrying the session's tag. */
+  /**
+   * The `launchWindow` service: the session's worktree first (when it has one), then a window (or
+   * a respawned pane) carrying the session's tag. The worktree step's result is durable before the
+   * window step starts; a launch that fails after making the worktree removes it again.
+   */
   async launch(input: LaunchInput, signal: AbortSignal): Promise<LaunchOutput> {
     await this.claimLaunch(input.key, input.sessionId);
+    await this.prepareWorkspace(input, signal);
     const { spec, sessionId, key } = input;
     const vars = { sessionId, key };
     const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
@@ -62,11 +69,15 @@ export class SessionServices {
         () => false,
       );
       if (!rolledBack) await this.leaveSpawning(key, sessionId, toErrorData(err, 'TMUX_FAILED'), signal);
-      throw toErrorData(err, 'TMUX_FAILED');
+      throw await this.rollBackWorkspace(input, toErrorData(err, 'TMUX_FAILED'));
     }
   }
 
-  /** The `cleanupWindow` service: every window carrying the session's tag is killed. */
+  /**
+   * The `cleanupWindow` service, in reverse order of creation: every window carrying the
+   * session's tag is killed, then (its result durable first) the session's worktree is released as
+   * its disposal says. A worktree handed to a fresh restart of the key stays.
+   */
   async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
     await this.claimCleanup(input.sessionId);
     try {
@@ -74,6 +85,75 @@ export class SessionServices {
     } catch (err) {
       throw toErrorData(err, 'TMUX_FAILED');
     }
+    const ws = input.workspace;
+    if (!ws || input.nextWorkspace?.path === ws.path) return;
+    await this.persistStep(input.key, input.sessionId, { type: 'WINDOW_CLOSED' }, (context) => context.windowId === null, signal);
+    let removal;
+    try {
+      removal = await this.workspaces.release(ws, ws.disposal ?? 'guarded', signal);
+    } catch (err) {
+      throw toErrorData(err, 'WORKTREE_FAILED');
+    }
+    // The last step: its result goes into the same write that removes the record (and into history).
+    this.pool.get(input.key)?.send({ type: 'WORKSPACE_RELEASED', removal });
+  }
+
+  /** The workspace step of a launch: the worktree exists, and the record says so, before any window. */
+  private async prepareWorkspace(input: LaunchInput, signal: AbortSignal): Promise<void> {
+    const ws = input.workspace;
+    if (!ws || ws.ready) return;
+    try {
+      await this.workspaces.ensure(ws, signal);
+    } catch (err) {
+      const error = toErrorData(err, 'WORKTREE_FAILED');
+      if (signal.aborted) throw error;
+      throw await this.rollBackWorkspace(input, error);
+    }
+    await this.persistStep(input.key, input.sessionId, { type: 'WORKSPACE_READY' }, (context) => context.workspace?.ready === true, signal);
+  }
+
+  /**
+   * A new session that did not come up takes its worktree back with it, guarded as an end is (a
+   * worktree that somehow holds work is kept, and the error says so). A resumed session keeps its own.
+   */
+  private async rollBackWorkspace(input: LaunchInput, error: ErrorData): Promise<ErrorData> {
+    const ws = input.workspace;
+    if (!ws || !ws.created || input.launch !== 'create') return error;
+    const removal = await this.workspaces.release(ws, 'guarded').catch((err: unknown) => ({ kept: toErrorData(err).message }));
+    return removal.kept ? { ...error, message: `${error.message}; ${removal.kept}` } : error;
+  }
+
+  /**
+   * Hands one step's result to the session's actor (an event that changes only its context) and
+   * waits until it is durable, so a crash after this point finds the step done.
+   */
+  private async persistStep(
+    key: string,
+    sessionId: string,
+    event: SessionEvent,
+    done: (context: SessionContext) => boolean,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const actor = this.pool.get(key);
+    if (!actor || actor.getSnapshot().context.sessionId !== sessionId) {
+      throw new WardenError('CONFLICT', `${key} changed while its ${event.type} step ran: run the command again`).toData();
+    }
+    const durable = this.writes.whenDurable(key, (record) => record !== null && record.snapshot.context.sessionId === sessionId && done(record.snapshot.context));
+    actor.send(event);
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(new WardenError('CONFLICT', `${key}: the ${event.type} step was cancelled`).toData());
+      signal.addEventListener('abort', onAbort, { once: true });
+      durable.then(
+        () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Invariant 4: no tagged window before the `spawning` record that names it is durable here. */

@@ -17,7 +17,14 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     createdAt: context.createdAt,
     updatedAt,
     exitStatus: context.exitStatus,
+    worktree: worktreeInfo(context),
   };
+}
+
+/** The worktree as the session object shows it: where, which branch from which base, made by warden or not. */
+export function worktreeInfo(context: SessionContext): SessionInfo['worktree'] {
+  const ws = context.workspace;
+  return ws ? { path: ws.path, branch: ws.branch, base: ws.base, created: ws.created } : null;
 }
 
 /** The public `state` of a state value or dotted path: its top-level state. */

@@ -7,11 +7,20 @@ import { isActive, isEnding, isRunning } from '../../machines/paths.js';
 import { endEvent, spawnRefusal, type Refusal } from '../../machines/refusals.js';
 import type { SessionEvent } from '../../machines/session.js';
 import { ConflictError, InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
-import { SpawnModeSchema, type SessionInfo, type SessionRecord } from '../model/schema.js';
+import { resolve as resolvePath } from 'node:path';
+import {
+  SpawnModeSchema,
+  type LaunchSpec,
+  type SessionInfo,
+  type SessionRecord,
+  type Workspace,
+  type WorktreeRemoval,
+  type WorktreeRequest,
+} from '../model/schema.js';
 import type { EngineCore } from './core.js';
 import { buildSpec, validateKey } from './launch-spec.js';
 import { sessionInfo } from './session-info.js';
-import type { SpawnOptions } from './types.js';
+import type { EndOptions, SpawnOptions } from './types.js';
 
 function refused(refusal: Refusal): WardenError {
   return refusal.kind === 'not-found' ? new NotFoundError(refusal.message) : new ConflictError(refusal.message);
@@ -46,7 +55,7 @@ export async function spawnSession(
   if (refusal && (mode === 'normal' || refusal.kind === 'not-found')) throw refused(refusal);
   if (mode === 'resume') {
     // A resume keeps what the session was started with; ignoring what was asked would be silent.
-    const given = (['command', 'cwd', 'env', 'labels', 'group'] as const).filter((name) =>
+    const given = (['command', 'cwd', 'env', 'labels', 'group', 'worktree'] as const).filter((name) =>
       name === 'command' ? (options.command?.length ?? 0) > 0 : options[name] !== undefined && options[name] !== null,
     );
     if (given.length > 0) {
@@ -60,8 +69,11 @@ export async function spawnSession(
   if (!stored && !(options.command && options.command.length)) {
     throw new InvalidInputError(`spawn ${key}: a command is required after --`);
   }
-  const spec = buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : options, stored, core.group);
-  const spawnEvent: SessionEvent = { ...ask, spec };
+  const planned = mode === 'resume' ? null : await planWorkspace(core, key, options, stored, current.context.workspace ?? null);
+  const built = buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : { ...options, cwd: planned ? null : options.cwd }, stored, core.group);
+  // A session with a worktree runs in it; the request is kept so a fresh restart asks again.
+  const spec = planned ? { ...built, cwd: planned.workspace.path, worktree: planned.request } : { ...built, worktree: null };
+  const spawnEvent: SessionEvent = { ...ask, spec, workspace: planned?.workspace ?? null };
   if (mode === 'resume' && isRunning(current.value)) {
     // An attach: the machine takes it without changing anything, so nothing is written.
     core.dispatch(key, spawnEvent);
@@ -92,12 +104,52 @@ export async function spawnSession(
   return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
 }
 
+/**
+ * The worktree a spawn asks for (given, or for a fresh restart the stored request), planned: made
+ * by warden, or the one already there. A fresh restart hands the old session's worktree on as it is.
+ */
+async function planWorkspace(
+  core: EngineCore,
+  key: string,
+  options: SpawnOptions,
+  stored: LaunchSpec | null,
+  current: Workspace | null,
+): Promise<{ request: WorktreeRequest; workspace: Workspace } | null> {
+  let request: WorktreeRequest | null | undefined = stored?.worktree;
+  if (options.worktree !== undefined) {
+    if (options.worktree === null) return null;
+    if (options.cwd) throw new InvalidInputError(`spawn ${key}: a session with --worktree runs in its worktree: drop --cwd (use --repo to name the repository)`);
+    const { branch = null, base = null, repo } = options.worktree;
+    request = { repo: resolvePath(repo ?? process.cwd()), branch, base };
+  }
+  if (!request) return null;
+  const workspace = await core.workspaces.plan(key, request);
+  if (current && current.path === workspace.path && current.branch === workspace.branch) {
+    return { request, workspace: { ...current, ready: false, disposal: undefined, removal: null } };
+  }
+  return { request, workspace };
+}
+
+/** The session ended but its worktree was kept with work in it (`WORKTREE_KEPT`, exit 3). */
+export class WorktreeKeptError extends WardenError {
+  override readonly name = 'WorktreeKeptError';
+  constructor(
+    message: string,
+    /** The ended session, as `end` would have returned it. */
+    readonly session: SessionInfo,
+    readonly removal: WorktreeRemoval,
+  ) {
+    super('WORKTREE_KEPT', message);
+  }
+}
+
 /** `end`, but only if the session (as now in the file) passes `accept`; null when it did not. */
 export async function endSession(
   core: EngineCore,
   key: string,
   accept: (current: SessionInfo) => boolean,
   checks: { assertUsable(key: string): void; get(key: string): SessionInfo | undefined },
+  options: EndOptions = {},
 ): Promise<SessionInfo | null> {
   core.assertOpen();
   validateKey(key);
@@ -106,13 +158,14 @@ export async function endSession(
   const before = checks.get(key);
   if (!before) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
   if (!accept(before)) return null;
-  const event = endEvent(core.machineSnapshot(key), key);
-  if (!('type' in event)) throw refused(event);
+  const asked = endEvent(core.machineSnapshot(key), key);
+  if (!('type' in asked)) throw refused(asked);
+  const event: SessionEvent = asked.type === 'END' && options.worktree ? { type: 'END', worktree: options.worktree } : asked;
   // A retried cleanup of a fresh restart goes on to spawn the new session instead of ending.
   const restarted = (record: SessionRecord | null) => record !== null && !isEnding(record.snapshot.value);
   const settled = core.writes.whenDurable(key, (record) => record === null || failedCleanup(record) || restarted(record));
   core.dispatch(key, event);
-  const { record } = await settled;
+  const { record, context } = await settled;
   if (restarted(record)) {
     throw new ConflictError(`${key} went on with its pending --mode fresh restart instead: run 'warden end ${key}' again once it is active`);
   }
@@ -124,5 +177,14 @@ export async function endSession(
       { stderr: error.stderr },
     );
   }
-  return { ...before, state: 'normal', updatedAt: new Date().toISOString() };
+  const ended: SessionInfo = { ...before, state: 'normal', updatedAt: new Date().toISOString() };
+  const ws = context?.workspace;
+  if (ws?.removal && !ws.removal.removed && ws.created && (ws.disposal ?? 'guarded') === 'guarded') {
+    throw new WorktreeKeptError(
+      `${key} ended, but its worktree is kept: ${ws.removal.kept}: commit and push what is in it, then 'git -C ${ws.repo} worktree remove ${ws.path}'`,
+      ended,
+      ws.removal,
+    );
+  }
+  return ended;
 }

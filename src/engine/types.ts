@@ -1,9 +1,10 @@
 /** The engine's public option and event types. */
 import type { InspectionEvent, Observer } from 'xstate';
 import type { SessionMachine } from '../../machines/session.js';
-import type { ErrorData, SessionInfo, SpawnMode } from '../model/schema.js';
+import type { ErrorData, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
+import type { Workspaces } from './workspaces.js';
 
 /** The tmux session that holds the windows unless told otherwise. */
 export const DEFAULT_GROUP = 'warden';
@@ -46,6 +47,12 @@ export interface EngineOptions {
   machine?: SessionMachine | undefined;
   /** The state store: the lowdb file at `stateFile` by default. */
   store?: SessionStore | undefined;
+  /** Where sessions' worktrees go, relative to their repository's root (`.worktrees`). */
+  worktreeDir?: string | undefined;
+  /** The git binary (`git` on PATH by default). */
+  gitBin?: string | undefined;
+  /** How worktrees are made and removed: git by default. Pass a wrapper to observe or fault them. */
+  workspaces?: Workspaces | undefined;
 }
 
 /** What `Engine.spawn` starts, and how. */
@@ -68,6 +75,19 @@ export interface SpawnOptions {
   group?: string | undefined;
   /** Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted. */
   resumeCommand?: string | null | undefined;
+  /**
+   * Run in a git worktree of its own: `<repo>/.worktrees/<key>` on a new branch (`warden/<key>`
+   * unless `branch`) from `base` (the repository's HEAD), or the worktree already there for the
+   * branch. `repo` is any directory in the repository (the caller's directory by default).
+   * A fresh restart keeps the stored worktree unless given again.
+   */
+  worktree?: { branch?: string | null | undefined; repo?: string | undefined; base?: string | null | undefined } | null | undefined;
+}
+
+/** What `end` does with the session's worktree: see `WorktreeDisposal`. */
+export interface EndOptions {
+  /** `guarded` (default): removed only if it holds nothing of its own; `discard`: removed anyway; `keep`: never removed. */
+  worktree?: WorktreeDisposal | undefined;
 }
 
 /** A state change of one session, reported only once it is durable in the state file. */

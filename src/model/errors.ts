@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 1,
   /** The inspector server could not start or be reached. */
   INSPECTOR_FAILED: 1,
+  /** git failed making, inspecting or removing a session's worktree. */
+  WORKTREE_FAILED: 1,
+  /** The session ended but its worktree was kept: it holds work nobody else has (or was not warden's). */
+  WORKTREE_KEPT: 3,
   /** The `warden ui` server could not start (port, missing page assets). */
   UI_FAILED: 1,
 } as const;

@@ -60,6 +60,56 @@ export const SPAWN_MODES = ['normal', 'resume', 'fresh'] as const;
 export const SpawnModeSchema = z.enum(SPAWN_MODES);
 export type SpawnMode = z.infer<typeof SpawnModeSchema>;
 
+/**
+ * `--worktree [BRANCH] [--repo DIR] [--base REF]` as asked: the repository (its main worktree's
+ * root), and the branch and base when given (null: `warden/<key>` from the repository's HEAD).
+ */
+export const WorktreeRequestSchema = z.object({
+  repo: z.string(),
+  branch: PlainTextSchema.nullable(),
+  base: PlainTextSchema.nullable(),
+});
+export type WorktreeRequest = z.infer<typeof WorktreeRequestSchema>;
+
+/** How `end` treats the session's worktree: remove it only if it holds nothing, remove it anyway, never remove it. */
+export const WORKTREE_DISPOSALS = ['guarded', 'discard', 'keep'] as const;
+export const WorktreeDisposalSchema = z.enum(WORKTREE_DISPOSALS);
+export type WorktreeDisposal = z.infer<typeof WorktreeDisposalSchema>;
+
+/** What the cleanup did with a worktree: removed, or kept (and what is in it that nobody else has). */
+export const WorktreeRemovalSchema = z.object({
+  removed: z.boolean(),
+  /** The branch was deleted with it (only a branch warden made, whose commits are all elsewhere). */
+  branchDeleted: z.boolean(),
+  /** Why it was kept, naming what is in it; null when removed. */
+  kept: z.string().nullable(),
+});
+export type WorktreeRemoval = z.infer<typeof WorktreeRemovalSchema>;
+
+/**
+ * A session's git worktree, in context. It is planned (every field but `ready` and `removal`
+ * known) before the session's record is first written, so a crash at any step finds its intent.
+ */
+export const WorkspaceSchema = z.object({
+  /** The root of the repository's main worktree. */
+  repo: z.string(),
+  path: z.string(),
+  branch: z.string(),
+  /** The ref the branch was made from (or is compared with): its commits are "somebody else's". */
+  base: z.string(),
+  /** warden makes (made) this worktree; false: it was there and is only used. */
+  created: z.boolean(),
+  /** warden makes (made) the branch too; only then may it delete it. */
+  newBranch: z.boolean(),
+  /** The workspace step is done: the worktree exists (persisted before the window step). */
+  ready: z.boolean(),
+  /** How `end` disposes of it (set by END; `guarded` when not said). */
+  disposal: WorktreeDisposalSchema.optional(),
+  /** The cleanup's workspace step is done: what it did (persisted before the record goes). */
+  removal: WorktreeRemovalSchema.nullable().optional(),
+});
+export type Workspace = z.infer<typeof WorkspaceSchema>;
+
 /** What the user asked to run; kept with the session so it can be resumed or restarted. */
 export const LaunchSpecSchema = z.object({
   command: z.array(PlainTextSchema).min(1, 'a command is required (after --)'),
@@ -69,6 +119,8 @@ export const LaunchSpecSchema = z.object({
   group: GroupSchema,
   /** A template; `{sessionId}` and `{key}` are substituted. Used to relaunch an orphaned session. */
   resumeCommand: PlainTextSchema.nullable(),
+  /** Run in a git worktree of its own (absent in records written before worktrees existed). */
+  worktree: WorktreeRequestSchema.nullable().optional(),
 });
 export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 
@@ -95,8 +147,10 @@ export const SessionContextSchema = z.object({
   error: ErrorDataSchema.nullable(),
   /** A fresh spawn waiting for the old session's cleanup (`ending → spawning`). */
   next: z
-    .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string() })
+    .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string(), workspace: WorkspaceSchema.nullable().optional() })
     .nullable(),
+  /** The session's git worktree (absent in records written before worktrees existed). */
+  workspace: WorkspaceSchema.nullable().optional(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
@@ -147,6 +201,11 @@ export const HistoryEntrySchema = z.object({
   reason: z.enum(['ended', 'replaced', 'spawn-failed']),
   exitStatus: z.number().int().nullable(),
   error: ErrorDataSchema.nullable(),
+  /** The session's worktree and what its end did with it (absent: it had none). */
+  worktree: z
+    .object({ repo: z.string(), path: z.string(), branch: z.string(), base: z.string(), created: z.boolean(), removal: WorktreeRemovalSchema.nullable() })
+    .nullable()
+    .optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
@@ -183,6 +242,8 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
+  worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
 
