@@ -18,7 +18,10 @@ import { CLI_PATH, cleanEnv, session, warden } from './support/cli.js';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
 // What the code run in the page (page.evaluate) uses of the DOM; this file is compiled without it.
-declare const document: { querySelectorAll(selector: string): Iterable<{ id: string; getAttribute(name: string): string | null }> };
+declare const document: {
+  querySelectorAll(selector: string): Iterable<{ id: string; getAttribute(name: string): string | null }>;
+  querySelector(selector: string): { innerText: string } | null;
+};
 declare class EventSource {
   static readonly CLOSED: number;
   constructor(url: string);
@@ -65,8 +68,8 @@ afterAll(async () => {
 
 /** The row of `key` in the session table, as text ('' when absent from the page shown). */
 async function rowText(key: string): Promise<string> {
-  const row = page.locator(`#session-table tbody tr[data-key="${key}"]`);
-  return (await row.count()) ? row.innerText() : '';
+  // Read in one step: a row can go between a look for it and a read of it.
+  return page.evaluate((k) => document.querySelector(`#session-table tbody tr[data-key="${k}"]`)?.innerText ?? '', key);
 }
 
 async function pageShows(selector: string, text: string | RegExp, what: string): Promise<string> {
@@ -168,6 +171,20 @@ describe('warden ui: sessions live', () => {
     await page.locator('#send-form button[type=submit]').click();
     const said = fromCli.stderr.replace(/^warden: /, '').trim();
     await pageShows('#action-result', `Refused: ${said}`, 'the refusal');
+  });
+
+  it('a session in a git worktree shows its branch', async () => {
+    const repo = join(server.dir, 'repo');
+    mkdirSync(repo);
+    const git = (...args: string[]) => execa('git', args, { cwd: repo });
+    await git('init', '-q', '-b', 'main');
+    await git('-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-q', '--allow-empty', '-m', 'start');
+    session(await cli.run(['spawn', 'feature', '--worktree', 'feature-x', '--repo', repo, '--json', '--', 'sleep', '600']));
+    await waitFor(async () => /feature-x/.test(await rowText('feature')), `feature's branch on the page (${await rowText('feature')})`);
+    await page.locator('#session-table button.key', { hasText: 'feature' }).click();
+    await pageShows('#facts', '(branch feature-x)', 'the worktree in the details');
+    expect((await cli.run(['end', 'feature'])).exitCode).toBe(0);
+    await waitFor(async () => (await rowText('feature')) === '', 'feature gone from the page');
   });
 
   it('keeps a screenshot of the page as a test artifact', async () => {
