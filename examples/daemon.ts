@@ -3,7 +3,12 @@
  * on start, reconciles with tmux continuously, runs the hooks of `warden.config.json` beside the
  * state file, and serves the sessions over HTTP on the loopback interface only.
  *
- *   node dist/examples/daemon.js [--state FILE] [--socket NAME] [--port N] [--interval MS]
+ *   node dist/examples/daemon.js [--state FILE] [--socket NAME] [--port N] [--interval MS] [--token-file FILE]
+ *
+ * Loopback is not private: every local user can reach it. So, like Jupyter, every request that
+ * changes something (POST, DELETE) must carry `Authorization: Bearer TOKEN`, the token being a
+ * fresh random one written at start to a 0600 file only this user can read (`daemon.token` beside
+ * the state file, or --token-file); the listening line names the file.
  *
  *   GET    /sessions        → {"sessions": [session, …]}
  *   GET    /sessions/KEY    → session
@@ -16,6 +21,9 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { open, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   HookRunner,
@@ -37,6 +45,7 @@ const { values: args } = parseArgs({
     socket: { type: 'string' },
     port: { type: 'string', default: '7420' },
     interval: { type: 'string', default: '500' },
+    'token-file': { type: 'string' },
   },
 });
 
@@ -92,6 +101,35 @@ function fromLocalClient(req: IncomingMessage, port: number): boolean {
   return req.method !== 'POST' || (req.headers['content-type'] ?? '').startsWith('application/json');
 }
 
+/** A new token in a new 0600 file (an old one is removed first, so its mode or owner never carries over). */
+async function writeToken(file: string): Promise<Buffer> {
+  const token = randomBytes(32).toString('hex');
+  await unlink(file).catch(() => undefined);
+  const handle = await open(file, 'wx', 0o600);
+  try {
+    await handle.writeFile(`${token}\n`);
+  } finally {
+    await handle.close();
+  }
+  return Buffer.from(token);
+}
+
+/** Reading is open to local clients; a request that changes something must carry the token. */
+function authorised(req: IncomingMessage, token: Buffer): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return true;
+  const given = Buffer.from(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+  return given.length === token.length && timingSafeEqual(given, token);
+}
+
+/** A key from the path; a malformed %-escape is the client's mistake, not the server's. */
+function keyOf(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new WardenError('INVALID_INPUT', `the path segment ${JSON.stringify(segment)} has a malformed %-escape`);
+  }
+}
+
 async function route(engine: Engine, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', `http://${LOOPBACK}`);
   // A CLI call may have changed the file since the last reconcile: one stat when it did not.
@@ -102,7 +140,7 @@ async function route(engine: Engine, req: IncomingMessage, res: ServerResponse):
   }
   const match = /^\/sessions\/([^/]+)$/.exec(url.pathname);
   if (!match) return refuse(res, 404, 'NOT_FOUND', 'try GET /sessions');
-  const key = decodeURIComponent(match[1]!);
+  const key = keyOf(match[1]!);
   switch (req.method) {
     case 'GET': {
       const session = engine.get(key);
@@ -128,6 +166,7 @@ async function main(): Promise<void> {
   const stateFile = args.state ?? defaultStatePath();
   const port = Number(args.port);
   const intervalMs = Number(args.interval);
+  const tokenFile = args['token-file'] ?? join(dirname(stateFile), 'daemon.token');
 
   // Hooks first, so they hear what opening the engine does (a resumed spawn, the first reconcile).
   const config = await loadHooksConfig(defaultConfigPath(stateFile));
@@ -136,9 +175,13 @@ async function main(): Promise<void> {
     : null;
   const engine = await createEngine({ stateFile, socket: args.socket, onTransition: hooks?.listener });
   engine.subscribe(({ key, from, to, event, at }) => log({ transition: { key, from, to, event, at } }));
+  const token = await writeToken(tokenFile);
 
   const server = createServer((req, res) => {
     if (!fromLocalClient(req, boundPort())) return refuse(res, 403, 'FORBIDDEN', 'local JSON clients only');
+    if (!authorised(req, token)) {
+      return refuse(res, 401, 'UNAUTHORIZED', `send the token of ${tokenFile} as "Authorization: Bearer TOKEN"`);
+    }
     route(engine, req, res).catch((err: unknown) => {
       if (err instanceof WardenError) refuse(res, statusOf(err), err.code, err.message);
       else refuse(res, 500, 'INTERNAL', err instanceof Error ? err.message : String(err));
@@ -150,7 +193,7 @@ async function main(): Promise<void> {
   };
   server.listen(port, LOOPBACK);
   await once(server, 'listening');
-  log({ listening: `http://${LOOPBACK}:${boundPort()}`, stateFile, sessions: engine.list().length });
+  log({ listening: `http://${LOOPBACK}:${boundPort()}`, tokenFile, stateFile, sessions: engine.list().length });
 
   const stopping = new AbortController();
   const watching = engine.watch({ intervalMs, signal: stopping.signal }).catch((err: unknown) => {
@@ -175,6 +218,7 @@ async function main(): Promise<void> {
   await hooks?.close();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
+  await unlink(tokenFile).catch(() => undefined);
   log({ stopped: signal ?? 'error' });
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);

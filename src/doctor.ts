@@ -36,7 +36,7 @@ export interface DoctorReport {
   tmux: { found: boolean; version: string | null; supported: boolean; error: string | null };
   stateFile: FileHealth;
   backup: FileHealth;
-  lock: { path: string; held: boolean; stale: boolean; ageMs: number | null };
+  lock: { path: string; held: boolean; stale: boolean; ageMs: number | null; holderPid: number | null };
   snapshotProblems: SnapshotProblem[];
   /** Keys whose window is gone (recorded `orphaned`, or `active` with no window carrying the id). */
   orphaned: string[];
@@ -54,7 +54,7 @@ export interface DoctorReport {
   repaired: { restoredFrom: string; keptAs: string | null; sessions: number } | null;
 }
 
-export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs' | 'lockStaleMs' | 'worktreeDir'> {
+export interface DoctorOptions extends Pick<EngineOptions, 'stateFile' | 'socket' | 'tmuxBin' | 'probeTimeoutMs' | 'worktreeDir'> {
   repair?: boolean;
 }
 
@@ -147,7 +147,9 @@ async function examine(engine: Engine, options: DoctorOptions): Promise<DoctorRe
     repaired,
   };
 
-  if (state.status !== 'invalid') await examineSessions(report, engine, options, tmuxReport.found && !tmuxReport.error);
+  // A missing file whose .bak holds sessions is not read as empty (invariant 12): repair first.
+  const missing = state.status === 'absent' && backup.status === 'valid' && (backup.sessions ?? 0) > 0;
+  if (state.status !== 'invalid' && !missing) await examineSessions(report, engine, options, tmuxReport.found && !tmuxReport.error);
   report.healthy = problems.length === 0;
   return report;
 }

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { InvalidInputError, StateFileError } from './model/errors.js';
 import type { TransitionEvent, TransitionListener } from './engine.js';
 import { SESSION_STATE_PATHS } from '../machines/paths.js';
+import { assertTrustedConfig } from './store/trust.js';
 
 /** The name of the config file the CLI looks for beside the state file. */
 export const CONFIG_FILE_NAME = 'warden.config.json';
@@ -96,8 +97,11 @@ export function defaultConfigPath(stateFile: string): string {
 export async function loadHooksConfig(file: string, options: { required?: boolean } = {}): Promise<HooksConfig | null> {
   let text: string;
   try {
+    // Its hooks run as this user: a config another user owns or can write is refused, unread.
+    assertTrustedConfig(file);
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof InvalidInputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !options.required) return null;
     if (code === 'ENOENT') throw new InvalidInputError(`config ${file} does not exist: create it or drop --config`);

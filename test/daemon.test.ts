@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { get } from 'node:http';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +20,7 @@ const DAEMON = join(import.meta.dirname, '..', 'dist', 'examples', 'daemon.js');
 interface RunningDaemon {
   child: ChildProcess;
   url: string;
+  tokenFile: string;
   lines: Record<string, unknown>[];
   exited: Promise<[number | null, NodeJS.Signals | null]>;
 }
@@ -39,13 +40,14 @@ async function startDaemon(stateFile: string): Promise<RunningDaemon> {
   const lines: Record<string, unknown>[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
   const listening = await waitFor(() => lines.find((l) => typeof l.listening === 'string'), 'the daemon to listen');
-  return { child, url: listening.listening as string, lines, exited };
+  return { child, url: listening.listening as string, tokenFile: listening.tokenFile as string, lines, exited };
 }
 
-async function call(daemon: RunningDaemon, method: string, path: string, body?: unknown) {
+/** A request as a client of this user makes it: with the token of the daemon's 0600 file. */
+async function call(daemon: RunningDaemon, method: string, path: string, body?: unknown, token = readFileSync(daemon.tokenFile, 'utf8').trim()) {
   const res = await fetch(`${daemon.url}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -146,6 +148,29 @@ describe('examples/daemon.ts embeds the engine', () => {
     await cli.close();
     expect(await sessionsOf(second)).toEqual([]);
     await stop(second);
+  });
+
+  it('changes nothing without the token of its 0600 file; a malformed %-escape is a 400', async () => {
+    const daemon = await startDaemon(server.stateFile());
+    try {
+      expect(statSync(daemon.tokenFile).mode & 0o777).toBe(0o600);
+      const token = readFileSync(daemon.tokenFile, 'utf8').trim();
+      expect(token).toMatch(/^[0-9a-f]{64}$/);
+      const spawnBody = { command: LONG_RUNNING };
+      for (const sent of ['', 'wrong', `${token}x`]) {
+        expect(await call(daemon, 'POST', '/sessions/intruder', spawnBody, sent)).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
+      }
+      expect(await sessionsOf(daemon)).toEqual([]);
+      expect((await call(daemon, 'POST', '/sessions/mine', spawnBody)).status).toBe(201);
+      expect((await call(daemon, 'DELETE', '/sessions/mine', undefined, 'wrong')).status).toBe(401);
+      expect((await sessionsOf(daemon)).map((s) => s.key)).toEqual(['mine']);
+      expect(await call(daemon, 'GET', '/sessions/%E0%A4%A')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT' } } });
+      expect(await call(daemon, 'DELETE', '/sessions/%zz')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT' } } });
+      expect((await call(daemon, 'DELETE', '/sessions/mine')).status).toBe(200);
+    } finally {
+      await stop(daemon);
+    }
+    expect(existsSync(daemon.tokenFile)).toBe(false);
   });
 
   it('listens on loopback only, and refuses requests a web page could forge', async () => {

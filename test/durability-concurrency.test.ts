@@ -3,7 +3,8 @@
  * server, a long-running engine beside them, and a lock left behind by a killed process.
  */
 import { execa } from 'execa';
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SESSION_MACHINE_VERSION } from '../machines/session.js';
@@ -11,7 +12,7 @@ import type { SessionInfo, StateDocument } from '../src/model/schema.js';
 import { StateStore, type RecordContent } from '../src/store.js';
 import { persistedIn, spec } from './support/snapshots.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
-import { readState, startWarden, warden, type CliTarget } from './support/warden-cli.js';
+import { processStopped, readState, startWarden, warden, type CliTarget } from './support/warden-cli.js';
 
 const server = useTmuxServer('concurrency');
 const PARALLEL = 8;
@@ -207,13 +208,13 @@ describe('a stale lock left by a killed process is recovered; a live one is wait
     const file = server.stateFile();
     const store = new StateStore(file);
     const first = (await store.commit([{ key: 'a', expect: null, record: content('a') }])).applied.get('a')!;
-    // Between taking the lock and replacing the file, the lock disappears once, as when a second
-    // process judged the same stale lock and removed our fresh one.
+    // Between taking the lock and replacing the file, the lock disappears once, as when it is
+    // removed by hand or lost in a race of two take-overs.
     const adapter = (store as unknown as { adapter: { write: (doc: StateDocument) => Promise<void> } }).adapter;
     const write = adapter.write.bind(adapter);
     let removed = 0;
     adapter.write = async (doc) => {
-      if (removed++ === 0) rmdirSync(`${file}.lock`);
+      if (removed++ === 0) rmSync(`${file}.lock`, { recursive: true });
       return write(doc);
     };
     const result = await store.commit([
@@ -228,12 +229,15 @@ describe('a stale lock left by a killed process is recovered; a live one is wait
 
   /** A process that takes the state file's lock the way the store does, then idles. */
   function lockHolder(file: string, holdMs: number) {
+    const lock = fileURLToPath(new URL('../dist/src/store/lock.js', import.meta.url));
+    const paths = fileURLToPath(new URL('../dist/src/store/paths.js', import.meta.url));
     const script = `
-      const lockfile = require('proper-lockfile');
-      lockfile.lock(${JSON.stringify(file)}, { lockfilePath: ${JSON.stringify(`${file}.lock`)}, realpath: false, stale: 2000,
-        onCompromised: () => { console.log('compromised'); process.exit(9); } })
-        .then((release) => { console.log('locked'); setTimeout(() => release().then(() => console.log('released ' + Date.now())), ${holdMs}); });`;
-    return execa(process.execPath, ['-e', script], { cwd: process.cwd(), reject: false, buffer: true, lines: false });
+      const { StateFileLock } = await import(${JSON.stringify(lock)});
+      const { stateFilePaths } = await import(${JSON.stringify(paths)});
+      const held = await new StateFileLock(stateFilePaths(${JSON.stringify(file)})).acquire();
+      console.log('locked');
+      setTimeout(() => held.release().then(() => console.log('released ' + Date.now())), ${holdMs});`;
+    return execa(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), reject: false, buffer: true, lines: false });
   }
 
   it('a CLI spawn takes over the lock of a SIGKILLed holder and succeeds', async () => {
@@ -250,9 +254,34 @@ describe('a stale lock left by a killed process is recovered; a live one is wait
     expect(existsSync(`${t.state}.lock`)).toBe(false);
   });
 
-  it('a CLI spawn waits for a live holder that keeps its lock fresh past the stale age, never stealing it', async () => {
+  it('doctor says who holds the lock and for how long, from the monotonic clock, whatever the lock\'s mtime says', async () => {
     const t = target();
-    const holder = lockHolder(t.state, 3500); // longer than the 2 s stale age: proper-lockfile keeps it fresh
+    const holder = lockHolder(t.state, 600_000);
+    try {
+      const owner = await waitFor(() => {
+        try {
+          return JSON.parse(readFileSync(`${t.state}.lock/owner.json`, 'utf8')) as { pid: number; takenAtMs: number };
+        } catch {
+          return undefined;
+        }
+      }, 'the holder to take the lock');
+      const future = new Date(Date.now() + 3_600_000); // the clock was stepped back since
+      utimesSync(`${t.state}.lock`, future, future);
+      const heldAtLeast = Number(process.hrtime.bigint() / 1_000_000n) - owner.takenAtMs;
+      const report = JSON.parse((await warden(t, ['--json', 'doctor'])).stdout) as { lock: { held: boolean; stale: boolean; ageMs: number; holderPid: number } };
+      expect(report.lock).toMatchObject({ held: true, stale: false, holderPid: holder.pid });
+      expect(heldAtLeast).toBeGreaterThan(0);
+      expect(report.lock.ageMs).toBeGreaterThanOrEqual(heldAtLeast);
+      expect((await warden(t, ['doctor'])).stdout).toMatch(new RegExp(`lock +held by process ${holder.pid} for \\d+ ms\n`));
+    } finally {
+      holder.kill('SIGKILL');
+      await holder;
+    }
+  });
+
+  it('a CLI spawn waits for a live holder, never stealing its lock', async () => {
+    const t = target();
+    const holder = lockHolder(t.state, 3500); // longer than the 2 s stale age locks once had
     await waitFor(() => existsSync(`${t.state}.lock`), 'the holder to take the lock');
     let finishedAt = 0;
     const r = await warden(t, ['--json', 'spawn', 'waited', '--', ...LONG_RUNNING]).then((result) => {
@@ -260,11 +289,77 @@ describe('a stale lock left by a killed process is recovered; a live one is wait
       return result;
     });
     const held = await holder;
-    expect(held.stdout).not.toContain('compromised');
     const releasedAt = Number(/released (\d+)/.exec(held.stdout)?.[1]);
     expect(r, r.stderr).toMatchObject({ exitCode: 0 });
     expect(readState(t.state).sessions.waited).toBeDefined();
     // A spawn cannot finish without writing: it finished after the holder let go, so it waited.
     expect(finishedAt).toBeGreaterThanOrEqual(releasedAt);
   });
+});
+
+
+/** Stops at the point its state file is about to be replaced (its lock re-checked), as a Ctrl-Z would. */
+const PAUSE_BEFORE_REPLACE = { WARDEN_TEST_PAUSE: 'before-replace' };
+
+describe('a writer paused between its lock check and its rename (invariant 11)', () => {
+  it('a paused CLI spawn keeps its lock: another spawn never lands work the paused one then overwrites', async () => {
+    const t = target();
+    const paused = startWarden(t, ['spawn', 'paused-a', '--', ...LONG_RUNNING], { env: PAUSE_BEFORE_REPLACE });
+    await waitFor(() => processStopped(paused.pid!), 'the spawn to stop itself before its rename');
+
+    const other = await warden(t, ['--json', 'spawn', 'paused-b', '--', ...LONG_RUNNING]);
+    // Either it waited and gave up naming the paused holder, or it landed and must stay landed.
+    if (other.exitCode === 0) {
+      process.kill(paused.pid!, 'SIGCONT');
+      await paused;
+      expect(Object.keys(readState(t.state).sessions), 'a spawn that exited 0 lost its record').toContain('paused-b');
+    }
+    expect(other.exitCode, other.stderr).toBe(1);
+    expect(other.stderr).toContain(`locked by process ${paused.pid}, which is still running`);
+    expect(other.stderr).toContain(`kill -CONT ${paused.pid}`);
+
+    process.kill(paused.pid!, 'SIGCONT');
+    const done = await paused;
+    expect(done.exitCode, done.stderr).toBe(0);
+    const document = readState(t.state);
+    expect(Object.keys(document.sessions)).toEqual(['paused-a']);
+    const probe = await server.tmux.probeAll();
+    expect(probe.kind === 'ok' && probe.panes.filter((p) => p.windowName === 'paused-b')).toEqual([]);
+    expect((await warden(t, ['end', 'paused-a'])).exitCode).toBe(0);
+  }, 60_000);
+
+  it('a paused watch keeps its lock: an end never completes only to come back orphaned without its history', async () => {
+    const t = target();
+    for (const key of ['watched-x', 'watched-y']) expect((await warden(t, ['spawn', key, '--', ...LONG_RUNNING])).exitCode).toBe(0);
+    const before = readState(t.state);
+    const watch = startWarden(t, ['watch'], { env: PAUSE_BEFORE_REPLACE });
+    try {
+      await waitFor(() => readFileSync(`/proc/${watch.pid}/stat`, 'utf8').length > 0, 'the watch to start');
+      // The watch notices this and writes `orphaned`: it stops before replacing the file.
+      await server.tmux.run(['kill-window', '-t', before.sessions['watched-x']!.snapshot.context.windowId!]);
+      await waitFor(() => processStopped(watch.pid!), 'the watch to stop itself before its rename');
+
+      const ended = await warden(t, ['end', 'watched-y']);
+      if (ended.exitCode === 0) {
+        process.kill(watch.pid!, 'SIGCONT');
+        await waitFor(() => readState(t.state).sessions['watched-x']?.snapshot.value === 'orphaned', 'the watch to write');
+        const after = readState(t.state);
+        expect(after.sessions['watched-y'], 'an end that exited 0 came back').toBeUndefined();
+        expect(after.history.map((h) => h.key)).toContain('watched-y');
+      }
+      expect(ended.exitCode, ended.stderr).toBe(1);
+      expect(ended.stderr).toContain(`locked by process ${watch.pid}`);
+
+      process.kill(watch.pid!, 'SIGCONT');
+      await waitFor(() => readState(t.state).sessions['watched-x']?.snapshot.value === 'orphaned', 'the watch to write');
+      expect((await warden(t, ['end', 'watched-y'])).exitCode).toBe(0);
+      const after = readState(t.state);
+      expect(after.sessions['watched-y']).toBeUndefined();
+      expect(after.history.map((h) => h.key)).toContain('watched-y');
+    } finally {
+      process.kill(watch.pid!, 'SIGCONT');
+      watch.kill('SIGTERM');
+      await watch;
+    }
+  }, 60_000);
 });

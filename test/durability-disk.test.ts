@@ -90,7 +90,7 @@ describe.concurrent('disk faults: a clear error naming the file and its .bak, th
   it.skipIf(!mountable)('the state directory full (a 1 MiB tmpfs filled up: ENOSPC)', async () => {
     const dir = join(server.dir, 'full');
     mkdirSync(dir, { recursive: true });
-    execaSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+    execaSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', dir]);
     mounts.push(dir);
     try {
       const { t, infos, file, bak } = await populated(dir);
@@ -251,6 +251,49 @@ describe('warden doctor', () => {
     const r = await warden(t, ['--json', 'doctor', '--repair']);
     expect(JSON.parse(r.stdout).repaired).toMatchObject({ restoredFrom: bak, keptAs: null });
     expect(stateBytes(file)).toBe(stateBytes(bak));
+  });
+
+  it('a deleted state file is never "no sessions": every verb says so (exit 1), the .bak is kept, --repair brings every session back', async () => {
+    const dir = join(server.dir, 'deleted');
+    const { t, infos, file, bak } = await populated(dir);
+    execaSync('rm', [file]);
+    const kept = stateBytes(bak);
+    for (const args of [['ls'], ['spawn', infos[0]!.key, '--', ...LONG_RUNNING], ['spawn', 'deleted-new', '--', ...LONG_RUNNING], ['end', infos[1]!.key]]) {
+      const r = await warden(t, args);
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toBe(`warden: state file ${file} is missing but ${bak} holds 2 session(s): 'warden doctor --repair' restores it (or remove ${bak} to start with no sessions)`);
+    }
+    expect(files(dir)).toEqual(['state.json.bak']);
+    expect(stateBytes(bak)).toEqual(kept);
+    // No second window beside the old tagged one, and the old ones are untouched.
+    for (const info of infos) expect(await ownedWindows(server.tmux, info.sessionId!)).toEqual([info.windowId]);
+    const probe = await server.tmux.probeAll();
+    expect(probe.kind === 'ok' && probe.panes.filter((p) => p.windowName === infos[0]!.key)).toHaveLength(1);
+
+    expect(JSON.parse((await warden(t, ['--json', 'doctor', '--repair'])).stdout).repaired).toMatchObject({ restoredFrom: bak, sessions: 2 });
+    const ls = await warden(t, ['--json', 'ls']);
+    expect(ls.exitCode, ls.stderr).toBe(0);
+    // The .bak is the file before the last write: every session is back with its id.
+    expect((JSON.parse(ls.stdout) as { sessions: SessionInfo[] }).sessions.map((s) => [s.key, s.sessionId])).toEqual(
+      infos.map((i) => [i.key, i.sessionId]),
+    );
+  });
+
+  it('the first write keeps a .bak already, so a state file deleted after one spawn is noticed too', async () => {
+    const dir = join(server.dir, 'deleted-first');
+    mkdirSync(dir);
+    const t = { state: join(dir, 'state.json'), socket: server.socket };
+    expect((await warden(t, ['spawn', 'deleted-first-a', '--', ...LONG_RUNNING])).exitCode).toBe(0);
+    expect(readState(`${t.state}.bak`).sessions).toHaveProperty('deleted-first-a');
+    execaSync('rm', [t.state]);
+    const r = await warden(t, ['ls']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('doctor --repair');
+    expect(JSON.parse((await warden(t, ['--json', 'doctor', '--repair'])).stdout).repaired).toMatchObject({ sessions: 1 });
+    const ended = await warden(t, ['end', 'deleted-first-a']);
+    expect(ended.exitCode, ended.stderr).toBe(0);
+    const probe = await server.tmux.probeAll();
+    expect(probe.kind === 'ok' && probe.panes.filter((p) => p.windowName === 'deleted-first-a')).toEqual([]);
   });
 
   it('--repair refuses when the .bak is invalid too, or when the file is valid, and changes nothing', async () => {

@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import WebSocket from 'ws';
@@ -145,6 +146,33 @@ describe('inspector server', () => {
   });
 });
 
+describe('inspector server reach', () => {
+  it('listens on 127.0.0.1 only, and refuses a browser page of another origin', async () => {
+    const inspector = await startInspectorServer(0);
+    try {
+      expect(new URL(inspector.url).hostname).toBe('127.0.0.1');
+      const external = Object.values(networkInterfaces())
+        .flat()
+        .filter((a) => a !== undefined && !a.internal && !a.address.startsWith('fe80'))
+        .map((a) => (a!.family === 'IPv6' ? `[${a!.address}]` : a!.address));
+      for (const address of external) {
+        await expect(fetch(`http://${address}:${inspector.port}/`), `reached on ${address}`).rejects.toThrow();
+      }
+      const forged = new WebSocket(inspector.wsUrl, { origin: 'https://evil.example' });
+      const refusedWith = await new Promise<string>((resolve) => {
+        forged.once('open', () => resolve('open'));
+        forged.once('error', (err) => resolve(err.message));
+      });
+      expect(refusedWith).toMatch(/401|403/);
+      const own = new WebSocket(inspector.wsUrl, { origin: inspector.url });
+      await once(own, 'open');
+      own.close();
+    } finally {
+      await inspector.stop();
+    }
+  });
+});
+
 describe('warden inspect', () => {
   it('prints the URL and shows a session go spawning → active → orphaned as its window is killed; stops on SIGTERM', async () => {
     const stateFile = server.stateFile();
@@ -158,7 +186,7 @@ describe('warden inspect', () => {
     child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
     child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
     const url = await waitFor(
-      () => (stdout.includes('WARDEN_INSPECT=') ? /open (http:\/\/localhost:\d+)/.exec(stdout)?.[1] : undefined),
+      () => (stdout.includes('WARDEN_INSPECT=') ? /open (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1] : undefined),
       'the inspector URL',
     );
     const client = await listen(url.replace('http', 'ws'));
@@ -209,7 +237,7 @@ describe('warden inspect', () => {
     let stdout = '';
     child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
     await waitFor(() => stdout.includes(`replayed ${recorded.length} events`), 'the replay');
-    const url = /open (http:\/\/localhost:\d+)/.exec(stdout)![1]!;
+    const url = /open (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!;
     // A client that connects afterwards gets what the server kept (the last 200).
     const client = await listen(url.replace('http', 'ws'));
     await waitFor(() => client.events.length >= Math.min(recorded.length, 200), 'the replayed events');
@@ -264,7 +292,7 @@ describe('warden inspect', () => {
       `warden: the Stately inspector page (${page}) cannot load from here (ECONNREFUSED): it needs the internet; 'warden ui' shows every session and its statechart offline\n`,
     );
     // The page the inspector server serves embeds that same page.
-    const url = /open (http:\/\/localhost:\d+)/.exec(stdout)![1]!;
+    const url = /open (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!;
     expect(await (await fetch(url)).text()).toContain(`src="${page}"`);
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
@@ -281,7 +309,7 @@ describe('warden inspect', () => {
     child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
     const first = await waitFor(() => (stdout.includes('\n') ? stdout.split('\n')[0] : undefined), 'the first line');
     const { url, wsUrl } = JSON.parse(first) as { url: string; wsUrl: string };
-    expect(url).toMatch(/^http:\/\/localhost:\d+$/);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(wsUrl).toBe(url.replace('http', 'ws'));
     const spawned = await warden(['spawn', 'json-seen', '--json', '--', ...LONG_RUNNING], stateFile);
     await server.tmux.run(['kill-window', '-t', (JSON.parse(spawned.stdout) as { windowId: string }).windowId]);

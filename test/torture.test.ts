@@ -1,5 +1,6 @@
 /**
- * Crash anywhere (invariant 4) under fire: CLI processes SIGKILLed at random moments while they
+ * Crash anywhere (invariant 4) under fire: CLI processes SIGKILLed, or paused (SIGSTOP) and then
+ * resumed or killed, at random moments (a pause also right before a rename) while they
  * spawn, resume, restart and end sessions; after every round one `warden ls` converges. A modest
  * run here; `npm run torture` runs 100+ kills and prints the figures. The seed is printed and can
  * be replayed with TORTURE_SEED.
@@ -17,8 +18,8 @@ const long = env.TORTURE_KILLS !== undefined;
 describe('invariant 4: crash anywhere is recoverable (torture)', () => {
   it(
     long
-      ? `survives ${env.TORTURE_KILLS}+ SIGKILLs with nothing lost (seed ${seed})`
-      : `survives random SIGKILLs of spawn / resume / fresh / end, converging after each round (seed ${seed})`,
+      ? `survives ${env.TORTURE_KILLS}+ SIGKILLs and pauses with nothing lost (seed ${seed})`
+      : `survives random SIGKILLs and SIGSTOPs of spawn / resume / fresh / end, converging after each round (seed ${seed})`,
     async () => {
       console.log(`torture seed ${seed} (replay with TORTURE_SEED=${seed})`);
       const figures = await torture({
@@ -28,6 +29,7 @@ describe('invariant 4: crash anywhere is recoverable (torture)', () => {
         parallel: Number(env.TORTURE_PARALLEL ?? (long ? 8 : 6)),
         keys: 10,
         maxDelayMs: Number(env.TORTURE_MAX_DELAY_MS ?? 1200),
+        maxPauseMs: Number(env.TORTURE_MAX_PAUSE_MS ?? (long ? 3000 : 1000)),
         log: long ? (line) => console.log(line) : undefined,
       });
       const summary = { ...figures, violations: figures.violations.length };
@@ -37,8 +39,9 @@ describe('invariant 4: crash anywhere is recoverable (torture)', () => {
       expect(figures.recordsLost).toBe(0);
       // The run must really have killed processes in the middle of their work.
       expect(figures.kills).toBeGreaterThan(0);
+      expect(figures.pauses).toBeGreaterThan(0);
       if (long) expect(figures.leftInFlight).toBeGreaterThan(0);
     },
-    long ? 3_600_000 : 60_000,
+    long ? 3_600_000 : 120_000,
   );
 });

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { HistoryEntrySchema, SessionInfoSchema } from '../src/model/schema.js';
+import { parseWorktreeList } from '../src/workspace/worktrees.js';
 import { LONG, readState, session, warden } from './support/cli.js';
 import { tmuxWithFaultSwitch } from './support/fault-tmux.js';
+import { persistedIn, spec, writeRecord } from './support/snapshots.js';
 import { ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('workspace');
@@ -117,6 +119,16 @@ describe('spawn --worktree: workspace, then window', () => {
     expect(c.stderr).toMatch(/--repo and --base go with --worktree/);
     expect(w.stateBytes()).toBeNull();
     expect(await worktreePaths(repo)).toEqual([repo]);
+  });
+
+  it('says what to do in a repository without a commit yet (exit 2, nothing made)', async () => {
+    const empty = realpathSync(mkdtempSync(join(server.dir, 'empty-')));
+    await git(empty, 'init', '-q', '-b', 'main');
+    const w = warden(server);
+    const result = await w.run(['spawn', 'unborn', '--worktree', '--repo', empty, ...LONG]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/^warden: .* has no commit on main yet: commit something first, or pass --base/);
+    expect(w.stateBytes()).toBeNull();
   });
 
   it('runs two sessions on two worktrees of one repository, started at once, and ends one without touching the other', async () => {
@@ -324,5 +336,34 @@ describe('a crash between the steps converges on the next reconcile', () => {
     expect(readState(w.stateFile).sessions['crash-down']).toBeUndefined();
     expect(await worktreePaths(repo)).toEqual([repo]);
     expect(await branchExists(repo, 'warden/crash-down')).toBe(false);
+  });
+});
+
+describe('records written before worktrees existed', () => {
+  it('load without a version bump: no workspace in context, no worktree in the spec, worktree null, and end works', async () => {
+    const w = warden(server);
+    const window = await tmux.launchWindow({ group: 'warden', name: 'old-timer', sessionId: 'old-id', command: ['sleep', '600'] });
+    const snapshot = await persistedIn('active.running', 'old-timer', spec(['sleep', '600']), 'old-id', { ...window, dead: false, exitStatus: null });
+    const context = snapshot.context as Record<string, unknown>;
+    delete context.workspace;
+    delete (context.spec as Record<string, unknown>).worktree;
+    await writeRecord(w.stateFile, 'old-timer', snapshot, null);
+    expect(JSON.stringify(readState(w.stateFile).sessions['old-timer'])).not.toContain('worktree');
+
+    const info = session(await w.run(['status', 'old-timer', '--json']));
+    expect(info).toMatchObject({ state: 'active', worktree: null });
+    expect(await w.run(['end', 'old-timer'])).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(await ownedWindows(tmux, 'old-id')).toEqual([]);
+  });
+});
+
+describe('git worktree list --porcelain', () => {
+  it('is read into path and short branch, detached as null', () => {
+    const text = 'worktree /r\nHEAD 1111\nbranch refs/heads/main\n\nworktree /r/.worktrees/a b\nHEAD 2222\ndetached\n\nworktree /r/.worktrees/c\nHEAD 3333\nbranch refs/heads/warden/c\nlocked\n';
+    expect(parseWorktreeList(text)).toEqual([
+      { path: '/r', head: '1111', branch: 'main' },
+      { path: '/r/.worktrees/a b', head: '2222', branch: null },
+      { path: '/r/.worktrees/c', head: '3333', branch: 'warden/c' },
+    ]);
   });
 });

@@ -19,7 +19,9 @@ function printReport(report: DoctorReport): void {
   lines.push(describeFile('state file', report.stateFile));
   lines.push(describeFile('backup', report.backup));
   const l = report.lock;
-  lines.push(`${'lock'.padEnd(12)}${l.held ? `held for ${l.ageMs} ms${l.stale ? ' (stale: the next write takes it over)' : ''}` : 'free'}`);
+  const by = l.holderPid === null ? 'by no named process' : `by process ${l.holderPid}`;
+  const heldFor = l.ageMs === null ? '' : ` for ${l.ageMs} ms`;
+  lines.push(`${'lock'.padEnd(12)}${l.held ? `held ${by}${heldFor}${l.stale ? ' (gone: the next write takes it over)' : ''}` : 'free'}`);
   if (report.unfinished.length > 0) lines.push(`${'unfinished'.padEnd(12)}${report.unfinished.join(', ')} (the next 'warden ls' finishes them)`);
   if (report.problems.length === 0) {
     lines.push('healthy');
@@ -38,8 +40,8 @@ export const registerDoctor: RegisterVerb = (program, globals) => {
     .addHelpText('after', '\nExit status: 0 healthy, 1 problems found (or the repair was refused).\n\nExample:\n  warden doctor --json')
     .action(async (opts: { repair?: boolean }) => {
       const g = globals();
-      const { stateFile, socket, lockStaleMs } = engineOptions(g);
-      const report = await runDoctor({ stateFile, socket, lockStaleMs, repair: opts.repair === true });
+      const { stateFile, socket } = engineOptions(g);
+      const report = await runDoctor({ stateFile, socket, repair: opts.repair === true });
       if (g.json) printJson(report);
       else printReport(report);
       if (!report.healthy) process.exitCode = 1;

@@ -23,20 +23,12 @@ export interface GlobalOptions {
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
 export type RegisterVerb = (program: Command, globals: () => GlobalOptions) => void;
 
-/**
- * A CLI call holds the lock for milliseconds, so a lock older than the floor (2 s) was left by a
- * killed call: the next call takes it over after 2 s instead of 5. A holder that really stalls
- * that long fails its own write (the store checks the lock is still its own before replacing).
- */
-export const CLI_LOCK_STALE_MS = 2000;
-
 export function engineOptions(globals: GlobalOptions): EngineOptions {
   const stateFile = globals.state || process.env.WARDEN_STATE;
   return {
     // Absolute: hooks get it as WARDEN_STATE and run in another directory.
     stateFile: stateFile ? path.resolve(stateFile) : undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
-    lockStaleMs: CLI_LOCK_STALE_MS,
     worktreeDir: process.env.WARDEN_WORKTREE_DIR || undefined,
   };
 }

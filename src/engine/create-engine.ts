@@ -20,7 +20,7 @@ export function composeEngine(options: EngineOptions = {}): Engine {
   const socket = typeof options.socket === 'string' ? { name: options.socket } : options.socket;
   const transport = options.transport ?? new LocalTransport({ socket, bin: options.tmuxBin });
   const tmux = new Tmux({ transport, timeoutMs: options.tmuxTimeoutMs });
-  const store = options.store ?? new StateStore(stateFile, { lockStaleMs: options.lockStaleMs });
+  const store = options.store ?? new StateStore(stateFile);
   const core = new EngineCore({
     stateFile,
     group: GroupSchema.parse(options.group ?? DEFAULT_GROUP),

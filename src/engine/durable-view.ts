@@ -4,6 +4,7 @@
  * Reading the file (sync) is here too, one read at a time: two reads applied out of order would
  * leave an older view that `changed()` then takes for current.
  */
+import { withMissingInvocations } from '../../machines/repair.js';
 import { SESSION_MACHINE_VERSION } from '../../machines/session.js';
 import type { SessionRecord, StateDocument } from '../model/schema.js';
 import { SerialQueue } from '../model/serial-queue.js';
@@ -57,9 +58,11 @@ export class DurableView {
 
   /** Takes `record` as what the file holds for `key`, judging whether it can be rehydrated. */
   adopt(key: string, record: SessionRecord): void {
-    this.records.set(key, record);
     this.problems.delete(key);
-    const problem = rehydrationProblem(record, this.isKnownState);
+    // In flight with its service missing from the snapshot: put it back, or it never progresses.
+    const restored = withMissingInvocations(record.snapshot);
+    const problem = restored === 'underivable' ? stuckProblem(record) : rehydrationProblem(record, this.isKnownState);
+    this.records.set(key, restored && restored !== 'underivable' ? { ...record, snapshot: restored } : record);
     if (problem) this.problems.set(key, { key, message: problem });
   }
 
@@ -123,6 +126,11 @@ export class DurableView {
       this.onExternalChange(key, known, record);
     }
   }
+}
+
+/** A record in flight whose service cannot be restarted (no session id or spec to act on). */
+function stuckProblem(record: SessionRecord): string {
+  return `it is in flight (${JSON.stringify(record.snapshot.value)}) with no service running and none can be restarted (no session id or launch spec): it can never finish`;
 }
 
 /** Why a persisted record cannot be rehydrated into an actor, or null. */

@@ -6,13 +6,11 @@
 import { hostname } from 'node:os';
 import { isInFlight, isSpawning } from '../../machines/paths.js';
 import type { RecordOwner, SessionRecord } from '../model/schema.js';
-import { processAlive } from '../tmux/host.js';
+import { processAlive, processStartTime } from '../tmux/host.js';
 import type { ActorPool } from './actor-pool.js';
 import type { DurableView } from './durable-view.js';
 import type { WriteBehind } from './write-behind.js';
 
-/** A spawn or cleanup not finished within this lease belongs to nobody (its process is gone). */
-const IN_FLIGHT_LEASE_MS = 60_000;
 const HOST = hostname();
 
 export class Ownership {
@@ -28,26 +26,37 @@ export class Ownership {
     private readonly isClosed: () => boolean,
   ) {}
 
+  private readonly self: RecordOwner = (() => {
+    const start = processStartTime(process.pid);
+    return { pid: process.pid, host: HOST, bootId: start?.bootId ?? null, startTicks: start?.startTicks ?? null };
+  })();
+
   /** This process, as stamped on the records whose service it runs. */
   owner(): RecordOwner {
-    return { pid: process.pid, host: HOST };
+    return { ...this.self };
   }
 
-  /** The record's owner is this process (same pid, same host). */
+  /** The record's owner is this process (same pid and host; same start, when both are known). */
   isOurs(record: SessionRecord | null): boolean {
-    return record?.owner?.pid === process.pid && record.owner.host === HOST;
+    const owner = record?.owner;
+    if (owner?.pid !== process.pid || owner.host !== HOST) return false;
+    return owner.startTicks == null || this.self.startTicks == null || (owner.startTicks === this.self.startTicks && owner.bootId === this.self.bootId);
   }
 
-  /** Is a spawn or cleanup of this record being carried out by a live process other than us right now? */
+  /**
+   * Is a spawn or cleanup of this record being carried out by a live process other than us right
+   * now? Decided by the owner's liveness alone (invariant 11), never by the record's age: a
+   * process stopped for minutes, or a clock stepped, does not make its work anyone else's.
+   */
   busyElsewhere(record: SessionRecord): boolean {
     if (!isInFlight(record.snapshot)) return false;
     if (this.isOurs(record) && this.pool.has(record.snapshot.context.key)) return false;
     const owner = record.owner;
     if (!owner) return false;
-    if (Date.now() - Date.parse(record.updatedAt) > IN_FLIGHT_LEASE_MS) return false;
     if (owner.host !== HOST) return true;
     if (owner.pid === process.pid) return false;
-    return processAlive(owner.pid);
+    const start = owner.bootId && owner.startTicks != null ? { bootId: owner.bootId, startTicks: owner.startTicks } : null;
+    return processAlive(owner.pid, start);
   }
 
   /** A launch of `sessionId` that may have run before: it adopts a window carrying its id first. */

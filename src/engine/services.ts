@@ -6,7 +6,8 @@
 import { isEnding, isSpawning } from '../../machines/paths.js';
 import { windowSeen } from '../../machines/probe.js';
 import type { CleanupInput, LaunchInput, LaunchOutput, SessionEvent } from '../../machines/session.js';
-import { WardenError, toErrorData } from '../model/errors.js';
+import { ConflictError, WardenError, toErrorData } from '../model/errors.js';
+import { pausePoint } from '../model/pause-point.js';
 import type { ErrorData, SessionContext, SessionRecord } from '../model/schema.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { ActorPool } from './actor-pool.js';
@@ -18,6 +19,10 @@ import type { WriteBehind } from './write-behind.js';
 /** `{sessionId}` and `{key}` in a command template. */
 export function substitute(template: string, context: { sessionId: string; key: string }): string {
   return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
+}
+
+function notOurs(key: string): ConflictError {
+  return new ConflictError(`spawn of ${key} was taken over by another process while this one was stopped: nothing was done; see 'warden status ${key}'`);
 }
 
 export class SessionServices {
@@ -37,8 +42,11 @@ export class SessionServices {
    */
   async launch(input: LaunchInput, signal: AbortSignal): Promise<LaunchOutput> {
     await this.claimLaunch(input.key, input.sessionId);
-    await this.prepareWorkspace(input, signal);
     const { spec, sessionId, key } = input;
+    pausePoint('before-launch');
+    // Stopped or slow since the claim: the launch may have become another process's (invariant 11).
+    if (!(await this.stillOurs(key, sessionId))) throw notOurs(key);
+    await this.prepareWorkspace(input, signal);
     const vars = { sessionId, key };
     const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
     const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
@@ -63,6 +71,8 @@ export class SessionServices {
       return { ...ref, dead: false, exitStatus: null };
     } catch (err) {
       if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
+      // Never roll back work that is no longer ours: its windows are another process's now.
+      if (!(await this.stillOurs(key, sessionId).catch(() => false))) throw toErrorData(err, 'TMUX_FAILED');
       // Rollback: no window may carry the id of a session that did not come up.
       const rolledBack = await this.tmux.killOwnedWindows(sessionId).then(
         () => true,
@@ -156,6 +166,13 @@ export class SessionServices {
     });
   }
 
+  /** The durable record (re-read when the file changed) is still our `spawning` of `sessionId`. */
+  private async stillOurs(key: string, sessionId: string): Promise<boolean> {
+    await this.view.sync();
+    const record = this.view.record(key) ?? null;
+    return record !== null && isSpawning(record.snapshot.value) && record.snapshot.context.sessionId === sessionId && this.owners.isOurs(record);
+  }
+
   /** Invariant 4: no tagged window before the `spawning` record that names it is durable here. */
   private async claimLaunch(key: string, sessionId: string): Promise<void> {
     const mine = (record: SessionRecord | null) =>
@@ -167,8 +184,9 @@ export class SessionServices {
   /**
    * tmux failed (a timeout, typically) and did not answer the rollback either: the window may
    * exist. Rolling back to `normal` would drop the record of a window that may be there, so the
-   * record stays `spawning` and the launch is left to whoever opens the file next (after the lease
-   * when this process lives on), which adopts the window or creates it once. The caller hears now.
+   * record stays `spawning` and the launch is left to whoever opens the file next once this
+   * process is gone (while it lives, to its own next reconcile), which adopts the window or
+   * creates it once. The caller hears now.
    */
   private async leaveSpawning(key: string, sessionId: string, error: ErrorData, signal: AbortSignal): Promise<void> {
     const unconfirmed = new WardenError(

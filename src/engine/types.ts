@@ -27,7 +27,7 @@ export interface EngineOptions {
   tmuxBin?: string | undefined;
   /** Reconcile once on open (default true). Work left by a dead process resumes at the first reconcile. */
   reconcileOnOpen?: boolean | undefined;
-  /** Age after which a lock left by a killed process is taken over (the store's default otherwise; min 2000). */
+  /** @deprecated Ignored: a lock is taken over when its holder's process is gone, never by age. */
   lockStaleMs?: number | undefined;
   /**
    * A transition listener subscribed before the engine opens, so it also hears the transitions of

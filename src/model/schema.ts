@@ -172,8 +172,17 @@ export const PersistedSnapshotSchema = z.looseObject({
 });
 export type PersistedSnapshot = z.infer<typeof PersistedSnapshotSchema>;
 
-/** The process carrying out a spawn or cleanup, so another process does not start it twice. */
-export const RecordOwnerSchema = z.object({ pid: z.number().int(), host: z.string() });
+/**
+ * The process carrying out a spawn or cleanup, so another process does not start it twice: its
+ * pid, host, and (where /proc says) boot id and start ticks, which tell it from a later process
+ * given the same pid. It owns the work for as long as it lives, however long that takes.
+ */
+export const RecordOwnerSchema = z.object({
+  pid: z.number().int(),
+  host: z.string(),
+  bootId: z.string().nullable().optional(),
+  startTicks: z.number().int().nullable().optional(),
+});
 export type RecordOwner = z.infer<typeof RecordOwnerSchema>;
 
 /** One key's entry in the state file: its stamp (`rev`, `updatedAt`), the machine version and the snapshot. */

@@ -6,11 +6,10 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { createConnection, createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createInspector, createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
-import { createInspectorServer } from '@statelyai/inspect/server';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { InspectionEvent, Observer } from 'xstate';
 import { ConflictError, InvalidInputError, WardenError } from '../model/errors.js';
 
@@ -191,36 +190,34 @@ export interface InspectorServer {
   stop(): Promise<void>;
 }
 
-/** Checks that `port` is free (0: picks a free one) and returns it. */
-async function claimPort(port: number): Promise<number> {
-  const probe = createServer();
-  try {
-    probe.listen(port);
-    await once(probe, 'listening');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ConflictError(`port ${port} is in use: pass --port with a free port (0 picks one)`);
-    throw new WardenError('INSPECTOR_FAILED', `cannot listen on port ${port} (${code ?? String(err)})`);
-  }
-  const address = probe.address();
-  probe.close();
-  await once(probe, 'close');
-  return typeof address === 'object' && address ? address.port : port;
-}
+/** The inspector server replays command lines to its clients: it listens on loopback only. */
+const LOOPBACK = '127.0.0.1';
+/** Events kept for a page opened after they were sent, as @statelyai/inspect's own server does. */
+const REPLAY_BUFFER = 200;
 
-async function waitForListening(port: number): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const socket = createConnection({ port, host: 'localhost' });
-    try {
-      await once(socket, 'connect');
-      socket.destroy();
-      return;
-    } catch (err) {
-      socket.destroy();
-      if (attempt >= 50) throw new WardenError('INSPECTOR_FAILED', `the inspector server did not start on port ${port}: ${String(err)}`);
-      await delay(20);
-    }
+/** The page: the Stately inspector in a frame, fed the relayed events (it needs the internet). */
+function bridgePage(wsUrl: string, pageUrl: string): string {
+  const src = pageUrl.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+  return `<!DOCTYPE html>
+<html><head><title>warden inspect</title><style>*{margin:0;padding:0}html,body{height:100%}iframe{width:100%;height:100%;border:none}</style></head>
+<body><iframe id="inspector" src="${src}"></iframe>
+<script>
+const frame = document.getElementById('inspector');
+const buffer = [];
+let connected = false;
+window.addEventListener('message', (e) => {
+  if (e.data && e.data.type === '@statelyai.connected') {
+    connected = true;
+    for (const event of buffer.splice(0)) frame.contentWindow.postMessage(event, '*');
   }
+});
+const ws = new WebSocket(${JSON.stringify(wsUrl)});
+ws.onmessage = (m) => {
+  const event = JSON.parse(m.data);
+  if (connected) frame.contentWindow.postMessage(event, '*');
+  else buffer.push(event);
+};
+</script></body></html>`;
 }
 
 /** The hosted Stately inspector, which the inspector server's page embeds. */
@@ -247,21 +244,54 @@ export async function statelyPageProblem(url: string = statelyPageUrl(), timeout
 }
 
 /**
- * Starts `@statelyai/inspect`'s inspector server (`autoOpen: false`): an HTTP page that embeds
- * the Stately inspector and a WebSocket relay that forwards each client's events to the others
- * (it keeps the last 200 for a page opened later). It listens on every interface: the package
- * offers no host option, which is one reason environment values are redacted.
+ * The inspector server: an HTTP page that embeds the Stately inspector, and a WebSocket relay that
+ * forwards each client's events to the others (keeping the last 200 for a page opened later), as
+ * `@statelyai/inspect/server` does, but on 127.0.0.1 only (that server has no host option and
+ * listens on every interface). A browser page of another site is refused (its Origin is not ours).
  */
 export async function startInspectorServer(port = 8080, pageUrl: string = statelyPageUrl()): Promise<InspectorServer> {
-  const free = await claimPort(port);
-  const server = createInspectorServer({ port: free, autoOpen: false, url: pageUrl });
-  await waitForListening(free);
+  let url = '';
+  const http = createHttpServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(bridgePage(url.replace(/^http/, 'ws'), pageUrl));
+  });
+  const relay = new WebSocketServer({
+    server: http,
+    // Node clients send no Origin; a browser always does, and only our own page may connect.
+    verifyClient: ({ origin }: { origin?: string }) => !origin || origin === url || origin === url.replace(LOOPBACK, 'localhost'),
+  });
+  // The relay re-emits the HTTP server's errors (a port in use), which `listening` below reports.
+  relay.on('error', () => undefined);
+  const recent: string[] = [];
+  relay.on('connection', (client) => {
+    for (const message of recent) client.send(message);
+    client.on('message', (data) => {
+      const message = data.toString();
+      recent.push(message);
+      if (recent.length > REPLAY_BUFFER) recent.shift();
+      for (const other of relay.clients) if (other !== client && other.readyState === WebSocket.OPEN) other.send(message);
+    });
+  });
+  try {
+    http.listen(port, LOOPBACK);
+    await once(http, 'listening');
+  } catch (err) {
+    relay.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ConflictError(`port ${port} is in use: pass --port with a free port (0 picks one)`);
+    throw new WardenError('INSPECTOR_FAILED', `cannot listen on ${LOOPBACK}:${port} (${code ?? String(err)})`);
+  }
+  const address = http.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  url = `http://${LOOPBACK}:${bound}`;
   return {
-    port: free,
-    url: `http://localhost:${free}`,
-    wsUrl: `ws://localhost:${free}`,
+    port: bound,
+    url,
+    wsUrl: `ws://${LOOPBACK}:${bound}`,
     async stop() {
-      server.stop();
+      for (const client of relay.clients) client.terminate();
+      relay.close();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
     },
   };
 }
@@ -286,7 +316,7 @@ export function connectInspector(wsUrl: string): LiveInspector {
 
 /**
  * Streams the inspection events of a short-lived `warden` command to a running `warden inspect`
- * (env `WARDEN_INSPECT=ws://localhost:PORT`), so a spawn made elsewhere shows its `spawning` too.
+ * (env `WARDEN_INSPECT=ws://127.0.0.1:PORT`), so a spawn made elsewhere shows its `spawning` too.
  * `createWebSocketInspector` cannot say when its events have been sent, which a command that exits
  * right after needs: this is the same `createInspector` over a socket that `stop()` flushes. An
  * unreachable inspector costs one warning on stderr, never the command.

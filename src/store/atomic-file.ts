@@ -4,15 +4,18 @@
  * of either, and keeps the last good file as `.bak`.
  */
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
-import { StateFileError } from '../model/errors.js';
+import { StateFileError, WardenError } from '../model/errors.js';
 import type { StateDocument } from '../model/schema.js';
 import { emptyStateDocument, parseStateDocument } from './document.js';
 import { STATE_DIRECTORY_MODE, STATE_FILE_MODE, temporaryPattern, temporarySibling } from './paths.js';
 import { describeError, errnoCode, stateIoError } from './state-file-errors.js';
+import { assertTrustedStateFile } from './trust.js';
+import { processAlive } from '../tmux/host.js';
+import { pausePoint } from '../model/pause-point.js';
 
 /** What identifies one version of the file without reading it. */
 export interface FileIdentity {
@@ -54,15 +57,6 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
-}
-
 /**
  * A writer killed between creating its temp file and renaming it (SIGKILL, or SIGXFSZ when a file
  * size limit is hit) leaves `.state.json.new.<pid>.<rand>.tmp` behind. Removes those whose process
@@ -79,8 +73,8 @@ export async function sweepAbandonedTemporaries(file: string, backupFile: string
   }
   for (const name of entries) {
     const pid = Number(temp.exec(name)?.[1]);
-    if (!pid || pid === process.pid || pidAlive(pid)) continue;
-    await unlink(path.join(dir, name)).catch(() => {});
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    await rm(path.join(dir, name), { recursive: true, force: true }).catch(() => {});
   }
 }
 
@@ -113,10 +107,13 @@ export class DurableStateFile implements Adapter<StateDocument> {
     let text: string;
     let identity: FileIdentity;
     try {
-      // fstat the open file, so the identity is exactly that of the bytes read.
-      identity = identityOf(await handle.stat());
+      // fstat the open file, so the identity (and owner) is exactly that of the bytes read.
+      const st = await handle.stat();
+      assertTrustedStateFile(this.file, st);
+      identity = identityOf(st);
       text = await handle.readFile('utf8');
     } catch (err) {
+      if (err instanceof WardenError) throw err;
       throw stateIoError(this.file, `cannot read state file ${this.file} (${describeError(err)}): check that it is a readable file`, err);
     } finally {
       await handle.close().catch(() => {});
@@ -133,6 +130,7 @@ export class DurableStateFile implements Adapter<StateDocument> {
     let backupTemp: string | null = null;
     let handle: FileHandle | undefined;
     let tempExists = false;
+    let firstWrite = false;
     try {
       await mkdir(dir, { recursive: true, mode: STATE_DIRECTORY_MODE });
       handle = await open(temp, 'wx', STATE_FILE_MODE);
@@ -151,7 +149,10 @@ export class DurableStateFile implements Adapter<StateDocument> {
         await link(this.file, backupTemp);
       } catch (err) {
         const code = errnoCode(err);
-        if (code === 'ENOENT') backupTemp = null; // first write: nothing to keep
+        if (code === 'ENOENT') {
+          backupTemp = null; // first write: nothing to keep yet
+          firstWrite = true;
+        }
         else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV' || code === 'EMLINK') {
           await copyFile(this.file, backupTemp, fsConstants.COPYFILE_EXCL); // no hard links here
         } else throw err;
@@ -165,9 +166,13 @@ export class DurableStateFile implements Adapter<StateDocument> {
       }
 
       await this.beforeReplace?.();
+      pausePoint('before-replace');
       await rename(temp, this.file);
       tempExists = false;
       this.seen = written;
+      // The first file is kept as .bak at once, so deleting the state file never leaves nothing
+      // to notice it by (invariant 12); an existing .bak is left alone.
+      if (firstWrite) await link(this.file, this.backupFile).catch(() => {});
     } catch (err) {
       await handle?.close().catch(() => {});
       if (tempExists) await unlink(temp).catch(() => {});

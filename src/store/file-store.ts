@@ -3,10 +3,10 @@
  * history, read through lowdb over the durable adapter (atomic-file.ts). Commits serialise on
  * the cross-process lock (lock.ts) and merge per key (merge.ts).
  */
-import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
-import { StateFileError } from '../model/errors.js';
+import { StateFileError, WardenError } from '../model/errors.js';
 import { emptyDocument } from '../model/schema.js';
 import type { StateDocument } from '../model/schema.js';
 import { DurableStateFile, fsyncDirectory, identifyFile, sameFile, sweepAbandonedTemporaries } from './atomic-file.js';
@@ -18,9 +18,20 @@ import { checkOps, mergeOps } from './merge.js';
 import type { CheckedOp } from './merge.js';
 import { STATE_DIRECTORY_MODE, STATE_FILE_MODE, stateFilePaths, temporarySibling } from './paths.js';
 import { describeError, stateIoError } from './state-file-errors.js';
+import { assertTrustedStateDirectories, assertTrustedStateFile, resolveLinks } from './trust.js';
 import type { CommitOp, CommitResult, LockState, RestoredBackup, SessionStore } from './store.js';
 
 export type StateStoreOptions = StateFileLockOptions;
+
+/** Sessions in a valid `.bak`; 0 when it is absent, unreadable or invalid (`doctor` reports those). */
+async function backupSessionCount(backupPath: string): Promise<number> {
+  try {
+    const text = await readFile(backupPath, 'utf8');
+    return Object.keys(parseStateDocument(text, backupPath).sessions).length;
+  } catch {
+    return 0;
+  }
+}
 
 /** The state file: validated reads, atomic durable writes under a cross-process lock, per-key revisions. */
 export class StateStore implements SessionStore {
@@ -38,9 +49,14 @@ export class StateStore implements SessionStore {
   private tombstones = new Map<string, number>();
   private writes = 0;
   private swept = false;
+  /** The path as given (a symlink, maybe): its directory must be trusted too. */
+  private readonly givenPath: string;
+  private directoriesTrusted = false;
 
   constructor(file: string, options: StateStoreOptions = {}) {
-    const paths = stateFilePaths(file);
+    // A symlinked state file is written through: the store works on the link's target.
+    this.givenPath = path.resolve(file);
+    const paths = stateFilePaths(resolveLinks(file));
     this.path = paths.path;
     this.backupPath = paths.backupPath;
     this.lockPath = paths.lockPath;
@@ -124,11 +140,13 @@ export class StateStore implements SessionStore {
       try {
         const handle = await open(this.backupPath, 'r');
         try {
+          assertTrustedStateFile(this.backupPath, await handle.stat());
           text = await handle.readFile('utf8');
         } finally {
           await handle.close().catch(() => {});
         }
       } catch (err) {
+        if (err instanceof WardenError) throw err;
         throw stateIoError(this.backupPath, `cannot repair ${this.path}: its backup ${this.backupPath} cannot be read (${describeError(err)}); nothing was changed`, err);
       }
       let backup: StateDocument;
@@ -174,7 +192,15 @@ export class StateStore implements SessionStore {
     await sweepAbandonedTemporaries(this.path, this.backupPath);
   }
 
-  private serialised<T>(task: () => Promise<T>): Promise<T> {
+  /** Every load, commit and repair first checks (once) that no other user can write the state's directory. */
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const task = () => {
+      if (!this.directoriesTrusted) {
+        assertTrustedStateDirectories(this.givenPath, this.path);
+        this.directoriesTrusted = true;
+      }
+      return work();
+    };
     const run = this.queue.then(task, task);
     this.queue = run.catch(() => {});
     return run;
@@ -183,8 +209,27 @@ export class StateStore implements SessionStore {
   private async readFresh(): Promise<StateDocument> {
     this.cachedAs = null;
     await this.db.read();
+    // A first write may land between our open (absent) and our look at the .bak: read again.
+    if (this.adapter.seen === 'absent' && (await this.refuseStartingFromNothing())) await this.db.read();
     this.cachedAs = this.adapter.seen;
     return this.db.data;
+  }
+
+  /**
+   * Invariant 12: a missing state file while its `.bak` holds sessions was deleted, not never
+   * made. Reading it as "no sessions" would lose them, and the next write would rotate them out
+   * of the `.bak` too: refuse until `doctor --repair` restores it (or the `.bak` is removed).
+   * True when the file appeared meanwhile (a first write): the caller reads it again.
+   */
+  private async refuseStartingFromNothing(): Promise<boolean> {
+    const sessions = await backupSessionCount(this.backupPath);
+    if (sessions === 0) return false;
+    if ((await identifyFile(this.path)) !== 'absent') return true; // written meanwhile
+    throw new StateFileError(
+      'STATE_INVALID',
+      this.path,
+      `state file ${this.path} is missing but ${this.backupPath} holds ${sessions} session(s): 'warden doctor --repair' restores it (or remove ${this.backupPath} to start with no sessions)`,
+    );
   }
 
   /**

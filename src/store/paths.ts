@@ -21,7 +21,7 @@ export interface StateFilePaths {
   path: string;
   /** The last good state file, replaced on every write. */
   backupPath: string;
-  /** The cross-process lock (a directory, as proper-lockfile makes it). */
+  /** The cross-process lock: a directory holding owner.json (lock.ts). */
   lockPath: string;
 }
 
@@ -34,8 +34,11 @@ export function stateFilePaths(file: string): StateFilePaths {
 export const STATE_DIRECTORY_MODE = 0o700;
 export const STATE_FILE_MODE = 0o600;
 
-/** What a temporary is for: the next state file, the next `.bak` link, or a restored backup. */
-const TEMPORARY_TAGS = ['new', 'link', 'restore'] as const;
+/**
+ * What a temporary is for: the next state file, the next `.bak` link, a restored backup, a lock
+ * directory being put in place, or an abandoned lock being removed.
+ */
+const TEMPORARY_TAGS = ['new', 'link', 'restore', 'lock', 'stale'] as const;
 export type TemporaryTag = (typeof TEMPORARY_TAGS)[number];
 
 /** Unique, so concurrent writers never share one; carries the pid, so the sweep can tell whose it is. */

@@ -36,13 +36,16 @@ export interface CommitResult {
 }
 
 /**
- * `held`: the lock exists (a writer holds it, or a killed one left it); `stale`: it is old enough
- * that the next commit will take it over. Only the age is knowable, not the holder.
+ * `held`: the lock exists (a writer holds it, or a killed one left it); `stale`: its holder's
+ * process is gone, so the next commit takes it over; `ageMs`: how long it has been held, on the
+ * monotonic clock (null when unknown: another boot, or a lock that names no holder).
  */
 export interface LockState {
   held: boolean;
   stale: boolean;
   ageMs: number | null;
+  /** The holder's pid, when the lock names one. */
+  holderPid: number | null;
 }
 
 export interface RestoredBackup {

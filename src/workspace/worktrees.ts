@@ -72,7 +72,11 @@ export class GitWorkspaces implements Workspaces {
     }
     const base = request.base ?? (await this.headName(repo));
     if (base.startsWith('-') || (await this.git.run(repo, ['rev-parse', '--verify', '--quiet', `${base}^{commit}`])).exitCode !== 0) {
-      throw new InvalidInputError(`--base ${JSON.stringify(base)} is not a commit in ${repo}: name a branch, tag or commit`);
+      throw new InvalidInputError(
+        request.base === null
+          ? `${repo} has no commit on ${base} yet: commit something first, or pass --base with a branch, tag or commit`
+          : `--base ${JSON.stringify(base)} is not a commit in ${repo}: name a branch, tag or commit`,
+      );
     }
     const existing = listed.find((w) => w.branch === branch);
     if (existing) {
@@ -173,7 +177,7 @@ export class GitWorkspaces implements Workspaces {
   private async headName(repo: string): Promise<string> {
     const named = await this.git.run(repo, ['symbolic-ref', '--short', '-q', 'HEAD']);
     if (named.exitCode === 0 && named.stdout.trim()) return named.stdout.trim();
-    return (await this.git.ok(repo, ['rev-parse', 'HEAD'])).trim();
+    return (await this.git.run(repo, ['rev-parse', '--verify', '--quiet', 'HEAD'])).stdout.trim() || 'HEAD';
   }
 
   /** The worktree directory is listed in `.git/info/exclude`, so the main worktree's status stays clean. */

@@ -1,14 +1,15 @@
 /**
  * The crash-anywhere torture: rounds of `warden` CLI processes doing spawn / resume / fresh / end
- * on distinct keys at once, most of them SIGKILLed at a random moment, then one `warden ls` that
- * must converge. Every choice comes from a seeded PRNG, so a failing seed replays the same plan
+ * on distinct keys at once, most of them SIGKILLed at a random moment or paused (SIGSTOP, at a
+ * random moment or right before replacing the state file) and later resumed or killed, then one
+ * `warden ls` that must converge. Every choice comes from a seeded PRNG, so a failing seed replays the same plan
  * (the exact moment a kill lands still depends on the machine's speed).
  */
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import type { SessionInfo } from '../../src/model/schema.js';
 import { Tmux } from '../../src/tmux.js';
-import { CLI, readState, startWarden, type CliTarget } from './warden-cli.js';
+import { CLI, processStopped, readState, startWarden, type CliTarget } from './warden-cli.js';
 
 /** mulberry32: tiny, fast, good enough to pick moments and keys reproducibly. */
 export function prng(seed: number): () => number {
@@ -37,8 +38,12 @@ export interface TortureOptions {
   keys: number;
   /** A timed kill lands uniformly in [80, maxDelayMs] ms after the process starts. */
   maxDelayMs: number;
-  /** Chance that a process is sent SIGKILL at all. */
+  /** Chance that a process is sent SIGKILL (without a pause first). */
   killChance?: number;
+  /** Chance that a process is paused (SIGSTOP), then resumed or killed. */
+  pauseChance?: number;
+  /** A pause lasts uniformly 100–maxPauseMs ms. */
+  maxPauseMs?: number;
   log?: (line: string) => void;
 }
 
@@ -50,6 +55,11 @@ export interface TortureFigures {
   kills: number;
   /** Kills aimed a few ms after the process's first write to its key. */
   killsAfterWrite: number;
+  /** Processes stopped with SIGSTOP (at a random moment, or by themselves right before replacing the file), then resumed or killed. */
+  pauses: number;
+  pausesBeforeReplace: number;
+  /** Of the pauses, those ended with SIGKILL while stopped. */
+  pausesKilled: number;
   killsByOp: Record<TortureOp, number>;
   completedByOp: Record<TortureOp, number>;
   windowsKilledBehindOurBack: number;
@@ -61,7 +71,14 @@ export interface TortureFigures {
   durationMs: number;
 }
 
-type Kill = { kind: 'none' } | { kind: 'at'; ms: number } | { kind: 'after-write'; ms: number };
+type Pause = { holdMs: number; then: 'SIGCONT' | 'SIGKILL' };
+type Kill =
+  | { kind: 'none' }
+  | { kind: 'at'; ms: number }
+  | { kind: 'after-write'; ms: number }
+  | ({ kind: 'pause'; ms: number } & Pause)
+  | ({ kind: 'pause-before-replace' } & Pause);
+
 
 /** `rev/updatedAt` of a key in the file as it is now ('' when absent or unreadable). */
 function recordStamp(file: string, key: string): string {
@@ -171,7 +188,9 @@ function lossOf(plan: Planned, result: { killed: boolean; exitCode: number | und
 
 export async function torture(options: TortureOptions): Promise<TortureFigures> {
   const { target, seed, parallel, maxDelayMs, log = () => undefined } = options;
-  const killChance = options.killChance ?? 0.8;
+  const killChance = options.killChance ?? 0.55;
+  const pauseChance = options.pauseChance ?? 0.3;
+  const maxPauseMs = options.maxPauseMs ?? 3000;
   const random = prng(seed);
   const tmux = new Tmux({ socket: { name: target.socket } });
   const keys = Array.from({ length: options.keys }, (_, i) => `t${i}`);
@@ -182,6 +201,9 @@ export async function torture(options: TortureOptions): Promise<TortureFigures> 
     parallel,
     kills: 0,
     killsAfterWrite: 0,
+    pauses: 0,
+    pausesBeforeReplace: 0,
+    pausesKilled: 0,
     killsByOp: { spawn: 0, resume: 0, fresh: 0, end: 0 },
     completedByOp: { spawn: 0, resume: 0, fresh: 0, end: 0 },
     windowsKilledBehindOurBack: 0,
@@ -223,21 +245,46 @@ export async function torture(options: TortureOptions): Promise<TortureFigures> 
     // Half the kills land at a random moment (not before node's start-up: that would test
     // nothing); the other half a few ms after the process's first write to its key, to hit the
     // short windows between "spawning/ending is durable" and "done" on purpose.
+    // A pause holds the process stopped 100–maxPauseMs ms (its lock too, if it holds it: the others
+    // wait), then resumes it, or one time in four kills it while stopped. Half the pauses are
+    // made by the process itself right before it replaces the state file, its lock re-checked.
     const kills: Kill[] = plans.map(() => {
-      if (random() >= killChance) return { kind: 'none' };
+      const dice = random();
+      if (dice < pauseChance) {
+        const pause: Pause = { holdMs: 100 + Math.floor(random() * (maxPauseMs - 100)), then: random() < 0.25 ? 'SIGKILL' : 'SIGCONT' };
+        return random() < 0.5
+          ? { kind: 'pause', ms: 80 + Math.floor(random() * (maxDelayMs - 80)), ...pause }
+          : { kind: 'pause-before-replace', ...pause };
+      }
+      if (dice >= pauseChance + killChance) return { kind: 'none' };
       return random() < 0.5
         ? { kind: 'at', ms: 80 + Math.floor(random() * (maxDelayMs - 80)) }
         : { kind: 'after-write', ms: Math.floor(random() * 40) };
     });
     const stampAtStart = new Map(plans.map((plan) => [plan.key, recordStamp(target.state, plan.key)]));
-    const children = plans.map((plan) => startWarden(target, argsFor(plan)));
+    const children = plans.map((plan, i) =>
+      startWarden(target, argsFor(plan), kills[i]!.kind === 'pause-before-replace' ? { env: { WARDEN_TEST_PAUSE: 'before-replace' } } : {}),
+    );
     const timers: NodeJS.Timeout[] = [];
-    const watching = kills.some((k) => k.kind === 'after-write');
+    /** Holds a stopped process for its pause, then resumes or kills it. */
+    const paused = new Set<number>();
+    const release = (i: number, pause: Pause) => {
+      paused.add(i);
+      timers.push(setTimeout(() => children[i]!.kill(pause.then), pause.holdMs));
+    };
+    const watching = kills.some((k) => k.kind === 'after-write' || k.kind === 'pause-before-replace');
     let running = true;
     const watcher = (async () => {
-      const pending = new Set(kills.flatMap((k, i) => (k.kind === 'after-write' ? [i] : [])));
+      const pending = new Set(kills.flatMap((k, i) => (k.kind === 'after-write' || k.kind === 'pause-before-replace' ? [i] : [])));
       while (running && watching && pending.size > 0) {
         for (const i of [...pending]) {
+          const kill = kills[i]!;
+          if (kill.kind === 'pause-before-replace') {
+            if (!processStopped(children[i]!.pid)) continue;
+            pending.delete(i);
+            release(i, kill);
+            continue;
+          }
           if (recordStamp(target.state, plans[i]!.key) === stampAtStart.get(plans[i]!.key)) continue;
           pending.delete(i);
           timers.push(setTimeout(() => children[i]!.kill('SIGKILL'), (kills[i] as { ms: number }).ms));
@@ -247,6 +294,13 @@ export async function torture(options: TortureOptions): Promise<TortureFigures> 
     })();
     kills.forEach((kill, i) => {
       if (kill.kind === 'at') timers.push(setTimeout(() => children[i]!.kill('SIGKILL'), kill.ms));
+      if (kill.kind === 'pause') {
+        timers.push(
+          setTimeout(() => {
+            if (children[i]!.kill('SIGSTOP')) release(i, kill);
+          }, kill.ms),
+        );
+      }
     });
     const results = await Promise.all(
       children.map(async (child) => {
@@ -261,7 +315,14 @@ export async function torture(options: TortureOptions): Promise<TortureFigures> 
     await watcher;
     for (const timer of timers) clearTimeout(timer);
     results.forEach((r, i) => {
-      if (r.killed) figures.killsAfterWrite += kills[i]!.kind === 'after-write' ? 1 : 0;
+      const kill = kills[i]!;
+      if (r.killed) figures.killsAfterWrite += kill.kind === 'after-write' ? 1 : 0;
+      // A pause counts once it happened: the process was still running when it was due.
+      if ((kill.kind === 'pause' || kill.kind === 'pause-before-replace') && paused.has(i)) {
+        figures.pauses += 1;
+        if (kill.kind === 'pause-before-replace') figures.pausesBeforeReplace += 1;
+        if (r.killed) figures.pausesKilled += 1;
+      }
     });
     figures.processes += plans.length;
     const roundViolations: string[] = [];

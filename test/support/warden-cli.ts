@@ -48,3 +48,13 @@ export function stateBytes(file: string): string | null {
     return null;
   }
 }
+
+/** Whether process `pid` is stopped (SIGSTOP): state `T` in /proc. */
+export function processStopped(pid: number | undefined): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  } catch {
+    return false;
+  }
+}
