@@ -13,6 +13,7 @@ import { createEngine, type Engine, type TransitionEvent } from '../src/engine.j
 import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
 import { scaleChart, type ScalePoint } from './chart.js';
+import { benchLogs } from './logs.js';
 import {
   GROUP,
   LONG_RUNNING,
@@ -446,6 +447,10 @@ async function main(): Promise<void> {
     if (wanted('cli')) await benchCli(env, template);
     if (wanted('detect')) await benchDetect(env);
     if (wanted('scale')) scale = await benchScale(env, template);
+    if (wanted('logs')) {
+      step('durable logs: spawn cost, 20 sessions streaming through their pipes, logs -n 100 of 10 MiB');
+      for (const { met, ratio, ...figure } of await benchLogs(env, { quick, cli })) record({ ...figure, ratio: fmt(ratio) }, met);
+    }
   } finally {
     await env.cleanup();
   }
@@ -459,6 +464,9 @@ async function main(): Promise<void> {
     'cli_ls_vs_node_ratio',
     'watch_detect_ms_p50',
     'watch_detect_ms_p99',
+    'logs_spawn_ratio',
+    'logs_pipe_20_sessions_mib_s',
+    'logs_n100_10mib_ms',
   ];
   rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const text = table();

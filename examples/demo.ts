@@ -1,9 +1,9 @@
 /**
  * `npm run demo`: the main job end to end, on a tmux server and a state file of its own.
  * Two sessions are spawned, one window is killed behind the engine's back, a new engine on the
- * same file rehydrates and sees the truth, the orphan is resumed, an exit status is kept, a
- * session runs in a git worktree of its own (in a temporary repository), and everything is
- * ended. Nothing is left running or on disk. Nothing is left running.
+ * same file rehydrates and sees the truth, the orphan is resumed (its log keeps what it printed
+ * before the kill), an exit status is kept, a session runs in a git worktree of its own (in a
+ * temporary repository), and everything is ended. Nothing is left running or on disk.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createEngine, type Engine } from '../src/engine.js';
 import type { SessionInfo } from '../src/model/schema.js';
 import { Tmux } from '../src/tmux.js';
+import { viewLog } from '../src/logs/view.js';
 
 const socket = `warden-demo-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'warden-demo-'));
@@ -36,6 +37,16 @@ async function waitUntil(engine: Engine, check: () => boolean): Promise<void> {
     await engine.reconcile();
     if (!check()) await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** The last lines of a session's durable log, once they include `until`. */
+async function logLines(logFile: string, until: string): Promise<string[]> {
+  for (let i = 0; i < 250; i++) {
+    const text = await viewLog(logFile, { lines: 5 }).catch(() => '');
+    if (text.includes(until)) return text.trim().split('\n');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return [];
 }
 
 async function main(): Promise<void> {
@@ -68,6 +79,8 @@ async function main(): Promise<void> {
   say(`resumed ${show(resumed)}: same session id, new window`);
   const screen = (await second.capture('api-fix')).trim().split('\n').filter(Boolean).pop();
   say(`  api-fix's screen says: "${screen}"`);
+  const logged = await logLines(resumed.logFile!, 'resumed');
+  say(`  its log kept the output from before the kill: "${logged.join('" then "')}"`);
 
   await second.send('architect', '3');
   say('typed "3" + Enter into architect: its program exits with that status');

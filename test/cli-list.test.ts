@@ -23,6 +23,7 @@ const GcSchema = z
     dryRun: z.boolean(),
     sessions: z.array(SessionInfoSchema),
     failed: z.array(z.object({ key: z.string() }).loose()),
+    logsRemoved: z.array(z.string()),
     keptWorktrees: z.array(z.object({ path: z.string() }).loose()),
   })
   .strict();

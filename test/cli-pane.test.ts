@@ -1,6 +1,7 @@
 /**
- * The `warden` verbs that reach into a pane (send, logs, attach) and the one that stays running
- * (watch), driven as subprocesses of the built CLI against a real tmux server on a private socket.
+ * The `warden` verbs that reach into a pane (send, attach; logs has cli-logs.test.ts) and the one
+ * that stays running (watch), driven as subprocesses of the built CLI against a real tmux server
+ * on a private socket.
  */
 import { execa } from 'execa';
 import { readdirSync } from 'node:fs';
@@ -91,31 +92,6 @@ describe.concurrent('send KEY TEXT… [--no-enter], then logs KEY: the text roun
     const result = await w.run(['send', 'lost', 'hi']);
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toBe("warden: lost is orphaned, not active: resume it with 'warden spawn lost --mode resume'\n");
-  });
-});
-
-describe.concurrent('logs KEY [-n LINES]', () => {
-  it('prints the screen; -n adds that much scrollback; --json is {key, text}', async () => {
-    const w = warden(server);
-    session(await w.run(['spawn', 'counter', '--json', '--', 'sh', '-c', 'seq 1 300; sleep 600']));
-    const screen = await logsUntil(w, 'counter', (t) => t.includes('300'));
-    const screenLines = screen.trimEnd().split('\n');
-    expect(screenLines.at(-1)).toBe('300');
-    expect(screenLines).not.toContain('1');
-    expect(screen.endsWith('300\n')).toBe(true);
-
-    const deep = (await w.run(['logs', 'counter', '-n', '400'])).stdout.trimEnd().split('\n');
-    expect(deep).toEqual(Array.from({ length: 300 }, (_, i) => String(i + 1)));
-    const some = (await w.run(['logs', 'counter', '--lines', '10'])).stdout.trimEnd().split('\n');
-    expect(some.length).toBe(screenLines.length + 10);
-
-    const json = z.object({ key: z.string(), text: z.string() }).strict().parse(JSON.parse((await w.run(['logs', 'counter', '--json'])).stdout));
-    expect(json).toEqual({ key: 'counter', text: screen });
-  });
-
-  it('of an unknown key is not found (exit 4)', async () => {
-    const result = await warden(server).run(['logs', 'nobody']);
-    expect(result).toEqual({ exitCode: 4, stdout: '', stderr: "warden: no session nobody: 'warden ls' lists them\n" });
   });
 });
 

@@ -263,7 +263,9 @@ describe('warden doctor', () => {
       expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(1);
       expect(r.stderr).toBe(`warden: state file ${file} is missing but ${bak} holds 2 session(s): 'warden doctor --repair' restores it (or remove ${bak} to start with no sessions)`);
     }
-    expect(files(dir)).toEqual(['state.json.bak']);
+    // logs/ holds the logs of the sessions spawned before the file was deleted; the refused spawn wrote none.
+    expect(files(dir)).toEqual(['logs', 'state.json.bak']);
+    expect(files(join(dir, 'logs')).includes('deleted-new')).toBe(false);
     expect(stateBytes(bak)).toEqual(kept);
     // No second window beside the old tagged one, and the old ones are untouched.
     for (const info of infos) expect(await ownedWindows(server.tmux, info.sessionId!)).toEqual([info.windowId]);

@@ -133,6 +133,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['labels', labels || '-'],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
+    ['log', info.logFile ?? '-'],
   ];
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
 }

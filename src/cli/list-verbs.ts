@@ -56,6 +56,7 @@ export const registerGc: RegisterVerb = (program, globals) => {
         const verb = opts.dryRun ? 'would end' : 'ended';
         for (const info of result.sessions) process.stdout.write(`${verb} ${info.key} (session ${info.sessionId})\n`);
         if (result.sessions.length === 0 && result.failed.length === 0) process.stdout.write('no orphaned sessions\n');
+        if (result.logsRemoved.length > 0) process.stdout.write(`removed the logs of ${result.logsRemoved.length} ended sessions (retention)\n`);
         for (const w of keptWorktrees) {
           const work = describeContents(w.contents) ?? 'nothing unsaved';
           process.stdout.write(`kept worktree ${w.path} (branch ${w.branch ?? 'detached'}${w.key ? `, session ${w.key}` : ''}): ${work}\n`);

@@ -1,7 +1,7 @@
-/** The verbs that reach into a session's pane: attach, send, logs. */
+/** The verbs that reach into a session's pane: attach, send. */
 import { execa } from 'execa';
 import { InvalidInputError, WardenError } from '../model/errors.js';
-import { examples, parseKey, parseLineCount, printJson, withEngine, type RegisterVerb } from './shared.js';
+import { examples, parseKey, withEngine, type RegisterVerb } from './shared.js';
 
 export const registerAttach: RegisterVerb = (program, globals) => {
   program
@@ -46,22 +46,5 @@ export const registerSend: RegisterVerb = (program, globals) => {
     .action(async (key: string, words: string[], opts: { enter: boolean }) => {
       const g = globals();
       await withEngine(g, (engine) => engine.send(key, words.join(' '), { enter: opts.enter }));
-    });
-};
-
-export const registerLogs: RegisterVerb = (program, globals) => {
-  program
-    .command('logs')
-    .description("print the pane: its screen, and with -n that many lines of scrollback above it")
-    .argument('<key>', 'the session key', parseKey)
-    .option('-n, --lines <count>', 'lines of scrollback to include', parseLineCount)
-    .addHelpText('after', examples('warden logs api-fix', 'warden logs api-fix -n 500 --json | jq -r .text'))
-    .action(async (key: string, opts: { lines?: number }) => {
-      const g = globals();
-      const captured = await withEngine(g, (engine) => engine.capture(key, { lines: opts.lines }));
-      // The screen's empty bottom rows are layout, not output.
-      const text = captured.replace(/\s+$/, '') + (captured.trim() ? '\n' : '');
-      if (g.json) printJson({ key, text });
-      else process.stdout.write(text);
     });
 };

@@ -99,10 +99,22 @@ export const registerStatus: RegisterVerb = (program, globals) => {
         if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
         return found;
       });
-      if (g.json) printJson(info);
-      else process.stdout.write(sessionDetails(info, colorsFor(process.stdout)));
+      if (g.json) return printJson(info);
+      process.stdout.write(sessionDetails(info, colorsFor(process.stdout)));
+      if (info.exitStatus !== null && info.logFile) process.stdout.write(await lastOutput(info.logFile));
     });
 };
+
+/** An exited session's last lines, from its log: why it stopped is usually there. */
+async function lastOutput(logFile: string): Promise<string> {
+  const { logExists, viewLog } = await import('../logs/view.js');
+  if (!(await logExists(logFile))) return '';
+  const lines = (await viewLog(logFile, { lines: STATUS_OUTPUT_LINES })).trimEnd();
+  return lines ? `\nlast output:\n${lines.replace(/^/gm, '  ')}\n` : '';
+}
+
+/** How many of an exited session's last lines `status` shows. */
+const STATUS_OUTPUT_LINES = 10;
 
 export const registerEnd: RegisterVerb = (program, globals) => {
   program

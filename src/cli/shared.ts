@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
+import { parseLogSettingsText } from '../model/log-settings.js';
 import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
@@ -29,6 +30,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
     // Absolute: hooks get it as WARDEN_STATE and run in another directory.
     stateFile: stateFile ? path.resolve(stateFile) : undefined,
     socket: globals.socket ?? process.env.WARDEN_TMUX_SOCKET ?? undefined,
+    logs: process.env.WARDEN_LOGS ? parseLogSettingsText(process.env.WARDEN_LOGS) : undefined,
     worktreeDir: process.env.WARDEN_WORKTREE_DIR || undefined,
   };
 }

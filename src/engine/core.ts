@@ -12,10 +12,11 @@ import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import { ActorPool } from './actor-pool.js';
 import { DurableView } from './durable-view.js';
+import { LogUpkeep } from './log-upkeep.js';
 import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
 import { SessionServices } from './services.js';
-import type { TransitionListener } from './types.js';
+import type { SessionLogSink, TransitionListener } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import { WriteBehind } from './write-behind.js';
 
@@ -24,6 +25,7 @@ export interface CoreOptions {
   group: string;
   tmux: Tmux;
   store: SessionStore;
+  logs: SessionLogSink;
   probeTimeoutMs: number;
   inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
   onTransition?: TransitionListener | undefined;
@@ -38,6 +40,7 @@ export class EngineCore {
   readonly group: string;
   readonly tmux: Tmux;
   readonly store: SessionStore;
+  readonly logs: SessionLogSink;
   readonly workspaces: Workspaces;
   readonly probeTimeoutMs: number;
   readonly machine;
@@ -47,6 +50,7 @@ export class EngineCore {
   readonly owners: Ownership;
   readonly services: SessionServices;
   readonly steps: PureStepper;
+  readonly upkeep: LogUpkeep;
   private readonly inspecting: boolean;
   private closed = false;
 
@@ -55,6 +59,7 @@ export class EngineCore {
     this.group = options.group;
     this.tmux = options.tmux;
     this.store = options.store;
+    this.logs = options.logs;
     this.workspaces = options.workspaces;
     this.probeTimeoutMs = options.probeTimeoutMs;
     this.inspecting = options.inspect !== undefined;
@@ -80,6 +85,7 @@ export class EngineCore {
       view: this.view,
       pool: this.pool,
       group: this.group,
+      logFileOf: (key, sessionId) => this.logs.logFile(key, sessionId),
       owner: () => this.owners.owner(),
       onConflict: (key, before, current) => {
         this.forgetKey(key, 'changed by another process');
@@ -89,8 +95,9 @@ export class EngineCore {
       },
     });
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
-    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces);
+    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, this.logs);
     this.steps = new PureStepper(this.machine);
+    this.upkeep = new LogUpkeep(this.logs, this.view);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
   }
 

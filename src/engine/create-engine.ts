@@ -3,6 +3,8 @@
  * the lowdb file store) and wires the engine's collaborators over them.
  */
 import { sessionMachine } from '../../machines/session.js';
+import { defaultLogDirectory } from '../logs/paths.js';
+import { SessionLogs } from '../logs/session-logs.js';
 import { GroupSchema } from '../model/schema.js';
 import { StateStore } from '../store/file-store.js';
 import { defaultStatePath } from '../store/paths.js';
@@ -21,11 +23,14 @@ export function composeEngine(options: EngineOptions = {}): Engine {
   const transport = options.transport ?? new LocalTransport({ socket, bin: options.tmuxBin });
   const tmux = new Tmux({ transport, timeoutMs: options.tmuxTimeoutMs });
   const store = options.store ?? new StateStore(stateFile);
+  const { directory: logDirectory, ...logSettings } = options.logs ?? {};
+  const logs = new SessionLogs(logDirectory ?? defaultLogDirectory(stateFile), logSettings);
   const core = new EngineCore({
     stateFile,
     group: GroupSchema.parse(options.group ?? DEFAULT_GROUP),
     tmux,
     store,
+    logs,
     probeTimeoutMs: options.probeTimeoutMs ?? 5000,
     inspect: options.inspect,
     onTransition: options.onTransition,

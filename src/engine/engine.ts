@@ -103,7 +103,8 @@ export class Engine {
   get(key: string): SessionInfo | undefined {
     const record = this.core.view.record(key);
     if (!record || this.core.view.problem(key)) return undefined;
-    return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
+    const { value, context } = record.snapshot;
+    return sessionInfo(key, value, context, record.updatedAt, this.core.logs.logFile(key, context.sessionId));
   }
 
   /**
@@ -137,8 +138,8 @@ export class Engine {
       .sort()
       .filter((key) => !this.core.view.problem(key) && isOrphaned(this.core.view.record(key)!.snapshot.value))
       .map((key) => this.get(key)!);
-    if (options.dryRun) return { sessions: orphaned, failed: [] };
-    const result: GcResult = { sessions: [], failed: [] };
+    const result: GcResult = { sessions: options.dryRun ? orphaned : [], failed: [], logsRemoved: [] };
+    if (options.dryRun) return result;
     for (const info of orphaned) {
       try {
         const stillOrphaned = (current: SessionInfo) =>
@@ -151,7 +152,7 @@ export class Engine {
         else result.failed.push({ key: info.key, error: toErrorData(err) });
       }
     }
-    return result;
+    return { ...result, logsRemoved: await this.core.upkeep.retain() };
   }
 
   /** Records that could not be rehydrated, for `doctor`. */
@@ -181,6 +182,7 @@ export class Engine {
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
       isClosed: () => this.core.isClosed,
+      keepLogs: () => this.core.upkeep.tick(),
     });
     this.watchers.add(watcher);
     try {

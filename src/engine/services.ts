@@ -10,15 +10,26 @@ import { ConflictError, WardenError, toErrorData } from '../model/errors.js';
 import { pausePoint } from '../model/pause-point.js';
 import type { ErrorData, SessionContext, SessionRecord } from '../model/schema.js';
 import type { Tmux } from '../tmux/commands.js';
+import { TmuxError } from '../tmux/transport.js';
 import type { ActorPool } from './actor-pool.js';
 import type { DurableView } from './durable-view.js';
 import type { Ownership } from './ownership.js';
+import type { SessionLogSink } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import type { WriteBehind } from './write-behind.js';
 
 /** `{sessionId}` and `{key}` in a command template. */
 export function substitute(template: string, context: { sessionId: string; key: string }): string {
   return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
+}
+
+/**
+ * A program given as several words is exec'd by tmux itself, which reports nothing when it is
+ * not found. Through `sh -c 'exec "$@"'` (the same process once it runs) the shell says why on
+ * the pane, and so in the log. One word is already run by tmux through `sh -c`.
+ */
+export function reportingMissing(command: string[]): string[] {
+  return command.length > 1 ? ['sh', '-c', 'exec "$@"', 'sh', ...command] : command;
 }
 
 function notOurs(key: string): ConflictError {
@@ -33,6 +44,7 @@ export class SessionServices {
     private readonly writes: WriteBehind,
     private readonly owners: Ownership,
     private readonly workspaces: Workspaces,
+    private readonly logs: SessionLogSink,
   ) {}
 
   /**
@@ -60,9 +72,11 @@ export class SessionServices {
       this.owners.launchedOnce(sessionId);
       const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
       if (pane && !(input.launch === 'respawn' && pane.dead)) return windowSeen(pane);
+      const pipe = await this.logs.pipeFor(key, sessionId);
+      const program = reportingMissing(command);
       const ref = pane
-        ? await this.tmux.respawnPane(pane.paneId, command, { cwd: spec.cwd, env }, { signal })
-        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command, cwd: spec.cwd, env }, { signal });
+        ? await this.tmux.respawnPane(pane.paneId, program, { cwd: spec.cwd, env, pipe }, { signal })
+        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command: program, cwd: spec.cwd, env, pipe }, { signal });
       if (mayExist && !pane) {
         // The process that died may have left its tmux client running: its window can land just
         // after our look. It carries our id, so it is ours: keep the one the record will name.
@@ -73,7 +87,9 @@ export class SessionServices {
       if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
       // Never roll back work that is no longer ours: its windows are another process's now.
       if (!(await this.stillOurs(key, sessionId).catch(() => false))) throw toErrorData(err, 'TMUX_FAILED');
-      // Rollback: no window may carry the id of a session that did not come up.
+      // Rollback: no window may carry the id of a session that did not come up. A tmux that
+      // timed out is not asked for the screen first: it would only double the wait.
+      if (!(err instanceof TmuxError && err.kind === 'timeout')) await this.saveScreens(key, sessionId).catch(() => undefined);
       const rolledBack = await this.tmux.killOwnedWindows(sessionId).then(
         () => true,
         () => false,
@@ -91,6 +107,7 @@ export class SessionServices {
   async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
     await this.claimCleanup(input.sessionId);
     try {
+      await this.saveScreens(input.key, input.sessionId, signal);
       await this.tmux.killOwnedWindows(input.sessionId, { signal });
     } catch (err) {
       throw toErrorData(err, 'TMUX_FAILED');
@@ -219,5 +236,19 @@ export class SessionServices {
       record !== null && isEnding(record.snapshot.value) && record.snapshot.context.sessionId === sessionId;
     if (durable(this.view.record(key) ?? null) && !this.writes.isPending(key)) return;
     await this.writes.whenDurable(key, durable);
+  }
+
+  /**
+   * Before a kill, each pane of the session's windows (screen and scrollback) goes into its log:
+   * the last screen is kept even where the pipe missed output. A pane that cannot be captured is
+   * killed all the same; a tmux that does not answer the look would not answer the kill either.
+   */
+  private async saveScreens(key: string, sessionId: string, signal?: AbortSignal): Promise<void> {
+    if (!this.logs.logFile(key, sessionId)) return;
+    const panes = await this.tmux.findOwned(sessionId, { signal });
+    for (const pane of panes) {
+      const captured = await this.tmux.capturePane(pane.paneId, { lines: 'all' }, { signal }).catch(() => '');
+      await this.logs.saveScreen(key, sessionId, captured);
+    }
   }
 }

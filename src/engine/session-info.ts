@@ -2,7 +2,7 @@
 import { topState } from '../../machines/paths.js';
 import type { SessionContext, SessionInfo, SessionState } from '../model/schema.js';
 
-export function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null): SessionInfo {
+export function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null, logFile: string | null = null): SessionInfo {
   return {
     key,
     state: topStateOf(value),
@@ -17,6 +17,7 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     createdAt: context.createdAt,
     updatedAt,
     exitStatus: context.exitStatus,
+    logFile,
     worktree: worktreeInfo(context),
   };
 }

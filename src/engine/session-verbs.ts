@@ -101,7 +101,8 @@ export async function spawnSession(
       { stderr: error.stderr },
     );
   }
-  return sessionInfo(key, record.snapshot.value, record.snapshot.context, record.updatedAt);
+  const { snapshot } = record;
+  return sessionInfo(key, snapshot.value, snapshot.context, record.updatedAt, core.logs.logFile(key, snapshot.context.sessionId));
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The engine's public option and event types. */
 import type { InspectionEvent, Observer } from 'xstate';
 import type { SessionMachine } from '../../machines/session.js';
+import type { LogSettingsInput } from '../model/log-settings.js';
 import type { ErrorData, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
@@ -47,12 +48,35 @@ export interface EngineOptions {
   machine?: SessionMachine | undefined;
   /** The state store: the lowdb file at `stateFile` by default. */
   store?: SessionStore | undefined;
+  /**
+   * Durable logs of sessions' output: the size cap, rotation and retention, and `directory`
+   * (beside the state file by default: docs/logs.md). `{ enabled: false }` keeps none.
+   */
+  logs?: (LogSettingsInput & { directory?: string | undefined }) | undefined;
   /** Where sessions' worktrees go, relative to their repository's root (`.worktrees`). */
   worktreeDir?: string | undefined;
   /** The git binary (`git` on PATH by default). */
   gitBin?: string | undefined;
   /** How worktrees are made and removed: git by default. Pass a wrapper to observe or fault them. */
   workspaces?: Workspaces | undefined;
+}
+
+/**
+ * What the engine asks of durable logs (src/logs/ does it; the composition root supplies it):
+ * where a session's log is, the pipe a launch chains, the screen saved before a kill, and upkeep.
+ * None of it may fail a launch or a kill.
+ */
+export interface SessionLogSink {
+  /** The session's log; null when logs are off. */
+  logFile(key: string, sessionId: string | null): string | null;
+  /** argv of the process tmux pipes the pane's output to, readied for a launch; null for none. */
+  pipeFor(key: string, sessionId: string): Promise<string[] | null>;
+  /** Appends a pane's captured screen and scrollback to the session's log. */
+  saveScreen(key: string, sessionId: string, captured: string): Promise<void>;
+  /** Notes where running sessions' logs stand (what `--since` reads). */
+  markGrowth(sessions: readonly { key: string; sessionId: string | null }[]): Promise<void>;
+  /** Removes ended sessions' logs past retention; `live` are the session ids the state file holds. */
+  applyRetention(live: ReadonlySet<string>): Promise<{ removed: string[] }>;
 }
 
 /** What `Engine.spawn` starts, and how. */
@@ -114,6 +138,8 @@ export type TransitionListener = (event: TransitionEvent) => void;
 export interface GcResult {
   sessions: SessionInfo[];
   failed: { key: string; error: ErrorData }[];
+  /** Session ids whose logs retention removed (none with `dryRun`). */
+  logsRemoved: string[];
 }
 
 /** What one `reconcile()` saw and did. */
@@ -157,6 +183,8 @@ export interface Watched {
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;
   isClosed(): boolean;
+  /** Log upkeep after a reconcile: where running sessions' logs stand, and retention now and then. */
+  keepLogs(): Promise<void>;
 }
 
 /** A running watch loop. */

@@ -43,6 +43,8 @@ export interface WriteBehindOptions {
   pool: ActorPool;
   /** The group named in history entries of sessions that never had a spec. */
   group: string;
+  /** The session's durable log, named in its session object and kept in its history entry. */
+  logFileOf: (key: string, sessionId: string | null) => string | null;
   /** Who this process is, stamped on records whose service it runs. */
   owner: () => RecordOwner;
   /** Our commit lost to another process's change of `key`: forget ours, take theirs. */
@@ -59,6 +61,10 @@ export class WriteBehind {
   private flushError: unknown = null;
 
   constructor(private readonly options: WriteBehindOptions) {}
+
+  private info(key: string, value: unknown, context: SessionRecord['snapshot']['context'], updatedAt: string | null) {
+    return sessionInfo(key, value, context, updatedAt, this.options.logFileOf(key, context.sessionId));
+  }
 
   /** A key with a change not yet durable. */
   isPending(key: string): boolean {
@@ -83,7 +89,7 @@ export class WriteBehind {
       entry.transitions.push({ key: step.key, sessionId: step.after.context.sessionId, from: step.from, to: step.to, event: step.event, at });
       if (step.before) {
         const history = historyEntryFor(step.before, step.after, at, this.options.group);
-        if (history) entry.history.push(history);
+        if (history) entry.history.push({ ...history, logFile: this.options.logFileOf(history.key, history.sessionId) });
       }
     }
     this.schedule();
@@ -174,7 +180,7 @@ export class WriteBehind {
       event: 'state-file',
       at: after?.updatedAt ?? new Date().toISOString(),
       origin: 'elsewhere',
-      session: { ...sessionInfo(key, last.snapshot.value, context, after?.updatedAt ?? null), state: topStateOf(to) },
+      session: { ...this.info(key, last.snapshot.value, context, after?.updatedAt ?? null), state: topStateOf(to) },
     });
   }
 
@@ -248,7 +254,7 @@ export class WriteBehind {
       if (!record) pool.stop(key);
       if (entry && context) {
         for (const t of entry.transitions) {
-          const info = sessionInfo(key, value, context, record?.updatedAt ?? null);
+          const info = this.info(key, value, context, record?.updatedAt ?? null);
           reports.push({ ...t, origin: 'here', session: { ...info, state: topStateOf(t.to) } });
         }
       }

@@ -210,6 +210,8 @@ export const HistoryEntrySchema = z.object({
   reason: z.enum(['ended', 'replaced', 'spawn-failed']),
   exitStatus: z.number().int().nullable(),
   error: ErrorDataSchema.nullable(),
+  /** The session's durable log (absent in entries written before logs were kept). */
+  logFile: z.string().nullable().optional(),
   /** The session's worktree and what its end did with it (absent: it had none). */
   worktree: z
     .object({ repo: z.string(), path: z.string(), branch: z.string(), base: z.string(), created: z.boolean(), removal: WorktreeRemovalSchema.nullable() })
@@ -251,6 +253,8 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** The session's durable log (docs/logs.md); null without a session id or with logs off. */
+  logFile: z.string().nullable().default(null),
   /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
   worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
 });

@@ -14,6 +14,7 @@ import {
   PANE_FORMAT,
   parsePaneLine,
   parseWindowRef,
+  shellQuote,
   TAG_OPTION,
   WINDOW_REF_FORMAT,
   type PaneRecord,
@@ -64,6 +65,8 @@ export interface LaunchWindowRequest {
   command: string[];
   cwd?: string | null | undefined;
   env?: Record<string, string> | undefined;
+  /** argv of a process tmux pipes the pane's output to from its first byte (`pipe-pane -o`). */
+  pipe?: string[] | null | undefined;
 }
 
 const NO_SERVER = /no server running|server exited unexpectedly/i;
@@ -82,6 +85,11 @@ function socketMissing(stderr: string): boolean {
   const socket = CONNECT_FAILED.exec(stderr)?.[1];
   if (socket === undefined) return false;
   return SOCKET_GONE.test(stderr) || !pathExists(socket);
+}
+
+/** `pipe-pane`'s command, run by tmux through `sh -c`: the pipe's process replaces that shell. */
+function pipeCommand(argv: readonly string[]): string {
+  return literalArg(`exec ${shellQuote(argv)}`);
 }
 
 function windowRef(stdout: string): WindowRef {
@@ -183,6 +191,8 @@ export class Tmux {
       ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on',
       ';', 'set-option', '-w', '-t', target, TAG_OPTION, request.sessionId,
       ';', 'set-hook', '-w', '-t', target, 'pane-died', PANE_DIED_HOOK,
+      // In the same command list as the window, so no output comes before the pipe.
+      ...(request.pipe ? [';', 'pipe-pane', '-o', '-t', target, pipeCommand(request.pipe)] : []),
       ';', 'rename-window', '-t', target, request.name,
     ];
     const intoGroup = ['new-window', '-d', '-t', `=${request.group}:`, ...launchArgs, ...tagArgs];
@@ -208,7 +218,7 @@ export class Tmux {
   async respawnPane(
     paneId: string,
     command: string[],
-    opts: { cwd?: string | null | undefined; env?: Record<string, string> | undefined } = {},
+    opts: { cwd?: string | null | undefined; env?: Record<string, string> | undefined; pipe?: string[] | null | undefined } = {},
     options: CallOptions = {},
   ): Promise<WindowRef> {
     const stdout = await this.run(
@@ -217,6 +227,8 @@ export class Tmux {
         ...(opts.cwd ? ['-c', literalArg(opts.cwd)] : []),
         ...envArgs(opts.env),
         '--', ...command.map(literalArg),
+        // tmux keeps a pane's pipe across respawn-pane, and `-o` would close it: replace it.
+        ...(opts.pipe ? [';', 'pipe-pane', '-t', paneId, pipeCommand(opts.pipe)] : []),
         ';', 'display-message', '-p', '-t', paneId, WINDOW_REF_FORMAT,
       ],
       options,
@@ -276,9 +288,10 @@ export class Tmux {
     );
   }
 
-  /** The pane's visible screen plus up to `lines` lines of scrollback, as text. */
-  async capturePane(paneId: string, opts: { lines?: number } = {}, options: CallOptions = {}): Promise<string> {
-    const start = opts.lines === undefined ? [] : ['-S', String(-Math.max(0, opts.lines))];
+  /** The pane's visible screen plus up to `lines` lines of scrollback (`all` of it), as text. */
+  async capturePane(paneId: string, opts: { lines?: number | 'all' } = {}, options: CallOptions = {}): Promise<string> {
+    const from = opts.lines === 'all' ? '-' : String(-Math.max(0, opts.lines ?? 0));
+    const start = opts.lines === undefined ? [] : ['-S', from];
     return this.run(['capture-pane', '-p', '-J', '-t', paneId, ...start], options);
   }
 

@@ -53,6 +53,7 @@ export class Watcher implements WatchLoop {
       while (!stop.signal.aborted && !this.engine.isClosed()) {
         this.changed = false;
         const { exitsPending } = await this.engine.reconcile();
+        await this.engine.keepLogs();
         const group = this.engine.groupSeen();
         if (options.control !== false && !events.connected && group.exists && Date.now() >= nextAttach) {
           // Windows made before the pane-died hook existed get it now; then listen.
