@@ -4,6 +4,7 @@
  * other processes change shows within the watch interval.
  */
 import { execa } from 'execa';
+import { logsText } from './logs.js';
 import { warn } from './output.js';
 import { examples, parsePort, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 import { parseInterval } from './watch.js';
@@ -47,7 +48,9 @@ export const registerUi: RegisterVerb = (program, globals) => {
           g,
           async (engine) => {
             reportProbe(await engine.reconcile());
-            const ui = await startUiServer({ engine, port: opts.port, intervalMs: opts.interval });
+            // The page's log tail is what `warden logs KEY -n LINES` prints.
+            const logTail = async (key: string, lines: number) => (await logsText(engine, key, { lines })).text;
+            const ui = await startUiServer({ engine, port: opts.port, intervalMs: opts.interval, logTail });
             try {
               if (g.json) process.stdout.write(`${JSON.stringify({ url: ui.url, port: ui.port })}\n`);
               else process.stdout.write(`warden ui: open ${ui.url}\n(the token in the URL is the key to the page: keep it to yourself; Ctrl-C to stop)\n`);
