@@ -10,6 +10,7 @@ import type {
   ErrorData,
   LaunchKind,
   LaunchSpec,
+  ServerIdentity,
   SessionContext,
   SpawnMode,
   Workspace,
@@ -41,6 +42,8 @@ export interface LaunchOutput {
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** The tmux server holding the window, when known. */
+  server?: ServerIdentity | null | undefined;
 }
 
 /** What the `ending` state asks the outside world to clean up: every window tagged with `sessionId`. */
@@ -54,13 +57,15 @@ export interface CleanupInput {
   nextWorkspace: Workspace | null;
 }
 
-/** A window carrying the session's tag, as a probe saw it. */
+/** The session's pane (tagged), as a probe saw it: where it is now and its program. */
 export interface WindowSeen {
   windowId: string;
   paneId: string;
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** The tmux server holding it, when known. */
+  server?: ServerIdentity | null | undefined;
 }
 
 /** Every event a session actor accepts. */
@@ -77,9 +82,12 @@ export type SessionEvent =
   | { type: 'WORKSPACE_RELEASED'; removal: WorktreeRemoval }
   /** Probe: no window carries this session's tag. */
   | { type: 'WINDOW_GONE' }
-  /** Probe: the pane is dead with this exit status (needs `remain-on-exit on`). */
-  | { type: 'PANE_EXITED'; exitStatus: number }
-  /** Probe: a window carrying this session's tag is there (again). */
+  /** Probe: the pane is dead with this exit status (needs `remain-on-exit on`), and what it last printed. */
+  | { type: 'PANE_EXITED'; exitStatus: number; lastOutput?: string | null | undefined }
+  /**
+   * Probe: the session's pane is there (again), or somewhere else than recorded (moved, swapped,
+   * respawned by hand, on a restarted server): the record follows it.
+   */
   | { type: 'WINDOW_FOUND'; window: WindowSeen }
   /** Try a failed cleanup again (the engine sends it on reconcile). */
   | { type: 'RETRY' };
@@ -182,12 +190,22 @@ export const sessionMachine = setup({
       paneId: w.paneId,
       pid: w.pid,
       exitStatus: w.dead ? w.exitStatus ?? 0 : null,
+      lastOutput: null,
+      ...(w.server ? { server: w.server } : {}),
       error: null,
     })),
-    adoptWindow: assign(({ event }) => {
+    adoptWindow: assign(({ event, context }) => {
       if (event.type !== 'WINDOW_FOUND') return {};
       const w = event.window;
-      return { windowId: w.windowId, paneId: w.paneId, pid: w.pid, exitStatus: w.dead ? w.exitStatus ?? 0 : null };
+      const sameProgram = w.dead && w.pid === context.pid;
+      return {
+        windowId: w.windowId,
+        paneId: w.paneId,
+        pid: w.pid,
+        exitStatus: w.dead ? w.exitStatus ?? 0 : null,
+        lastOutput: sameProgram ? context.lastOutput ?? null : null,
+        ...(w.server ? { server: w.server } : {}),
+      };
     }),
     recordWorkspaceReady: assign(({ context }) => (context.workspace ? { workspace: { ...context.workspace, ready: true } } : {})),
     recordDisposal: assign(({ event, context }) =>
@@ -196,7 +214,9 @@ export const sessionMachine = setup({
     recordRemoval: assign(({ event, context }) =>
       event.type === 'WORKSPACE_RELEASED' && context.workspace ? { workspace: { ...context.workspace, removal: event.removal } } : {},
     ),
-    recordExit: assign(({ event }) => (event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus } : {})),
+    recordExit: assign(({ event }) =>
+      event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus, lastOutput: event.lastOutput ?? null } : {},
+    ),
     forgetWindow: assign({ windowId: null, paneId: null, pid: null }),
     recordError: assign((_, failure: { error: unknown }) => ({ error: errorData(failure.error) })),
     clearError: assign({ error: null }),
@@ -260,6 +280,11 @@ export const sessionMachine = setup({
       initial: 'running',
       on: {
         WINDOW_GONE: { target: 'orphaned', actions: 'forgetWindow' },
+        // The pane moved (swap-pane, move-pane), was respawned by hand, or its server restarted.
+        WINDOW_FOUND: [
+          { guard: 'foundPaneDead', target: '.exited', actions: 'adoptWindow' },
+          { target: '.running', actions: 'adoptWindow' },
+        ],
         END: { target: 'ending', actions: 'recordDisposal' },
         SPAWN: { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
       },

@@ -12,6 +12,8 @@ import { describeContents, strayWorktrees, type StrayWorktree } from './engine/w
 import { WardenError } from './model/errors.js';
 import { StateStore, defaultStatePath, parseStateDocument } from './store.js';
 import { Tmux, type PaneRecord } from './tmux.js';
+import { panesBySession } from './tmux/commands.js';
+import { processArgv, processState } from './tmux/host.js';
 
 /** The oldest tmux whose formats and options the engine relies on. */
 export const MIN_TMUX_VERSION = '3.2';
@@ -89,6 +91,27 @@ async function tmuxHealth(tmux: Tmux): Promise<DoctorReport['tmux']> {
     const found = !(err instanceof WardenError && err.code === 'TMUX_NOT_FOUND');
     return { found, version: null, supported: false, error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/**
+ * Why tmux did not answer, in words a user can act on: a stopped server (SIGSTOP, a debugger),
+ * a server that runs without its socket file, or a server that is simply too slow.
+ */
+function unansweredProbe(kind: string, message: string, recordedPids: number[], timeoutMs: number): string {
+  if (kind === 'socket-gone') return `${message}; until then nothing is orphaned, ended or started`;
+  const stopped = recordedPids.find((pid) => processState(pid) === 'T');
+  if (stopped !== undefined) {
+    return `tmux did not answer within ${timeoutMs} ms: its server ${stopped} is stopped: 'kill -CONT ${stopped}' resumes it (until then every state shown is the last recorded)`;
+  }
+  const server = recordedPids.length ? `server ${recordedPids.join(', ')}` : 'server';
+  return `tmux did not answer within ${timeoutMs} ms (${message}): its ${server} is busy or hung: look at it with 'ps -o pid,stat,args -p PID', 'kill -CONT PID' if stopped`;
+}
+
+/** The `-e NAME=VALUE` arguments a tmux server's command line shows (names only), or null. */
+function secretsInArgv(pid: number): string | null {
+  const argv = processArgv(pid) ?? [];
+  const names = argv.flatMap((arg, i) => (argv[i - 1] === '-e' && arg.includes('=') ? [arg.slice(0, arg.indexOf('='))] : []));
+  return names.length ? `-e ${names.join(', -e ')}` : null;
 }
 
 /** Examines everything; writes nothing unless `repair` is set and the state file needs it. */
@@ -186,19 +209,27 @@ async function examineSessions(report: DoctorReport, engine: Engine, options: Do
       report.orphaned = sessions.filter((s) => s.state === 'orphaned').map((s) => s.key);
       return;
     }
-    const probe = await tmux.probeAll({ timeoutMs: options.probeTimeoutMs ?? 5000 });
+    const timeoutMs = options.probeTimeoutMs ?? 5000;
+    const probe = await tmux.probeAll({ timeoutMs });
     if (probe.kind === 'unknown') {
-      report.problems.push(`tmux did not answer a probe (${probe.error.message}): check the server`);
+      const recorded = [...new Set(sessions.map((s) => s.serverPid).filter((pid): pid is number => pid !== null))];
+      report.problems.push(unansweredProbe(probe.error.kind, probe.error.message, recorded, timeoutMs));
       report.orphaned = sessions.filter((s) => s.state === 'orphaned').map((s) => s.key);
       return;
     }
     const panes: PaneRecord[] = probe.kind === 'ok' ? probe.panes : [];
+    if (probe.kind === 'ok' && probe.server) {
+      const leaked = secretsInArgv(probe.server.pid);
+      if (leaked) {
+        report.problems.push(
+          `tmux server ${probe.server.pid} was started with environment values in its command line (${leaked}), readable by every local user with ps: ` +
+            `end its sessions and restart it ('tmux kill-server'); this tmux-warden never starts it that way`,
+        );
+      }
+    }
     const windowsById = new Map<string, Map<string, PaneRecord>>();
-    for (const pane of panes) {
-      if (!pane.tag) continue;
-      const windows = windowsById.get(pane.tag) ?? new Map<string, PaneRecord>();
-      windows.set(pane.windowId, pane);
-      windowsById.set(pane.tag, windows);
+    for (const [sessionId, owned] of panesBySession(panes)) {
+      windowsById.set(sessionId, new Map(owned.map((pane) => [pane.windowId, pane])));
     }
     // Every record's id counts, loadable or not: a window is untracked only if no record names it.
     const document = await engine.store.load();
@@ -219,6 +250,14 @@ async function examineSessions(report: DoctorReport, engine: Engine, options: Do
         report.untrackedWindows.push({ windowId: pane.windowId, windowName: pane.windowName, sessionName: pane.sessionName, tag: sessionId });
       }
     }
+  }
+  for (const s of engine.list()) {
+    if (s.state !== 'active' || (s.exitStatus !== 126 && s.exitStatus !== 127)) continue;
+    const why = s.exitStatus === 127 ? 'not found' : 'not executable';
+    const said = s.lastOutput ? `: it said "${s.lastOutput.split('\n').at(-1)}"` : '';
+    report.problems.push(
+      `${s.key} exited with status ${s.exitStatus} (its program ${s.command[0] ?? ''} was ${why}${said}): fix the command and run 'warden spawn ${s.key} --mode fresh -- CMD'`,
+    );
   }
   if (report.orphaned.length > 0) {
     report.problems.push(`${report.orphaned.length} orphaned session(s) (${report.orphaned.join(', ')}): 'warden spawn KEY --mode resume' relaunches one, 'warden end KEY' ends it`);

@@ -219,9 +219,9 @@ describe.concurrent('when tmux cannot answer (invariant 3 from the command line)
     const env = { PATH: pathWithFailingProbe() };
     const listed = await w.run(['ls', '--json'], { env });
     expect(listed.exitCode).toBe(0);
-    expect(listed.stderr).toMatch(/^\{"warning":\{"code":"TMUX_UNKNOWN","message":"tmux did not answer \(.*injected probe failure.*\): showing the state last recorded"\}\}\n$/);
-    expect((await w.run(['ls'], { env })).stderr).toMatch(/^warden: tmux did not answer \(.*injected probe failure.*\): showing the state last recorded\n$/);
-    expect(SessionsSchema.parse(JSON.parse(listed.stdout)).sessions.map((x) => x.state)).toEqual(['active']);
+    expect(listed.stderr).toMatch(/^\{"warning":\{"code":"TMUX_UNKNOWN","message":"tmux did not answer \(.*injected probe failure.*\): showing the state last recorded, not confirmed"\}\}\n$/);
+    expect((await w.run(['ls'], { env })).stderr).toMatch(/^warden: tmux did not answer \(.*injected probe failure.*\): showing the state last recorded, not confirmed\n$/);
+    expect(SessionsSchema.extend({ confirmed: z.literal(false) }).parse(JSON.parse(listed.stdout)).sessions.map((x) => x.state)).toEqual(['active']);
     const before = w.stateBytes();
     refused(await w.run(['gc'], { env }), 1, /tmux did not answer .*gc ended nothing, try again/);
     expect(w.stateBytes()).toEqual(before);

@@ -13,10 +13,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AnyEventObject, AnyStateMachine, AnyTransitionDefinition, InspectionEvent, SnapshotFrom } from 'xstate';
 import { getAdjacencyMap, adjacencyMapToArray, getShortestPaths, getStateNodes, joinPaths, type StatePath } from 'xstate/graph';
-import { stateString } from '../machines/paths.js';
+import { isActive, isExited, stateString } from '../machines/paths.js';
 import { sessionMachine, type SessionEvent } from '../machines/session.js';
 import { WardenError } from '../src/model/errors.js';
 import { StateDocumentSchema, type SessionRecord } from '../src/model/schema.js';
+import { panesBySession } from '../src/tmux/commands.js';
 import { tmuxWithFaultSwitch } from './support/fault-tmux.js';
 import { persistedIn, spec as launchSpec, writeRecord } from './support/snapshots.js';
 import { useTmuxServer, waitFor } from './support/tmux-server.js';
@@ -213,7 +214,7 @@ function recordOf(key: string): SessionRecord | undefined {
 async function panesOf(sessionId: string) {
   const probe = await server.tmux.probeAll();
   expect(probe.kind).toBe('ok');
-  return probe.kind === 'ok' ? probe.panes.filter((p) => p.tag === sessionId) : [];
+  return probe.kind === 'ok' ? panesBySession(probe.panes).get(sessionId) ?? [] : [];
 }
 
 /** The durable state of the actor equals the model's, and tmux shows what that state means. */
@@ -232,7 +233,9 @@ async function expectMatchesTmux(key: string, expected: Snapshot, lastSessionId:
   switch (state) {
     case 'active.running':
       expect(panes).toHaveLength(1);
-      expect(panes[0]).toMatchObject({ windowId: context.windowId, paneId: context.paneId, dead: false, windowName: key });
+      expect(panes[0]).toMatchObject({ windowId: context.windowId, paneId: context.paneId, dead: false });
+      // In a window of ours, named by its key (a pane moved into a window of the user's keeps that name).
+      if (panes[0]!.tag === context.sessionId) expect(panes[0]!.windowName).toBe(key);
       expect(context.exitStatus).toBeNull();
       break;
     case 'active.exited':
@@ -278,6 +281,25 @@ async function launchExited(key: string, sessionId: string, status: number): Pro
   const made = await launchTagged(key, sessionId, ['sh', '-c', `read reply; exit ${status}`]);
   await server.tmux.sendText(made.paneId, 'bye');
   await exitSeen(sessionId, made.paneId);
+}
+
+/**
+ * The session's pane found elsewhere than recorded, for real: moved into a window of the user's
+ * (join-pane), exited there when it is to be found dead; or, already exited, restarted by hand
+ * (respawn-pane) when it is to be found alive.
+ */
+async function followPane(context: { sessionId: string | null; paneId: string | null }, dead: boolean, exited: boolean): Promise<void> {
+  const paneId = context.paneId!;
+  if (exited && !dead) {
+    await server.tmux.run(['respawn-pane', '-k', '-t', paneId, '--', ...PROGRAM]);
+    return;
+  }
+  const userWindow = (await server.tmux.run(['new-window', '-d', '-t', '=warden:', '-P', '-F', '#{window_id}', 'sleep', '600'])).trim();
+  await server.tmux.run(['join-pane', '-d', '-s', paneId, '-t', userWindow]);
+  if (dead && !exited) {
+    await server.tmux.sendText(paneId, 'bye');
+    await exitSeen(context.sessionId!, paneId);
+  }
 }
 
 /**
@@ -327,7 +349,8 @@ async function perform(key: string, trigger: SessionEvent, outcomes: string[], e
         await engine.reconcile();
         return;
       case 'WINDOW_FOUND': {
-        if (trigger.window.dead) await launchExited(key, context!.sessionId!, FOUND_DEAD_EXIT);
+        if (record && isActive(record.snapshot.value)) await followPane(context!, trigger.window.dead, isExited(record.snapshot.value));
+        else if (trigger.window.dead) await launchExited(key, context!.sessionId!, FOUND_DEAD_EXIT);
         else await launchTagged(key, context!.sessionId!, PROGRAM);
         await engine.reconcile();
         return;

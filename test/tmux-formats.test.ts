@@ -27,22 +27,24 @@ describe('literalArg: a trailing ; is data, not the end of a tmux command', () =
 
 describe('parsePaneLine / parseWindowRef: the fixed field lists', () => {
   it('keeps a window name holding the delimiter whole, and reads a killed program as 128 + signal', () => {
-    const line = ['warden', '@1', 'sid', '%2', '123', '1', '', '15', `odd${FIELD_SEP}name`].join(FIELD_SEP);
+    const line = ['warden', '@1', 'sid', '%2', '123', '1', '', '15', 'sid', '42', `odd${FIELD_SEP}name`].join(FIELD_SEP);
     expect(parsePaneLine(line)).toEqual({
       sessionName: 'warden',
       windowId: '@1',
       windowName: `odd${FIELD_SEP}name`,
       tag: 'sid',
+      paneTag: 'sid',
       paneId: '%2',
       pid: 123,
       dead: true,
       exitStatus: 143,
+      serverPid: 42,
     });
     expect(parsePaneLine('too few')).toBeNull();
   });
 
   it('refuses output that names no window', () => {
-    expect(parseWindowRef(['@4', '%9', '77'].join(FIELD_SEP) + '\n')).toEqual({ windowId: '@4', paneId: '%9', pid: 77 });
+    expect(parseWindowRef(['@4', '%9', '77', '42'].join(FIELD_SEP) + '\n')).toEqual({ windowId: '@4', paneId: '%9', pid: 77, serverPid: 42 });
     expect(parseWindowRef('garbage')).toBeNull();
   });
 });

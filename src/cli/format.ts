@@ -23,7 +23,7 @@ export function stateLabel(info: Pick<SessionInfo, 'state' | 'exitStatus'>): str
 }
 
 function paintState(c: Colors, label: string): string {
-  switch (label) {
+  switch (label.replace(/\?$/, '')) {
     case 'running':
       return c.green(label);
     case 'exited':
@@ -75,13 +75,16 @@ function table(
     .concat('\n');
 }
 
-/** The session table of `ls`; a BRANCH column (before COMMAND) when any session runs in a worktree. */
-export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth()): string {
+/**
+ * The session table of `ls`; a BRANCH column (before COMMAND) when any session runs in a worktree.
+ * `confirmed: false`: tmux did not answer, each state is the last recorded one and shows a `?`.
+ */
+export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth(), confirmed = true): string {
   const branches = sessions.some((s) => s.worktree !== null);
   const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', ...(branches ? ['BRANCH'] : []), 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
-    stateLabel(s),
+    confirmed ? stateLabel(s) : `${stateLabel(s)}?`,
     age(s.createdAt, now),
     s.windowId ?? '-',
     s.pid === null ? '-' : String(s.pid),
@@ -122,6 +125,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
   const lines: [string, string][] = [
     ['key', c.bold(info.key)],
     ['state', paintState(c, stateLabel(info)) + (info.exitStatus === null ? '' : ` (exit status ${info.exitStatus})`)],
+    ...(info.lastOutput ? ([['output', info.lastOutput.split('\n').join(`\n${' '.repeat(12)}`)]] as [string, string][]) : []),
     ['session id', info.sessionId ?? '-'],
     ['group', info.group ?? '-'],
     ['window', info.windowId ?? '-'],
@@ -134,6 +138,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
     ['log', info.logFile ?? '-'],
+    ...(info.serverPid === null ? [] : ([['server', `tmux pid ${info.serverPid}`]] as [string, string][])),
   ];
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
 }

@@ -17,20 +17,21 @@ export const registerLs: RegisterVerb = (program, globals) => {
     .action(async (opts: { label?: Record<string, string> }) => {
       const g = globals();
       // withEngine reconciles once first: the list is what tmux shows now.
-      const sessions = await withEngine(g, async (engine) => {
+      const { sessions, confirmed } = await withEngine(g, async (engine, probe) => {
         const unloadable = engine.snapshotProblems().map((p) => p.key);
         if (unloadable.length > 0) {
           warn('SNAPSHOT_INVALID', `not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'`);
         }
-        return engine.list({ labels: opts.label });
+        return { sessions: engine.list({ labels: opts.label }), confirmed: probe?.probe !== 'unknown' };
       });
-      if (g.json) printJson({ sessions });
+      // tmux did not answer: the states are the last recorded ones, marked as not confirmed.
+      if (g.json) printJson(confirmed ? { sessions } : { sessions, confirmed });
       // The hint is for people and goes to stderr: an empty list prints nothing on stdout.
       else if (sessions.length === 0) {
         process.stderr.write(
           opts.label ? 'warden: no session carries those labels\n' : "warden: no sessions: start one with 'warden spawn KEY -- CMD'\n",
         );
-      } else process.stdout.write(sessionTable(sessions, colorsFor(process.stdout)));
+      } else process.stdout.write(sessionTable(sessions, colorsFor(process.stdout), Date.now(), undefined, confirmed));
     });
 };
 

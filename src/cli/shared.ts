@@ -43,7 +43,7 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
  */
 export async function withEngine<T>(
   globals: GlobalOptions,
-  body: (engine: Engine) => Promise<T>,
+  body: (engine: Engine, probe: ReconcileResult | null) => Promise<T>,
   options: Partial<EngineOptions> & { reconcile?: boolean } = {},
 ): Promise<T> {
   const { reconcile = true, ...overrides } = options;
@@ -60,8 +60,9 @@ export async function withEngine<T>(
   try {
     const engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
-      if (reconcile) reportProbe(await engine.reconcile());
-      return await body(engine);
+      const probe = reconcile ? await engine.reconcile() : null;
+      if (probe) reportProbe(probe);
+      return await body(engine, probe);
     } finally {
       await engine.close();
     }
@@ -97,7 +98,11 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
 export function reportProbe(result: ReconcileResult): void {
   if (result.probe !== 'unknown') return;
   if (result.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', result.error.message);
-  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded`);
+  if (result.error?.code === 'TMUX_SOCKET_GONE') {
+    warn('TMUX_SOCKET_GONE', `${result.error.message}; showing the state last recorded, not confirmed`);
+    return;
+  }
+  warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded, not confirmed`);
 }
 
 export function printJson(value: unknown): void {

@@ -7,7 +7,7 @@ import { fromPromise, getInitialSnapshot, type InspectionEvent, type Observer } 
 import { isInFlight, isStateValueOf, runsService } from '../../machines/paths.js';
 import type { CleanupInput, LaunchInput, LaunchOutput, SessionEvent, SessionMachine } from '../../machines/session.js';
 import { WardenError } from '../model/errors.js';
-import type { PersistedSnapshot } from '../model/schema.js';
+import type { PersistedSnapshot, ServerIdentity } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import { ActorPool } from './actor-pool.js';
@@ -15,7 +15,7 @@ import { DurableView } from './durable-view.js';
 import { LogUpkeep } from './log-upkeep.js';
 import { Ownership } from './ownership.js';
 import { PureStepper } from './pure-step.js';
-import { SessionServices } from './services.js';
+import { SessionServices, type ServiceOptions } from './services.js';
 import type { SessionLogSink, TransitionListener } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import { WriteBehind } from './write-behind.js';
@@ -33,6 +33,8 @@ export interface CoreOptions {
   machine: SessionMachine;
   /** Git worktrees for sessions that ask for one. */
   workspaces: Workspaces;
+  /** See `ServiceOptions`. */
+  services: ServiceOptions;
 }
 
 export class EngineCore {
@@ -95,7 +97,8 @@ export class EngineCore {
       },
     });
     this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
-    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, this.logs);
+    this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, this.logs, options.services);
+    this.tmux.expectServers(() => this.recordedServers());
     this.steps = new PureStepper(this.machine);
     this.upkeep = new LogUpkeep(this.logs, this.view);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
@@ -160,6 +163,17 @@ export class EngineCore {
       const inFlight = this.pool.entries().some(([key, actor]) => !this.owners.isParked(key) && isInFlight(actor.getSnapshot()));
       if (!inFlight && this.writes.idle) return;
       if (inFlight) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** The tmux servers the records say hold their windows (invariant 9), each once. */
+  *recordedServers(): Iterable<ServerIdentity> {
+    const seen = new Set<string>();
+    for (const [, record] of this.view.entries()) {
+      const server = record.snapshot.context.server;
+      if (!server || seen.has(`${server.pid}:${server.startTicks}`)) continue;
+      seen.add(`${server.pid}:${server.startTicks}`);
+      yield server;
     }
   }
 

@@ -9,12 +9,13 @@ import { GroupSchema } from '../model/schema.js';
 import { StateStore } from '../store/file-store.js';
 import { defaultStatePath } from '../store/paths.js';
 import { Tmux } from '../tmux/commands.js';
+import { defaultLaunchDir } from '../tmux/launch-env.js';
 import { LocalTransport } from '../tmux/transport.js';
 import { Watcher } from '../watch/watcher.js';
 import { GitWorkspaces } from '../workspace/worktrees.js';
 import { EngineCore } from './core.js';
 import { Engine } from './engine.js';
-import { DEFAULT_GROUP, type EngineOptions } from './types.js';
+import { DEFAULT_END_GRACE_MS, DEFAULT_GROUP, type EngineOptions } from './types.js';
 
 /** Builds an engine without opening it (no file read, no tmux call). */
 export function composeEngine(options: EngineOptions = {}): Engine {
@@ -36,6 +37,7 @@ export function composeEngine(options: EngineOptions = {}): Engine {
     onTransition: options.onTransition,
     machine: options.machine ?? sessionMachine,
     workspaces: options.workspaces ?? new GitWorkspaces({ dir: options.worktreeDir, bin: options.gitBin }),
+    services: { launchDir: defaultLaunchDir(), endGraceMs: options.endGraceMs ?? DEFAULT_END_GRACE_MS },
   });
   return new Engine(core, (watched) => new Watcher(watched));
 }

@@ -181,6 +181,7 @@ export class Engine {
       sync: () => this.sync(),
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
+      syncFile: async () => !this.core.isClosed && (await this.core.sync()) !== null,
       isClosed: () => this.core.isClosed,
       keepLogs: () => this.core.upkeep.tick(),
     });

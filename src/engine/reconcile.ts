@@ -3,7 +3,9 @@
  * shows, as the machine's own probe mapping says. An unknown answer changes nothing.
  */
 import { isActive } from '../../machines/paths.js';
-import { EXIT_PENDING, probeEvent } from '../../machines/probe.js';
+import { EXIT_PENDING, probeEvent, windowSeen } from '../../machines/probe.js';
+import type { SessionEvent } from '../../machines/session.js';
+import { panesBySession } from '../tmux/commands.js';
 import type { PaneRecord } from '../tmux/formats.js';
 import type { EngineCore } from './core.js';
 import type { ReconcileResult, TransitionEvent } from './types.js';
@@ -13,6 +15,10 @@ export interface GroupSeen {
   exists: boolean;
   taggedWindows: string[];
 }
+
+/** How much of an exited program's output its record keeps. */
+const LAST_OUTPUT_LINES = 10;
+const LAST_OUTPUT_CHARS = 2000;
 
 export class Reconciler {
   groupSeen: GroupSeen = { exists: false, taggedWindows: [] };
@@ -37,9 +43,11 @@ export class Reconciler {
       exists: inGroup.length > 0,
       taggedWindows: [...new Set(inGroup.filter((p) => p.tag).map((p) => p.windowId))],
     };
-    const byTag = groupByTag(panes);
+    const byTag = panesBySession(panes);
+    const server = probe.kind === 'ok' ? probe.server : null;
     const transitions: TransitionEvent[] = [];
     let exitsPending = 0;
+    const exits: [string, Extract<SessionEvent, { type: 'PANE_EXITED' }>, string | null][] = [];
     const stop = core.writes.subscribe((event) => transitions.push(event));
     try {
       // Everything this probe shows was seen at one moment.
@@ -49,19 +57,35 @@ export class Reconciler {
         const actor = core.pool.get(key);
         const current = actor ? actor.getSnapshot() : core.currentSnapshot(key)!;
         const { sessionId } = current.context;
-        const event = probeEvent(current.value, current.context, {
-          owned: sessionId ? byTag.get(sessionId) ?? [] : [],
-          busyElsewhere: core.owners.busyElsewhere(record),
-        });
+        const owned = (sessionId ? byTag.get(sessionId) ?? [] : []).map((p) => ({ ...windowSeen(p), server }));
+        const event = probeEvent(current.value, current.context, { owned, busyElsewhere: core.owners.busyElsewhere(record) });
         if (event === EXIT_PENDING) exitsPending++;
+        else if (event?.type === 'PANE_EXITED') exits.push([key, event, current.context.paneId]);
         else if (event && !this.pureStep(key, event, at)) core.dispatch(key, event);
       }
+      // What an exited program last printed says why it exited (a missing binary, a crash).
+      const outputs = await Promise.all(exits.map(([, , paneId]) => (paneId ? this.lastOutput(paneId) : null)));
+      exits.forEach(([key, event], i) => {
+        const withOutput = { ...event, lastOutput: outputs[i] ?? null };
+        if (!this.pureStep(key, withOutput, at)) core.dispatch(key, withOutput);
+      });
       await core.settle();
       await this.killDuplicateWindows(byTag);
     } finally {
       stop();
     }
     return { probe: probe.kind, transitions, exitsPending };
+  }
+
+  /** The last lines a dead pane shows (at most LAST_OUTPUT_LINES), or null when tmux cannot say. */
+  private async lastOutput(paneId: string): Promise<string | null> {
+    try {
+      const text = await this.core.tmux.capturePane(paneId, { lines: LAST_OUTPUT_LINES }, { timeoutMs: this.core.probeTimeoutMs });
+      const lines = text.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '' && !/^Pane is dead/.test(l));
+      return lines.slice(-LAST_OUTPUT_LINES).join('\n').slice(-LAST_OUTPUT_CHARS) || null;
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -97,16 +121,4 @@ export class Reconciler {
       await this.core.tmux.killOwnedWindows(sessionId, { keep: windowId }).catch(() => undefined);
     }
   }
-}
-
-/** The panes of each session id (tag); untagged panes are nobody's. */
-function groupByTag(panes: readonly PaneRecord[]): Map<string, PaneRecord[]> {
-  const byTag = new Map<string, PaneRecord[]>();
-  for (const pane of panes) {
-    if (!pane.tag) continue;
-    const list = byTag.get(pane.tag) ?? [];
-    list.push(pane);
-    byTag.set(pane.tag, list);
-  }
-  return byTag;
 }

@@ -10,6 +10,9 @@ import { ConflictError, WardenError, toErrorData } from '../model/errors.js';
 import { pausePoint } from '../model/pause-point.js';
 import type { ErrorData, SessionContext, SessionRecord } from '../model/schema.js';
 import type { Tmux } from '../tmux/commands.js';
+import type { PaneRecord } from '../tmux/formats.js';
+import { processEnded } from '../tmux/host.js';
+import { launchEnvironment, removeEnvFile, writeEnvFile } from '../tmux/launch-env.js';
 import { TmuxError } from '../tmux/transport.js';
 import type { ActorPool } from './actor-pool.js';
 import type { DurableView } from './durable-view.js';
@@ -23,13 +26,47 @@ export function substitute(template: string, context: { sessionId: string; key: 
   return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
 }
 
+/** What the services need besides the collaborators. */
+export interface ServiceOptions {
+  /** A 0700 directory for the launch environment files (see tmux/launch-env.ts). */
+  launchDir: string;
+  /** How long `end` waits after SIGHUP, and after SIGTERM, before the next signal. */
+  endGraceMs: number;
+}
+
+/** How often the escalation looks whether the program is gone. */
+const GONE_CHECK_MS = 20;
+/** How long a program is given to vanish after SIGKILL (a process in uninterruptible sleep takes a moment). */
+const AFTER_KILL_MS = 2000;
+
 /**
- * A program given as several words is exec'd by tmux itself, which reports nothing when it is
- * not found. Through `sh -c 'exec "$@"'` (the same process once it runs) the shell says why on
- * the pane, and so in the log. One word is already run by tmux through `sh -c`.
+ * Ends the program of a pane (invariant 10): SIGHUP to its process group, then SIGTERM, then
+ * SIGKILL, each after `graceMs` if it is still there. Resolves once it is gone; rejects when it
+ * is not even after SIGKILL (another user's process, uninterruptible sleep).
  */
-export function reportingMissing(command: string[]): string[] {
-  return command.length > 1 ? ['sh', '-c', 'exec "$@"', 'sh', ...command] : command;
+export async function endProgram(pid: number, graceMs: number, signal?: AbortSignal): Promise<void> {
+  const steps: [NodeJS.Signals, number][] = [['SIGHUP', graceMs], ['SIGTERM', graceMs], ['SIGKILL', AFTER_KILL_MS]];
+  for (const [name, wait] of steps) {
+    if (processEnded(pid)) return;
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, name);
+      } catch {
+        // No such group (the program left it) or already gone: the other target, or done.
+      }
+    }
+    const until = Date.now() + wait;
+    while (Date.now() < until && !processEnded(pid)) {
+      if (signal?.aborted) throw new WardenError('TMUX_FAILED', `ending program ${pid} was interrupted`);
+      await new Promise((resolve) => setTimeout(resolve, GONE_CHECK_MS));
+    }
+  }
+  if (!processEnded(pid)) throw new WardenError('TMUX_FAILED', `program ${pid} is still running after SIGKILL: end it by hand (kill -KILL ${pid})`);
+}
+
+/** A pane whose program still runs. */
+function running(pane: PaneRecord): boolean {
+  return !pane.dead && pane.pid !== null;
 }
 
 function notOurs(key: string): ConflictError {
@@ -45,6 +82,7 @@ export class SessionServices {
     private readonly owners: Ownership,
     private readonly workspaces: Workspaces,
     private readonly logs: SessionLogSink,
+    private readonly options: ServiceOptions,
   ) {}
 
   /**
@@ -62,7 +100,10 @@ export class SessionServices {
     const vars = { sessionId, key };
     const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
     const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
-    const env = { ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key };
+    // Invariant 15 and defect 7: the caller's environment with the session's over it, through a
+    // 0600 file, never through an argv.
+    const env = launchEnvironment({ ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key });
+    let envFile: string | undefined;
     try {
       // Invariant 2: a launch that may have run before (restored snapshot), or whose session's
       // window may be there again (respawn; relaunch of an orphan whose window came back since
@@ -71,20 +112,23 @@ export class SessionServices {
       const owned = mayExist ? await this.tmux.findOwned(sessionId, { signal }) : [];
       this.owners.launchedOnce(sessionId);
       const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
-      if (pane && !(input.launch === 'respawn' && pane.dead)) return windowSeen(pane);
+      if (pane && !(input.launch === 'respawn' && pane.dead)) return this.withServer(windowSeen(pane), pane.serverPid);
       const pipe = await this.logs.pipeFor(key, sessionId);
-      const program = reportingMissing(command);
+      envFile = writeEnvFile(this.options.launchDir, env);
       const ref = pane
-        ? await this.tmux.respawnPane(pane.paneId, program, { cwd: spec.cwd, env, pipe }, { signal })
-        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command: program, cwd: spec.cwd, env, pipe }, { signal });
+        ? await this.tmux.respawnPane(pane.paneId, command, { cwd: spec.cwd, envFile, sessionId, pipe }, { signal })
+        : await this.tmux.launchWindow({ group: spec.group, name: key, sessionId, command, cwd: spec.cwd, envFile, pipe }, { signal });
       if (mayExist && !pane) {
         // The process that died may have left its tmux client running: its window can land just
         // after our look. It carries our id, so it is ours: keep the one the record will name.
         await this.tmux.killOwnedWindows(sessionId, { signal, keep: ref.windowId }).catch(() => undefined);
       }
-      return { ...ref, dead: false, exitStatus: null };
+      return this.withServer({ windowId: ref.windowId, paneId: ref.paneId, pid: ref.pid, dead: false, exitStatus: null }, ref.serverPid);
     } catch (err) {
+      if (envFile) removeEnvFile(envFile);
       if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');
+      // The socket of our live server is gone: no tmux was reached, so nothing can carry the id.
+      if (err instanceof TmuxError && err.kind === 'socket-gone') throw await this.rollBackWorkspace(input, toErrorData(err, 'TMUX_SOCKET_GONE'));
       // Never roll back work that is no longer ours: its windows are another process's now.
       if (!(await this.stillOurs(key, sessionId).catch(() => false))) throw toErrorData(err, 'TMUX_FAILED');
       // Rollback: no window may carry the id of a session that did not come up. A tmux that
@@ -100,14 +144,18 @@ export class SessionServices {
   }
 
   /**
-   * The `cleanupWindow` service, in reverse order of creation: every window carrying the
-   * session's tag is killed, then (its result durable first) the session's worktree is released as
-   * its disposal says. A worktree handed to a fresh restart of the key stays.
+   * The `cleanupWindow` service, in reverse order of creation: the session's programs are ended
+   * (HUP, TERM, KILL on each pane's process group, invariant 10), then its panes are killed, with
+   * their window when nothing of anyone else is in it; then (its result durable first) the
+   * session's worktree is released as its disposal says. A worktree handed to a fresh restart of
+   * the key stays.
    */
   async cleanup(input: CleanupInput, signal: AbortSignal): Promise<void> {
     await this.claimCleanup(input.sessionId);
     try {
       await this.saveScreens(input.key, input.sessionId, signal);
+      const owned = await this.tmux.findOwned(input.sessionId, { signal });
+      await Promise.all(owned.filter(running).map((pane) => endProgram(pane.pid!, this.options.endGraceMs, signal)));
       await this.tmux.killOwnedWindows(input.sessionId, { signal });
     } catch (err) {
       throw toErrorData(err, 'TMUX_FAILED');
@@ -181,6 +229,11 @@ export class SessionServices {
         },
       );
     });
+  }
+
+  /** A launch's answer with the identity of the server that holds it (invariant 9). */
+  private withServer(seen: LaunchOutput, serverPid: number | null): LaunchOutput {
+    return serverPid === null ? seen : { ...seen, server: this.tmux.serverIdentity(serverPid) };
   }
 
   /** The durable record (re-read when the file changed) is still our `spawning` of `sessionId`. */

@@ -19,6 +19,8 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     exitStatus: context.exitStatus,
     logFile,
     worktree: worktreeInfo(context),
+    lastOutput: context.exitStatus === null ? null : context.lastOutput ?? null,
+    serverPid: context.server?.pid ?? null,
   };
 }
 

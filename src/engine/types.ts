@@ -9,6 +9,8 @@ import type { Workspaces } from './workspaces.js';
 
 /** The tmux session that holds the windows unless told otherwise. */
 export const DEFAULT_GROUP = 'warden';
+/** How long `end` gives a program after SIGHUP, and again after SIGTERM. */
+export const DEFAULT_END_GRACE_MS = 3000;
 
 /** How `createEngine` opens an engine. Every field is optional. */
 export interface EngineOptions {
@@ -26,6 +28,11 @@ export interface EngineOptions {
   tmuxTimeoutMs?: number | undefined;
   /** The tmux binary (`tmux` on PATH by default). */
   tmuxBin?: string | undefined;
+  /**
+   * How long `end` waits for a program after SIGHUP, and again after SIGTERM, before the next
+   * signal (3000 ms); it reports only once the program is gone.
+   */
+  endGraceMs?: number | undefined;
   /** Reconcile once on open (default true). Work left by a dead process resumes at the first reconcile. */
   reconcileOnOpen?: boolean | undefined;
   /** @deprecated Ignored: a lock is taken over when its holder's process is gone, never by age. */
@@ -182,6 +189,8 @@ export interface Watched {
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;
+  /** Reads what other processes wrote (one `stat` when nothing changed); true when something did. */
+  syncFile(): Promise<boolean>;
   isClosed(): boolean;
   /** Log upkeep after a reconcile: where running sessions' logs stand, and retention now and then. */
   keepLogs(): Promise<void>;

@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   TMUX_FAILED: 1,
   /** The tmux binary is not installed or not on PATH. */
   TMUX_NOT_FOUND: 1,
+  /** The socket file of a tmux server that still runs was removed: `kill -USR1 PID` restores it. */
+  TMUX_SOCKET_GONE: 1,
   /** The state file does not parse or validate; it is left untouched. */
   STATE_INVALID: 1,
   /** Reading or writing the state file failed (permissions, disk full, lock). */

@@ -133,6 +133,20 @@ export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 export const LaunchKindSchema = z.enum(['create', 'respawn', 'relaunch']);
 export type LaunchKind = z.infer<typeof LaunchKindSchema>;
 
+/**
+ * Which tmux server holds a session's window (invariant 9): its pid, the start of that process
+ * (so a reused pid is not mistaken for it) and the socket file it was reached through. While that
+ * process lives, "no server" on that socket means the socket file was removed, not that the
+ * windows are gone.
+ */
+export const ServerIdentitySchema = z.object({
+  pid: z.number().int(),
+  bootId: z.string().nullable(),
+  startTicks: z.number().int().nullable(),
+  socket: z.string(),
+});
+export type ServerIdentity = z.infer<typeof ServerIdentitySchema>;
+
 /** The context of a session actor: everything persisted about one session besides its state. */
 export const SessionContextSchema = z.object({
   key: KeySchema,
@@ -143,6 +157,10 @@ export const SessionContextSchema = z.object({
   paneId: z.string().nullable(),
   pid: z.number().int().nullable(),
   exitStatus: z.number().int().nullable(),
+  /** The last lines the program printed, kept when its pane exited (absent in older files). */
+  lastOutput: z.string().nullable().optional(),
+  /** The tmux server holding the window (absent in older files). */
+  server: ServerIdentitySchema.nullable().optional(),
   createdAt: z.string().nullable(),
   error: ErrorDataSchema.nullable(),
   /** A fresh spawn waiting for the old session's cleanup (`ending → spawning`). */
@@ -257,6 +275,10 @@ export const SessionInfoSchema = z.object({
   logFile: z.string().nullable().default(null),
   /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */
   worktree: z.object({ path: z.string(), branch: z.string(), base: z.string(), created: z.boolean() }).nullable().default(null),
+  /** The last lines the program printed before its pane exited; null while it runs. */
+  lastOutput: z.string().nullable().default(null),
+  /** The pid of the tmux server holding the window, as last recorded. */
+  serverPid: z.number().nullable().default(null),
 });
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
 

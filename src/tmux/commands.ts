@@ -6,12 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ServerIdentity } from '../model/schema.js';
 import {
-  envArgs,
   literalArg,
   PANE_DIED_CHANNEL,
   PANE_DIED_HOOK,
   PANE_FORMAT,
+  PANE_TAG_NOBODY,
+  PANE_TAG_OPTION,
   parsePaneLine,
   parseWindowRef,
   shellQuote,
@@ -20,7 +22,9 @@ import {
   type PaneRecord,
   type WindowRef,
 } from './formats.js';
-import { pathExists, zombieExitStatus } from './host.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pathExists, processAlive, processEnded, processStartTime, zombieExitStatus } from './host.js';
+import { withEnvFile } from './launch-env.js';
 import {
   LocalTransport,
   socketArgs,
@@ -52,7 +56,8 @@ export interface CallOptions {
  * window is gone), or `unknown` (timeout, unexpected error): never a reason to orphan or clean.
  */
 export type ProbeResult =
-  | { kind: 'ok'; panes: PaneRecord[] }
+  /** `server`: the server that answered (null when it holds no pane). */
+  | { kind: 'ok'; panes: PaneRecord[]; server: ServerIdentity | null }
   | { kind: 'no-server' }
   | { kind: 'unknown'; error: TmuxError };
 
@@ -64,7 +69,8 @@ export interface LaunchWindowRequest {
   sessionId: string;
   command: string[];
   cwd?: string | null | undefined;
-  env?: Record<string, string> | undefined;
+  /** A file of the program's environment (see launch-env.ts): the values never enter an argv. */
+  envFile?: string | undefined;
   /** argv of a process tmux pipes the pane's output to from its first byte (`pipe-pane -o`). */
   pipe?: string[] | null | undefined;
 }
@@ -75,6 +81,14 @@ const SOCKET_GONE = /\((No such file or directory|Connection refused)\)\s*$/;
 const NO_SESSION = /can't find session|session not found|no current target/i;
 const NO_SESSIONS_LEFT = /^no current target$/im;
 const NO_WINDOW = /can't find window/i;
+const NO_PANE = /can't find pane/i;
+/** How long a tmux server that lost its socket may take to exit before it counts as running on (invariant 9). */
+const SERVER_EXIT_GRACE_MS = 500;
+
+/** The argv a pane runs: the program, behind the env file's wrapper when there is one. */
+function programArgv(command: readonly string[], envFile: string | undefined): string[] {
+  return envFile ? withEnvFile(envFile, command) : [...command];
+}
 
 /**
  * A missing socket is a real answer (no server: every window is gone); any other failure to
@@ -85,6 +99,23 @@ function socketMissing(stderr: string): boolean {
   const socket = CONNECT_FAILED.exec(stderr)?.[1];
   if (socket === undefined) return false;
   return SOCKET_GONE.test(stderr) || !pathExists(socket);
+}
+
+/**
+ * The panes of each session: a pane is a session's when it carries the session's pane tag. A
+ * pane reading `-` is someone else's in a window of ours; in a window made before panes were
+ * tagged (no `@warden_pane` at all), every pane goes by the window's tag, as it always did.
+ */
+export function panesBySession(panes: readonly PaneRecord[]): Map<string, PaneRecord[]> {
+  const bySession = new Map<string, PaneRecord[]>();
+  for (const pane of panes) {
+    const owner = pane.paneTag === PANE_TAG_NOBODY ? '' : pane.paneTag || pane.tag;
+    if (!owner) continue;
+    const list = bySession.get(owner) ?? [];
+    list.push(pane);
+    bySession.set(owner, list);
+  }
+  return bySession;
 }
 
 /** `pipe-pane`'s command, run by tmux through `sh -c`: the pipe's process replaces that shell. */
@@ -103,6 +134,8 @@ export class Tmux {
   readonly timeoutMs: number;
   /** Number of tmux processes started, for benchmarks and tests. */
   calls = 0;
+  /** The servers recorded as holding our windows (see `expectServers`). */
+  private recordedServers: () => Iterable<ServerIdentity> = () => [];
 
   constructor(options: TmuxOptions = {}) {
     this.transport = options.transport ?? new LocalTransport({ socket: options.socket, bin: options.bin });
@@ -132,8 +165,54 @@ export class Tmux {
     });
     if (result.exitCode === 0) return result.stdout;
     const stderr = result.stderr.trim();
-    if (NO_SERVER.test(stderr) || socketMissing(stderr)) throw new TmuxError('no-server', 'no tmux server running', stderr);
+    if (NO_SERVER.test(stderr) || socketMissing(stderr)) throw (await this.lostSocket(stderr)) ?? new TmuxError('no-server', 'no tmux server running', stderr);
     throw new TmuxError('failed', `tmux ${args[0] ?? ''} failed: ${stderr || `exit code ${result.exitCode}`}`, stderr);
+  }
+
+  /**
+   * Invariant 9: tells the commands which servers the records say hold our windows. "No server"
+   * on our socket while one of them still lives means the socket file was removed (a /tmp
+   * cleaner): that is no answer (`socket-gone`), never "every window is gone", and never a
+   * reason to start a second server.
+   */
+  expectServers(recorded: () => Iterable<ServerIdentity>): void {
+    this.recordedServers = recorded;
+  }
+
+  /** The socket file this server is reached through (`-S path`, `-L name`, or tmux's default). */
+  socketFile(): string {
+    const socket = this.socket;
+    if (socket && 'path' in socket) return socket.path;
+    const uid = process.getuid?.() ?? 0;
+    return join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`, socket?.name ?? 'default');
+  }
+
+  /** The identity of server `pid`, reached through our socket. */
+  serverIdentity(pid: number): ServerIdentity {
+    const start = processStartTime(pid);
+    return { pid, bootId: start?.bootId ?? null, startTicks: start?.startTicks ?? null, socket: this.socketFile() };
+  }
+
+  /**
+   * A recorded server of our socket that still runs while the socket does not answer, as an
+   * error. A server told to exit (`kill-server`, its last window closed) removes its socket a
+   * moment before its process is gone: it is given that moment before it counts as running.
+   */
+  private async lostSocket(stderr: string): Promise<TmuxError | null> {
+    const file = this.socketFile();
+    for (const server of this.recordedServers()) {
+      if (server.socket !== file) continue;
+      const start = server.bootId !== null && server.startTicks !== null ? { bootId: server.bootId, startTicks: server.startTicks } : null;
+      const running = () => processAlive(server.pid, start) && !processEnded(server.pid);
+      for (let waited = 0; running() && waited < SERVER_EXIT_GRACE_MS; waited += 10) await delay(10);
+      if (!running()) continue;
+      return new TmuxError(
+        'socket-gone',
+        `the socket of tmux server ${server.pid} is gone (${file}): 'kill -USR1 ${server.pid}' restores it`,
+        stderr,
+      );
+    }
+    return null;
   }
 
   async version(options: CallOptions = {}): Promise<string> {
@@ -152,24 +231,25 @@ export class Tmux {
         if (pane.dead && pane.exitStatus === null && pane.pid !== null) pane.exitStatus = zombieExitStatus(pane.pid);
         panes.push(pane);
       }
-      return { kind: 'ok', panes };
+      const serverPid = panes.find((p) => p.serverPid !== null)?.serverPid ?? null;
+      return { kind: 'ok', panes, server: serverPid === null ? null : this.serverIdentity(serverPid) };
     } catch (err) {
       if (err instanceof TmuxError && err.kind === 'no-server') return { kind: 'no-server' };
       // A server kept up (by an attached control client, or exit-empty off) with no session left
       // answers "no current target": a real answer, with no windows in it.
-      if (err instanceof TmuxError && NO_SESSIONS_LEFT.test(err.stderr)) return { kind: 'ok', panes: [] };
+      if (err instanceof TmuxError && NO_SESSIONS_LEFT.test(err.stderr)) return { kind: 'ok', panes: [], server: null };
       // No tmux at all is not a transient answer: showing the last known states would be a lie.
       if (err instanceof TmuxError && err.kind !== 'not-found') return { kind: 'unknown', error: err };
       throw err;
     }
   }
 
-  /** The panes of windows tagged with `sessionId` (usually one), or [] if none or no server. */
+  /** The panes of session `sessionId` (usually one; see `panesBySession`), or [] if none or no server. */
   async findOwned(sessionId: string, options: CallOptions = {}): Promise<PaneRecord[]> {
     const probe = await this.probeAll(options);
     if (probe.kind === 'unknown') throw probe.error;
     if (probe.kind === 'no-server') return [];
-    return probe.panes.filter((p) => p.tag === sessionId);
+    return panesBySession(probe.panes).get(sessionId) ?? [];
   }
 
   /**
@@ -184,12 +264,16 @@ export class Tmux {
       '-n', request.sessionId,
       '-P', '-F', WINDOW_REF_FORMAT,
       ...(request.cwd ? ['-c', literalArg(request.cwd)] : []),
-      ...envArgs(request.env),
-      '--', ...request.command.map(literalArg),
+      '--', ...programArgv(request.command, request.envFile).map(literalArg),
     ];
     const tagArgs = [
       ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on',
       ';', 'set-option', '-w', '-t', target, TAG_OPTION, request.sessionId,
+      ';', 'set-option', '-w', '-t', target, PANE_TAG_OPTION, PANE_TAG_NOBODY,
+      // The pane's own tag, exit behaviour and hook travel with it when it is moved or swapped.
+      ';', 'set-option', '-p', '-t', target, PANE_TAG_OPTION, request.sessionId,
+      ';', 'set-option', '-p', '-t', target, 'remain-on-exit', 'on',
+      ';', 'set-hook', '-p', '-t', target, 'pane-died', PANE_DIED_HOOK,
       ';', 'set-hook', '-w', '-t', target, 'pane-died', PANE_DIED_HOOK,
       // In the same command list as the window, so no output comes before the pipe.
       ...(request.pipe ? [';', 'pipe-pane', '-o', '-t', target, pipeCommand(request.pipe)] : []),
@@ -214,19 +298,19 @@ export class Tmux {
     }
   }
 
-  /** Restarts the program of a (dead) pane in place: same window, same tag. */
+  /** Restarts the program of a (dead) pane in place: same pane, same tags (the pane's given if it had none). */
   async respawnPane(
     paneId: string,
     command: string[],
-    opts: { cwd?: string | null | undefined; env?: Record<string, string> | undefined; pipe?: string[] | null | undefined } = {},
+    opts: { cwd?: string | null | undefined; envFile?: string | undefined; sessionId?: string | undefined; pipe?: string[] | null | undefined } = {},
     options: CallOptions = {},
   ): Promise<WindowRef> {
     const stdout = await this.run(
       [
         'respawn-pane', '-k', '-t', paneId,
         ...(opts.cwd ? ['-c', literalArg(opts.cwd)] : []),
-        ...envArgs(opts.env),
-        '--', ...command.map(literalArg),
+        '--', ...programArgv(command, opts.envFile).map(literalArg),
+        ...(opts.sessionId ? [';', 'set-option', '-p', '-t', paneId, PANE_TAG_OPTION, opts.sessionId] : []),
         // tmux keeps a pane's pipe across respawn-pane, and `-o` would close it: replace it.
         ...(opts.pipe ? [';', 'pipe-pane', '-t', paneId, pipeCommand(opts.pipe)] : []),
         ';', 'display-message', '-p', '-t', paneId, WINDOW_REF_FORMAT,
@@ -237,31 +321,50 @@ export class Tmux {
   }
 
   /**
-   * Kills every window whose tag equals `sessionId`, and only those: a window with the same name
-   * but another tag (or none) is never touched. Idempotent: no such window, or no server, is
-   * success. Returns the window ids killed. Window ids are never reused by a tmux server, so the
-   * window found is the window killed. `keep` spares one of them (the one a record names).
+   * Kills the panes of session `sessionId`, and only those (invariant 10): a pane's window goes
+   * with it only when no pane of anyone else is in it; otherwise only the pane is killed and the
+   * window, now the user's alone, loses our tag. A pane or window with the same name but another
+   * tag (or none) is never touched. Idempotent: no such pane, or no server, is success. Returns
+   * the window ids killed. `keep` spares the panes in one window (the one a record names).
    */
   async killOwnedWindows(sessionId: string, options: CallOptions & { keep?: string } = {}): Promise<string[]> {
     if (!sessionId) return [];
     const killed: string[] = [];
-    // tmux stops a command list at its first error: when one window closed between the look and
-    // the kill, the windows after it in the list survive. Look again until none is left.
+    // tmux stops a command list at its first error: when one pane closed between the look and
+    // the kill, the commands after it in the list did not run. Look again until none is left.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const owned = await this.findOwned(sessionId, options);
-      const windowIds = [...new Set(owned.map((p) => p.windowId))].filter((id) => id !== options.keep);
-      if (windowIds.length === 0) return killed;
-      const args = windowIds.flatMap((id, i) => [...(i ? [';'] : []), 'kill-window', '-t', id]);
+      const probe = await this.probeAll(options);
+      if (probe.kind === 'unknown') throw probe.error;
+      if (probe.kind === 'no-server') return killed;
+      const owned = (panesBySession(probe.panes).get(sessionId) ?? []).filter((p) => p.windowId !== options.keep);
+      const ownedWindows = new Set(owned.map((p) => p.windowId));
+      // A window of ours that holds only someone else's panes now (swapped in): no longer ours.
+      const strays = [
+        ...new Set(probe.panes.filter((p) => p.tag === sessionId && p.windowId !== options.keep && !ownedWindows.has(p.windowId)).map((p) => p.windowId)),
+      ];
+      if (owned.length === 0 && strays.length === 0) return killed;
+      const args: string[] = strays.flatMap((id) => [';', 'set-option', '-w', '-u', '-t', id, TAG_OPTION]);
+      const windows: string[] = [];
+      for (const windowId of ownedWindows) {
+        const others = probe.panes.filter((p) => p.windowId === windowId && !owned.includes(p));
+        if (others.length === 0) {
+          args.push(';', 'kill-window', '-t', windowId);
+          windows.push(windowId);
+          continue;
+        }
+        for (const pane of owned.filter((p) => p.windowId === windowId)) args.push(';', 'kill-pane', '-t', pane.paneId);
+        if (others.some((p) => p.tag === sessionId)) args.push(';', 'set-option', '-w', '-u', '-t', windowId, TAG_OPTION);
+      }
       try {
-        await this.run(args, options);
-        return [...killed, ...windowIds];
+        await this.run(args.slice(1), options);
+        return [...killed, ...windows];
       } catch (err) {
-        if (err instanceof TmuxError && err.kind === 'no-server') return [...killed, ...windowIds];
-        if (!(err instanceof TmuxError && NO_WINDOW.test(err.stderr))) throw err;
-        killed.push(...windowIds);
+        if (err instanceof TmuxError && err.kind === 'no-server') return [...killed, ...windows];
+        if (!(err instanceof TmuxError && (NO_WINDOW.test(err.stderr) || NO_PANE.test(err.stderr)))) throw err;
+        killed.push(...windows);
       }
     }
-    throw new TmuxError('failed', `windows tagged ${sessionId} kept reappearing: could not kill them all`);
+    throw new TmuxError('failed', `panes of session ${sessionId} kept reappearing: could not kill them all`);
   }
 
   /**
@@ -354,11 +457,8 @@ export class Tmux {
     } catch (err) {
       if (!(err instanceof TmuxError && err.kind === 'no-server')) throw err;
     }
-    const socket = this.socket;
-    if (!socket) return;
-    const uid = process.getuid?.() ?? 0;
-    const file = 'path' in socket ? socket.path : join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`, socket.name);
-    rmSync(file, { force: true });
+    if (!this.socket) return;
+    rmSync(this.socketFile(), { force: true });
   }
 }
 

@@ -134,7 +134,13 @@ export class TmuxEvents {
       void this.stopWaiter();
       if (!this.closed) this.emit({ type: 'detached' });
     });
-    if (!(await client.attached)) {
+    // A stopped server never answers the attach: give up after the commands' timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      client.attached,
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.tmux.timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (!answered) {
       await this.disconnect();
       return false;
     }

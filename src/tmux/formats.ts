@@ -6,6 +6,18 @@
 
 /** The tag every window the engine creates carries: ownership is decided by it alone. */
 export const TAG_OPTION = '@warden_id';
+/**
+ * The tag of the session's own pane (a pane option). A name of its own, not `@warden_id` again:
+ * a pane's `#{@warden_id}` falls back to its window's, so a user's pane in a tagged window (split,
+ * swapped in) would read as ours. The pane tag moves with the pane (`swap-pane`, `move-pane`).
+ */
+export const PANE_TAG_OPTION = '@warden_pane';
+/**
+ * The value of `@warden_pane` on the window itself: "this window tags its panes". A pane without
+ * a tag of its own reads its window's value, so a user's pane in our window reads this (nobody's),
+ * while a pane of a window made before pane tags reads nothing and goes by the window's tag.
+ */
+export const PANE_TAG_NOBODY = '-';
 
 /**
  * The `wait-for` channel our windows signal when their pane dies. tmux 3.3 has no control-mode
@@ -23,16 +35,25 @@ export interface PaneRecord {
   windowName: string;
   /** The `@warden_id` tag of the window; empty when the window is not ours. */
   tag: string;
+  /**
+   * The `@warden_pane` tag of the pane: the session it runs; `-` (PANE_TAG_NOBODY) for another
+   * pane in a window of ours; empty in a window made before panes were tagged.
+   */
+  paneTag: string;
   paneId: string;
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** The pid of the tmux server that answered. */
+  serverPid: number | null;
 }
 
 export interface WindowRef {
   windowId: string;
   paneId: string;
   pid: number | null;
+  /** The pid of the tmux server that holds the window. */
+  serverPid: number | null;
 }
 
 // Session names have control characters escaped by tmux, window names do not: the window name
@@ -47,10 +68,12 @@ const PANE_FIELDS = [
   '#{pane_dead}',
   '#{pane_dead_status}',
   '#{pane_dead_signal}',
+  `#{${PANE_TAG_OPTION}}`,
+  '#{pid}',
   '#{window_name}',
 ] as const;
 export const PANE_FORMAT = PANE_FIELDS.join(FIELD_SEP);
-export const WINDOW_REF_FORMAT = ['#{window_id}', '#{pane_id}', '#{pane_pid}'].join(FIELD_SEP);
+export const WINDOW_REF_FORMAT = ['#{window_id}', '#{pane_id}', '#{pane_pid}', '#{pid}'].join(FIELD_SEP);
 
 function parseIntOrNull(text: string | undefined): number | null {
   if (text === undefined || text === '') return null;
@@ -61,7 +84,7 @@ function parseIntOrNull(text: string | undefined): number | null {
 export function parsePaneLine(line: string): PaneRecord | null {
   const parts = line.split(FIELD_SEP);
   if (parts.length < PANE_FIELDS.length) return null;
-  const [sessionName, windowId, tag, paneId, pid, dead, status, signal] = parts;
+  const [sessionName, windowId, tag, paneId, pid, dead, status, signal, paneTag, serverPid] = parts;
   // A program killed by a signal has no exit status; report it as a shell would (128 + signal).
   // tmux marks a pane dead when its output closes, which can come before the process is reaped:
   // until then neither is known and `exitStatus` stays null.
@@ -72,18 +95,20 @@ export function parsePaneLine(line: string): PaneRecord | null {
     windowId: windowId ?? '',
     windowName: parts.slice(PANE_FIELDS.length - 1).join(FIELD_SEP),
     tag: tag ?? '',
+    paneTag: paneTag ?? '',
     paneId: paneId ?? '',
     pid: parseIntOrNull(pid),
     dead: dead === '1',
     exitStatus: dead === '1' ? exitStatus : null,
+    serverPid: parseIntOrNull(serverPid),
   };
 }
 
 /** The first line of `WINDOW_REF_FORMAT` output, or null when it does not name a window and pane. */
 export function parseWindowRef(stdout: string): WindowRef | null {
-  const [windowId, paneId, pid] = stdout.trim().split('\n')[0]!.split(FIELD_SEP);
+  const [windowId, paneId, pid, serverPid] = stdout.trim().split('\n')[0]!.split(FIELD_SEP);
   if (!windowId?.startsWith('@') || !paneId?.startsWith('%')) return null;
-  return { windowId, paneId, pid: parseIntOrNull(pid) };
+  return { windowId, paneId, pid: parseIntOrNull(pid), serverPid: parseIntOrNull(serverPid) };
 }
 
 /**

@@ -80,6 +80,23 @@ export function processAlive(pid: number, start?: ProcessStart | null): boolean 
 }
 
 /**
+ * The scheduler state of `pid` as /proc shows it (`R`, `S`, `T` stopped, `Z` zombie …), or null
+ * when it is gone or /proc cannot say.
+ */
+export function processState(pid: number): string | null {
+  return statFields(pid)?.[0] ?? null;
+}
+
+/** The argv of process `pid` as /proc shows it (readable by any local user), or null. */
+export function processArgv(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Whether process `pid` has ended: a zombie, or gone. Cheap (one /proc read, one signal 0), so
  * `watch` can ask it of every running pane often.
  */

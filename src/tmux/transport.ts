@@ -11,15 +11,18 @@ import { WardenError } from '../model/errors.js';
 /** `{ name }` is `tmux -L name`; `{ path }` is `tmux -S path`. */
 export type TmuxSocket = { name: string } | { path: string };
 
-/** Why a tmux call failed: not installed, too slow, cancelled, no server, or anything else. */
-export type TmuxErrorKind = 'not-found' | 'timeout' | 'aborted' | 'no-server' | 'failed';
+/**
+ * Why a tmux call failed: not installed, too slow, cancelled, no server, the socket removed
+ * while its server runs (invariant 9), or anything else.
+ */
+export type TmuxErrorKind = 'not-found' | 'timeout' | 'aborted' | 'no-server' | 'socket-gone' | 'failed';
 
 /** A failed tmux call (`TMUX_FAILED`, or `TMUX_NOT_FOUND` when the binary is missing). */
 export class TmuxError extends WardenError {
   override readonly name = 'TmuxError';
   readonly kind: TmuxErrorKind;
   constructor(kind: TmuxErrorKind, message: string, stderr = '') {
-    super(kind === 'not-found' ? 'TMUX_NOT_FOUND' : 'TMUX_FAILED', message, { stderr });
+    super(kind === 'not-found' ? 'TMUX_NOT_FOUND' : kind === 'socket-gone' ? 'TMUX_SOCKET_GONE' : 'TMUX_FAILED', message, { stderr });
     this.kind = kind;
   }
 }
@@ -97,26 +100,50 @@ export class LocalTransport implements TmuxTransport {
 
   async run(args: string[], options: RunOptions): Promise<RunResult> {
     const verb = args[0] ?? '';
+    // The timeout and the cancel signal are ours, not execa's: execa kills tmux on time but then
+    // waits for its stdout to close, and a stopped server holds a copy of the client's pipes
+    // (tmux passes them to the server), so that wait never ends. We kill the client, let go of
+    // its pipes and answer at once (invariant 8).
+    const subprocess = execa(this.bin, [...socketArgs(this.socket), ...args], {
+      env: childEnv(),
+      extendEnv: false,
+      cleanup: options.killOnExit ?? true,
+      ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+      stripFinalNewline: false,
+      encoding: 'utf8',
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const gaveUp = new Promise<never>((_, reject) => {
+      const giveUp = (error: TmuxError) => {
+        subprocess.kill('SIGKILL');
+        subprocess.stdout?.destroy();
+        subprocess.stderr?.destroy();
+        reject(error);
+      };
+      if (options.timeoutMs > 0) {
+        timer = setTimeout(() => giveUp(new TmuxError('timeout', `tmux ${verb} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+      }
+      onAbort = () => giveUp(new TmuxError('aborted', `tmux ${verb} was cancelled`));
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    // Whichever loses the race settles unheard.
+    subprocess.catch(() => undefined);
+    gaveUp.catch(() => undefined);
     try {
-      const result = await execa(this.bin, [...socketArgs(this.socket), ...args], {
-        env: childEnv(),
-        extendEnv: false,
-        timeout: options.timeoutMs,
-        cancelSignal: options.signal,
-        cleanup: options.killOnExit ?? true,
-        ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
-        stripFinalNewline: false,
-        encoding: 'utf8',
-      });
+      const result = await Promise.race([subprocess, gaveUp]);
       return { stdout: result.stdout, stderr: result.stderr, exitCode: 0 };
     } catch (err) {
+      if (err instanceof TmuxError) throw err;
       if (!(err instanceof ExecaError)) throw new TmuxError('failed', `tmux ${verb} failed: ${String(err)}`);
       const stderr = String(err.stderr ?? '');
       if (err.code === 'ENOENT') throw new TmuxError('not-found', `tmux not found (${this.bin}): install tmux >= 3.2`);
-      if (err.timedOut) throw new TmuxError('timeout', `tmux ${verb} timed out after ${options.timeoutMs} ms`, stderr.trim());
-      if (err.isCanceled) throw new TmuxError('aborted', `tmux ${verb} was cancelled`, stderr.trim());
       if (typeof err.exitCode === 'number') return { stdout: String(err.stdout ?? ''), stderr, exitCode: err.exitCode };
       throw new TmuxError('failed', `tmux ${verb} failed: ${stderr.trim() || err.shortMessage}`, stderr.trim());
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -132,11 +159,21 @@ export class LocalTransport implements TmuxTransport {
       // It exits by itself when our end of its stdin closes, so no exit hook (see RunOptions.killOnExit).
       cleanup: false,
     });
+    // Settles when the process is gone, not when its stdout closes: a stopped server holds the
+    // client's pipes open after the client died.
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+      child.catch(() => resolve());
+    });
     return {
       stdout: child.stdout,
       stdin: child.stdin,
-      kill: (signal) => void child.kill(signal),
-      exited: child.then(() => undefined),
+      kill: (signal) => {
+        child.kill(signal);
+        if (signal === 'SIGKILL') child.stdout.destroy();
+      },
+      exited,
     };
   }
 

@@ -105,7 +105,12 @@ export class Watcher implements WatchLoop {
         this.wake = done;
         stop.signal.addEventListener('abort', done, { once: true });
       });
-      if (!this.events.connected || running.length === 0) continue;
+      if (!this.events.connected) continue;
+      // Another process may have started or resumed a program since (defect 5): its pid is not
+      // among ours, and tmux 3.3a may never fire its pane-died hook. A file that changed (one
+      // stat) means look now, and watch the new pids from then on.
+      if (await this.engine.syncFile().catch(() => false)) return;
+      if (running.length === 0) continue;
       const batch = Math.min(running.length, PROCESS_CHECK_BATCH);
       const ended = Array.from({ length: batch }, (_, i) => running[(cursor + i) % running.length]!).some(processEnded);
       cursor = (cursor + batch) % running.length;
