@@ -178,7 +178,6 @@ export class Engine {
       tmux: this.core.tmux,
       group: this.group,
       reconcile: () => this.reconcile(),
-      sync: () => this.sync(),
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
       syncFile: async () => !this.core.isClosed && (await this.core.sync()) !== null,

@@ -184,8 +184,6 @@ export interface Watched {
   tmux: import('../tmux/commands.js').Tmux;
   group: string;
   reconcile(): Promise<ReconcileResult>;
-  /** Reads what other processes wrote to the state file (one stat when nothing changed). */
-  sync(): Promise<void>;
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;

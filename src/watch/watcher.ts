@@ -65,7 +65,7 @@ export class Watcher implements WatchLoop {
         const wait = events.connected ? safetyIntervalMs : intervalMs;
         // tmux reports a pane dead (and fires pane-died) before it has its exit status: look again soon.
         const until = Date.now() + (exitsPending > 0 ? Math.min(wait, EXIT_RECHECK_MS) : wait);
-        await this.idle(until, intervalMs);
+        await this.idle(until);
       }
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
@@ -77,23 +77,12 @@ export class Watcher implements WatchLoop {
    * Waits until `until` or a wake-up. tmux 3.3a sometimes marks a pane dead without reaping its
    * process or firing pane-died, so no notification comes: meanwhile, look at the running panes'
    * processes locally, a bounded batch per tick so the cost stays flat however many sessions.
-   * Every `syncMs`, read what other processes wrote: their last write often comes after the
-   * notification that woke us (a CLI spawn's window appears while its record says spawning, an
-   * end's window closes before its record is removed), and a session they started is one more
-   * process to look at.
    */
-  private async idle(until: number, syncMs: number): Promise<void> {
+  private async idle(until: number): Promise<void> {
     const stop = this.stop;
-    let running = this.runningPids();
-    let nextSync = Date.now() + syncMs;
+    const running = this.runningPids();
     let cursor = 0;
     while (!this.changed && !stop.signal.aborted && Date.now() < until) {
-      if (Date.now() >= nextSync) {
-        await this.engine.sync().catch(() => undefined);
-        nextSync = Date.now() + syncMs;
-        running = this.runningPids();
-        cursor = 0;
-      }
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
