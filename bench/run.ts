@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createEngine, type Engine, type TransitionEvent } from '../src/engine.js';
 import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
+import { benchActivity } from './activity.js';
 import { scaleChart, type ScalePoint } from './chart.js';
 import { benchLogs } from './logs.js';
 import {
@@ -55,6 +56,8 @@ const N = {
   detect: quick ? 20 : 100,
   detectPoll: quick ? 8 : 20,
   scale: quick ? [100, 1000, 10_000] : [100, 1000, 10_000, 50_000],
+  activity: quick ? 10 : 40,
+  activityCpuMs: quick ? 10_000 : 30_000,
 };
 
 interface Row {
@@ -446,6 +449,10 @@ async function main(): Promise<void> {
     if (wanted('rehydrate')) await benchRehydrate(env, template);
     if (wanted('cli')) await benchCli(env, template);
     if (wanted('detect')) await benchDetect(env);
+    if (wanted('activity')) {
+      step(`activity: prompt → waiting and output → busy, ${N.activity} samples; watcher CPU with 50 quiet and 50 busy agents`);
+      await benchActivity(env, { record, info: (line) => info.push(line), fmt }, N.activity, N.activityCpuMs);
+    }
     if (wanted('scale')) scale = await benchScale(env, template);
     if (wanted('logs')) {
       step('durable logs: spawn cost, 20 sessions streaming through their pipes, logs -n 100 of 10 MiB');
@@ -464,6 +471,11 @@ async function main(): Promise<void> {
     'cli_ls_vs_node_ratio',
     'watch_detect_ms_p50',
     'watch_detect_ms_p99',
+    'activity_waiting_ms_p50',
+    'activity_waiting_ms_p99',
+    'activity_busy_ms_p50',
+    'activity_watch_cpu_quiet_ms_per_min',
+    'activity_watch_cpu_busy_ms_per_min',
     'logs_spawn_ratio',
     'logs_pipe_20_sessions_mib_s',
     'logs_n100_10mib_ms',

@@ -82,6 +82,13 @@ async function main(): Promise<void> {
   const logged = await logLines(resumed.logFile!, 'resumed');
   say(`  its log kept the output from before the kill: "${logged.join('" then "')}"`);
 
+  // Activity: a shell is read by the built-in shell profile once quiet: its prompt means waiting.
+  await second.spawn('shell', { command: ['sh', '-c', 'echo working; sleep 1; printf "ready\\$ "; read line; sleep 600'], profile: 'shell' });
+  say(`spawned shell: ${second.get('shell')?.activity} (a session starts busy)`);
+  const waited = await second.wait('shell', ['waiting'], { timeoutMs: 15_000 });
+  const why = second.explainActivity('shell');
+  say(`  shell is ${waited.session?.activity}, decided by its ${why?.source} (${why?.profile} profile saw "${why?.matched}")`);
+
   await second.send('architect', '3');
   say('typed "3" + Enter into architect: its program exits with that status');
   await waitUntil(second, () => second.get('architect')?.exitStatus !== null);

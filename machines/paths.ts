@@ -6,6 +6,7 @@
  * persisted, rehydrated, drawn or hooked.
  */
 import { matchesState, type AnyStateMachine, type StateValue } from 'xstate';
+import type { Activity } from '../src/model/schema.js';
 import { sessionMachine } from './session.js';
 
 /** The part of a state node this module reads (xstate's `StateNode`, structurally). */
@@ -61,8 +62,10 @@ export function isStateValueOf(machine: AnyStateMachine, value: unknown): boolea
   const fits = (node: NodeShape, v: unknown): boolean => {
     if (node.type === 'atomic' || node.type === 'final') return v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
     if (typeof v === 'string') {
+      // A compound child named alone resolves to its initial state (a record written before the
+      // child had substates: `{ active: 'running' }` is `active.running.busy`).
       const child = node.states[v];
-      return node.type === 'compound' && child !== undefined && (child.type === 'atomic' || child.type === 'final');
+      return node.type === 'compound' && child !== undefined && child.type !== 'parallel' && child.type !== 'history';
     }
     if (!v || typeof v !== 'object') return false;
     const entries = Object.entries(v);
@@ -113,6 +116,22 @@ export const isRunning = inState('active.running');
 export const isExited = inState('active.exited');
 export const isOrphaned = inState('orphaned');
 export const isEnding = inState('ending');
+export const isBusy = inState('active.running.busy');
+export const isIdle = inState('active.running.idle');
+export const isWaiting = inState('active.running.waiting');
+
+/** The activity of a running session (`busy` / `idle` / `waiting`), or null in any other state. */
+export function activityIn(value: unknown): Activity | null {
+  if (isBusy(value)) return 'busy';
+  if (isIdle(value)) return 'idle';
+  if (isWaiting(value)) return 'waiting';
+  // A record written before activity existed (`{ active: 'running' }`): what it resolves to.
+  if (isRunning(value)) {
+    const resolved = sessionMachine.resolveState({ value: value as StateValue, context: {} as never }).value;
+    if (resolved !== value && stateString(resolved) !== stateString(value)) return activityIn(resolved);
+  }
+  return null;
+}
 
 /** A state running a service (spawning, ending): its record carries the owner that runs it. */
 export function runsService(value: unknown): boolean {
@@ -137,3 +156,16 @@ export function isAtRest(value: unknown): boolean {
 export function isKnownState(value: unknown): boolean {
   return isStateValueOf(sessionMachine, value);
 }
+
+/**
+ * The states `warden wait --until` can wait for, by name: an activity, or where a session's life
+ * stands. (`ended`, no session left, is the caller's: it has no state value.)
+ */
+export const WAIT_STATES: Readonly<Record<string, (value: unknown) => boolean>> = {
+  busy: isBusy,
+  idle: isIdle,
+  waiting: isWaiting,
+  running: isRunning,
+  exited: isExited,
+  orphaned: isOrphaned,
+};

@@ -3,7 +3,7 @@
  * the engine never decides from a state string what a window's absence means.
  */
 import type { SessionContext } from '../src/model/schema.js';
-import { isEnding, isExited, isOrphaned, isRunning } from './paths.js';
+import { activityIn, isEnding, isExited, isOrphaned, isRunning } from './paths.js';
 import type { SessionEvent, WindowSeen } from './session.js';
 
 /** A pane tmux shows dead whose exit status it does not know yet: a later probe brings it. */
@@ -58,4 +58,72 @@ export function windowSeen(pane: WindowSeen): WindowSeen {
     exitStatus: pane.exitStatus,
     ...(pane.server ? { server: pane.server } : {}),
   };
+}
+
+/** What a probe (or a control client) knows of a running session's output, and its profile's quiet period. */
+export interface ActivityView {
+  /** When the session's pane last printed anything (ms since the epoch); null: not known. */
+  lastOutputAt: number | null;
+  /** The moment the probe saw it (ms since the epoch). */
+  now: number;
+  /** The profile's quiet period: no output for this long is quiet. */
+  quietMs: number;
+}
+
+/** The probe says the session went quiet: the bottom of its screen decides what it is (`readScreen`). */
+export const READ_SCREEN = 'read-screen' as const;
+
+/**
+ * The activity event a probe sends a running session, `READ_SCREEN` when it went quiet while
+ * busy, or null. Output after the moment the activity was decided (`activity.outputAt`) means
+ * busy again, and ends a signal's hold; a signal is otherwise never overruled by quiet.
+ */
+export function activityEvent(
+  value: unknown,
+  context: Pick<SessionContext, 'activity'>,
+  view: ActivityView,
+): SessionEvent | typeof READ_SCREEN | null {
+  const activity = activityIn(value);
+  if (activity === null) return null;
+  const decided = context.activity ?? null;
+  const heardBefore = decided?.outputAt ?? null;
+  const newOutput = view.lastOutputAt !== null && heardBefore !== null && view.lastOutputAt > heardBefore;
+  const at = new Date(view.now).toISOString();
+  const signalled = decided?.source === 'signal';
+  if (activity !== 'busy' || signalled) {
+    return newOutput ? { type: 'OUTPUT', at, outputAt: view.lastOutputAt! } : null;
+  }
+  // Busy since `since`: quiet once neither that moment nor the last output is within the quiet period.
+  const since = decided?.since ? Date.parse(decided.since) : Number.NaN;
+  const lastSign = Math.max(view.lastOutputAt ?? 0, Number.isFinite(since) ? since : 0);
+  return view.now - lastSign >= view.quietMs ? READ_SCREEN : null;
+}
+
+/** The QUIET event of a screen reading (`busy`: a paused spinner, nothing to send). */
+export function quietEvent(
+  reading: { activity: 'busy' | 'idle' | 'waiting'; source: 'pattern' | 'silence'; matched: string | null },
+  view: Pick<ActivityView, 'lastOutputAt' | 'now'>,
+): SessionEvent | null {
+  if (reading.activity === 'busy') return null;
+  return {
+    type: 'QUIET',
+    activity: reading.activity,
+    source: reading.source,
+    at: new Date(view.now).toISOString(),
+    // Output up to now is accounted for: only output after this moment means busy again.
+    outputAt: Math.max(view.lastOutputAt ?? 0, view.now - 1),
+    matched: reading.matched,
+  };
+}
+
+/**
+ * Output within this long after a signal is the agent's own echo of it (a hook fires, then the
+ * prompt is drawn), not work: it does not end the signal's hold. A second, since tmux's
+ * `window_activity` says only which second the last output came in.
+ */
+export const SIGNAL_ECHO_MS = 1000;
+
+/** The SIGNAL event of `warden signal KEY activity`, heard at `now` (ms since the epoch). */
+export function signalEvent(activity: 'busy' | 'idle' | 'waiting', now: number): SessionEvent {
+  return { type: 'SIGNAL', activity, at: new Date(now).toISOString(), outputAt: now + SIGNAL_ECHO_MS };
 }

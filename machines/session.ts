@@ -7,6 +7,8 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 import type {
+  Activity,
+  ActivityContext,
   ErrorData,
   LaunchKind,
   LaunchSpec,
@@ -42,6 +44,8 @@ export interface LaunchOutput {
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** When the window was seen up (ISO): the running session's activity starts then. */
+  at?: string | undefined;
   /** The tmux server holding the window, when known. */
   server?: ServerIdentity | null | undefined;
 }
@@ -88,7 +92,23 @@ export type SessionEvent =
    * Probe: the session's pane is there (again), or somewhere else than recorded (moved, swapped,
    * respawned by hand, on a restarted server): the record follows it.
    */
-  | { type: 'WINDOW_FOUND'; window: WindowSeen }
+  | { type: 'WINDOW_FOUND'; window: WindowSeen; at?: string | undefined }
+  /** Activity: output after the activity was decided (`outputAt`: when, in ms since the epoch). */
+  | { type: 'OUTPUT'; at: string; outputAt: number }
+  /**
+   * Activity: no output for the profile's quiet period; the bottom of the screen matched a
+   * pattern (`source: 'pattern'`, the line in `matched`) or nothing did (`silence`).
+   */
+  | {
+      type: 'QUIET';
+      activity: 'idle' | 'waiting';
+      source: 'pattern' | 'silence';
+      at: string;
+      outputAt: number | null;
+      matched: string | null;
+    }
+  /** Activity: the agent's own hook says what it does (`warden signal`): beats patterns until output. */
+  | { type: 'SIGNAL'; activity: Activity; at: string; outputAt: number | null }
   /** Try a failed cleanup again (the engine sends it on reconcile). */
   | { type: 'RETRY' };
 
@@ -114,6 +134,27 @@ function errorData(error: unknown): ErrorData {
   return { code: 'TMUX_FAILED', message: String(error), stderr: '' };
 }
 
+/** When the event that brought the session to `active.running` saw it running, when it says. */
+function startedAt(event: { type: string; output?: unknown; at?: unknown }): string | null {
+  if (typeof event.at === 'string') return event.at;
+  const output = event.output as { at?: unknown } | undefined;
+  return typeof output?.at === 'string' ? output.at : null;
+}
+
+/** The activity context an activity event decides. */
+function activityOf(event: SessionEvent): ActivityContext | undefined {
+  switch (event.type) {
+    case 'OUTPUT':
+      return { since: event.at, source: 'silence', outputAt: event.outputAt, matched: null };
+    case 'QUIET':
+      return { since: event.at, source: event.source, outputAt: event.outputAt, matched: event.matched };
+    case 'SIGNAL':
+      return { since: event.at, source: 'signal', outputAt: event.outputAt, matched: `warden signal ${event.activity}` };
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The session statechart. Its services are placeholders that throw: run it with
  * `sessionMachine.provide({ actors: { launchWindow, cleanupWindow } })`.
@@ -135,6 +176,13 @@ export const sessionMachine = setup({
     hasNextSpawn: ({ context }) => context.next !== null,
     launchedPaneDead: (_, launched: LaunchOutput) => launched.dead,
     foundPaneDead: ({ event }) => event.type === 'WINDOW_FOUND' && event.window.dead,
+    /** The current activity came from a signal: quiet and patterns do not overrule it. */
+    signalled: ({ context }) => context.activity?.source === 'signal',
+    quietWaiting: ({ context, event }) =>
+      event.type === 'QUIET' && event.activity === 'waiting' && context.activity?.source !== 'signal',
+    quietIdle: ({ context, event }) => event.type === 'QUIET' && event.activity === 'idle' && context.activity?.source !== 'signal',
+    signalBusy: ({ event }) => event.type === 'SIGNAL' && event.activity === 'busy',
+    signalIdle: ({ event }) => event.type === 'SIGNAL' && event.activity === 'idle',
   },
   actions: {
     startSession: assign(({ event }) => {
@@ -218,6 +266,11 @@ export const sessionMachine = setup({
       event.type === 'PANE_EXITED' ? { exitStatus: event.exitStatus, lastOutput: event.lastOutput ?? null } : {},
     ),
     forgetWindow: assign({ windowId: null, paneId: null, pid: null }),
+    /** A session that starts (or is found) running is busy until it goes quiet: `silence` decides. */
+    startActivity: assign(({ event, context }) => ({
+      activity: { since: startedAt(event) ?? context.createdAt ?? '', source: 'silence' as const, outputAt: null, matched: null },
+    })),
+    decideActivity: assign(({ event }) => ({ activity: activityOf(event) })),
     recordError: assign((_, failure: { error: unknown }) => ({ error: errorData(failure.error) })),
     clearError: assign({ error: null }),
     /** The caller attaches to the running session (the CLI prints how); the session is untouched. */
@@ -238,6 +291,7 @@ export const sessionMachine = setup({
     createdAt: null,
     error: null,
     next: null,
+    activity: null,
     workspace: null,
   }),
   initial: 'normal',
@@ -289,12 +343,39 @@ export const sessionMachine = setup({
         SPAWN: { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
       },
       states: {
+        // Activity (DESIGN: Activity): busy until quiet; the screen or the agent's own signal
+        // tells waiting from idle. A resumed or adopted session starts busy.
         running: {
+          initial: 'busy',
+          entry: 'startActivity',
           on: {
             PANE_EXITED: { target: 'exited', actions: 'recordExit' },
             // SPAWN resume on a running session is an attach: nothing changes. The named action
             // makes the machine say it takes the event (`snapshot.can`), which a bare guard does not.
             SPAWN: { guard: 'modeResume', actions: 'attach' },
+            SIGNAL: [
+              { guard: 'signalBusy', target: '.busy', actions: 'decideActivity' },
+              { guard: 'signalIdle', target: '.idle', actions: 'decideActivity' },
+              { target: '.waiting', actions: 'decideActivity' },
+            ],
+          },
+          states: {
+            busy: {
+              on: {
+                QUIET: [
+                  { guard: 'quietWaiting', target: 'waiting', actions: 'decideActivity' },
+                  { guard: 'quietIdle', target: 'idle', actions: 'decideActivity' },
+                ],
+                // Output after a busy signal: silence and the screen decide again from here on.
+                OUTPUT: { guard: 'signalled', actions: 'decideActivity' },
+              },
+            },
+            idle: {
+              on: { OUTPUT: { target: 'busy', actions: 'decideActivity' } },
+            },
+            waiting: {
+              on: { OUTPUT: { target: 'busy', actions: 'decideActivity' } },
+            },
           },
         },
         exited: {

@@ -43,7 +43,7 @@ export const PUBLISHED: Record<string, Published> = {
   config: {
     schema: HooksConfigSchema,
     title: 'tmux-warden config file',
-    description: 'warden.config.json: shell commands run when sessions change state.',
+    description: 'warden.config.json: shell commands run when sessions change state, and activity profiles.',
     io: 'input',
   },
 };

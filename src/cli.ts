@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { WardenError } from './model/errors.js';
+import { registerSignal, registerWait } from './cli/activity-verbs.js';
 import { registerCompletion } from './cli/completion.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerGc, registerHistory, registerLs } from './cli/list-verbs.js';
@@ -29,6 +30,8 @@ const VERBS: RegisterVerb[] = [
   registerEnd,
   registerAttach,
   registerSend,
+  registerSignal,
+  registerWait,
   registerLogs,
   registerGc,
   registerWatch,

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { InvalidInputError, StateFileError } from './model/errors.js';
 import type { TransitionEvent, TransitionListener } from './engine.js';
 import { SESSION_STATE_PATHS } from '../machines/paths.js';
+import { ProfileSchema, ProfilesSchema } from './activity/profiles.js';
 import { assertTrustedConfig } from './store/trust.js';
 
 /** The name of the config file the CLI looks for beside the state file. */
@@ -56,6 +57,8 @@ export const HooksConfigSchema = z.strictObject({
   hooks: z
     .partialRecord(z.enum(HOOK_STATES), z.union([HookCommandSchema, z.array(HookCommandSchema)], { error: COMMAND_SHAPE }))
     .default({}),
+  /** Activity profiles beside the built-in ones (docs/activity.md); one named like a built-in replaces it. */
+  profiles: ProfilesSchema.default({}),
 });
 /** A validated config file, defaults applied. */
 export type HooksConfig = z.infer<typeof HooksConfigSchema>;
@@ -67,9 +70,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
     const field = where ? `${where}.${issue.keys[0]}` : issue.keys[0];
-    return where === 'hooks'
-      ? `${field}: unknown state ${keys}: use one of ${HOOK_STATES.join(', ')}`
-      : `${field}: unknown field ${keys}: the fields are ${where ? 'run, timeoutMs' : 'hookTimeoutMs, hooks'}`;
+    if (where === 'hooks') return `${field}: unknown state ${keys}: use one of ${HOOK_STATES.join(', ')}`;
+    const fields = where.startsWith('profiles.') ? Object.keys(ProfileSchema.shape).join(', ') : where ? 'run, timeoutMs' : 'hookTimeoutMs, hooks, profiles';
+    return `${field}: unknown field ${keys}: the fields are ${fields}`;
   }
   return `${where || 'the document'}: ${issue.message}`;
 }

@@ -27,6 +27,11 @@ export {
   type ReconcileResult,
   type GcResult,
   type SnapshotProblem,
+  type SendOptions,
+  type SendResult,
+  type WaitResult,
+  type ActivityExplanation,
+  WAIT_UNTIL,
   type EndOptions,
   WorktreeKeptError,
   strayWorktrees,
@@ -37,6 +42,21 @@ export {
   type StrayWorktree,
 } from './engine.js';
 export { GitWorkspaces, DEFAULT_WORKTREE_DIR, type GitWorkspacesOptions } from './workspace/worktrees.js';
+
+// Activity profiles: how a quiet agent's screen is read (docs/activity.md).
+export {
+  ProfileSchema,
+  ProfilesSchema,
+  ProfileBook,
+  BUILTIN_PROFILES,
+  readScreen,
+  programsOf,
+  type Profile,
+  type ProfileInput,
+  type Profiles,
+  type ProfilesInput,
+  type ScreenReading,
+} from './activity/profiles.js';
 
 // Errors: branch on `code`; `exitCode` is what the CLI exits with.
 export {
@@ -51,7 +71,7 @@ export {
 } from './model/errors.js';
 export { TmuxError, TAG_OPTION, type TmuxErrorKind, type TmuxSocket, type Tmux } from './tmux.js';
 
-export { SESSION_STATE_PATHS, stateString, topState, type SessionStatePath } from '../machines/paths.js';
+export { SESSION_STATE_PATHS, stateString, topState, activityIn, type SessionStatePath } from '../machines/paths.js';
 // The session statechart, free of I/O: `.provide()` other services to run it on another runtime.
 export {
   sessionMachine,
@@ -78,6 +98,14 @@ export {
   RecordOwnerSchema,
   ErrorDataSchema,
   SessionInfoSchema,
+  ActivitySchema,
+  ActivitySourceSchema,
+  ActivityContextSchema,
+  ACTIVITIES,
+  ACTIVITY_SOURCES,
+  type Activity,
+  type ActivitySource,
+  type ActivityContext,
   StateValueSchema,
   KeySchema,
   GroupSchema,

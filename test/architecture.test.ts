@@ -13,6 +13,8 @@ const root = path.resolve(import.meta.dirname, '..');
 function layerOf(file: string): { rank: number; name: string } | null {
   const f = file.replaceAll(path.sep, '/');
   if (f.startsWith('src/model/')) return { rank: 0, name: 'model' };
+  // Activity profiles: pure data and matching over model, for the engine's reconcile and the config.
+  if (f.startsWith('src/activity/')) return { rank: 0.5, name: 'activity' };
   if (f.startsWith('machines/')) return { rank: 1, name: 'machines' };
   if (f.startsWith('src/tmux/') || ['src/tmux.ts', 'src/control.ts', 'src/proc.ts'].includes(f)) return { rank: 2, name: 'tmux' };
   if (f.startsWith('src/store/') || f === 'src/store.ts') return { rank: 2, name: 'store' };

@@ -34,7 +34,7 @@ async function killWindow(windowId: string | null): Promise<void> {
 }
 
 describe.concurrent('ls (after one reconcile)', () => {
-  it('prints a table for people: key, state, age, window, pid, exit status, command; plain when piped', async () => {
+  it('prints a table for people: key, state, activity and its age, age, window, pid, exit status, command; plain when piped', async () => {
     const w = warden(server);
     const a = session(await w.run(['spawn', 'one', '--json', ...LONG]));
     const b = session(await w.run(['spawn', 'two', '--json', '--', 'sh', '-c', 'exit 3']));
@@ -42,11 +42,11 @@ describe.concurrent('ls (after one reconcile)', () => {
     let table = '';
     for (let i = 0; i < 200 && !/exited/.test(table); i++) table = (await w.run(['ls'])).stdout;
     const lines = table.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^KEY\s+STATE\s+AGE\s+WINDOW\s+PID\s+EXIT\s+COMMAND$/);
+    expect(lines[0]).toMatch(/^KEY\s+STATE\s+ACTIVITY\s+AGE\s+WINDOW\s+PID\s+EXIT\s+COMMAND$/);
     expect(lines.slice(1)).toEqual([
-      expect.stringMatching(new RegExp(`^one\\s+running\\s+\\d+s\\s+${a.windowId}\\s+${a.pid}\\s+-\\s+sleep 600$`)),
-      expect.stringMatching(/^three\s+orphaned\s+\d+s\s+-\s+-\s+-\s+sleep 600$/),
-      expect.stringMatching(new RegExp(`^two\\s+exited\\s+\\d+s\\s+${b.windowId}\\s+\\d+\\s+3\\s+sh -c 'exit 3'$`)),
+      expect.stringMatching(new RegExp(`^one\\s+running\\s+(busy|idle) \\d+s\\s+\\d+s\\s+${a.windowId}\\s+${a.pid}\\s+-\\s+sleep 600$`)),
+      expect.stringMatching(/^three\s+orphaned\s+-\s+\d+s\s+-\s+-\s+-\s+sleep 600$/),
+      expect.stringMatching(new RegExp(`^two\\s+exited\\s+-\\s+\\d+s\\s+${b.windowId}\\s+\\d+\\s+3\\s+sh -c 'exit 3'$`)),
     ]);
     expect(table).not.toContain('\x1b');
   });
@@ -101,7 +101,7 @@ describe.concurrent('status KEY', () => {
     expect(human.stdout).toMatch(/^state\s+running$/m);
     expect(human.stdout).toContain(s.sessionId!);
     expect(human.stdout).toMatch(/^labels\s+ticket=T-7$/m);
-    expect(session(await w.run(['status', 'stat', '--json']))).toEqual(s);
+    expect(session(await w.run(['status', 'stat', '--json']))).toEqual({ ...s, activity: expect.any(String), activitySince: expect.any(String), updatedAt: expect.any(String) });
     await killWindow(s.windowId);
     expect(session(await w.run(['status', 'stat', '--json'])).state).toBe('orphaned');
   });

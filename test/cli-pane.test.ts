@@ -113,10 +113,10 @@ describe.concurrent('watch', () => {
     await waitFor(() => watch.err().includes('watching'), 'watch to start');
     await tmux.run(['kill-window', '-t', s.windowId!]);
     const line = await waitFor(
-      () => watch.out().split('\n').find((l) => /watched\s+active\.running → orphaned\s+\(WINDOW_GONE\)/.test(l)),
+      () => watch.out().split('\n').find((l) => /watched\s+active\.running\.\w+ → orphaned\s+\(WINDOW_GONE\)/.test(l)),
       'the transition line',
     );
-    expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}watched {2}active\.running → orphaned {2}\(WINDOW_GONE\)$/);
+    expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}watched {2}active\.running\.(busy|idle) → orphaned {2}\(WINDOW_GONE\)$/);
     // Persist before report: the state file already says so.
     const state = readState(w.stateFile);
     expect(state.sessions.watched?.snapshot.value).toBe('orphaned');
@@ -148,7 +148,7 @@ describe.concurrent('watch', () => {
     expect(exited).toMatchObject({
       key: 'brief',
       sessionId: s.sessionId,
-      from: 'active.running',
+      from: expect.stringMatching(/^active\.running\.(busy|idle)$/),
       event: 'PANE_EXITED',
       origin: 'here',
       session: { key: 'brief', state: 'active', exitStatus: 7, sessionId: s.sessionId },
@@ -159,7 +159,7 @@ describe.concurrent('watch', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => TransitionSchema.parse(JSON.parse(l)))
-      .find((t) => t.key === 'brief' && t.to === 'active.running');
+      .find((t) => t.key === 'brief' && t.to === 'active.running.busy');
     expect(spawned).toMatchObject({ event: 'state-file', origin: 'elsewhere' });
     watch.child.kill('SIGINT');
     expect((await watch.child).exitCode).toBe(0);

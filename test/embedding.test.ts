@@ -38,15 +38,16 @@ describe('docs/embedding.md shows the examples as they are', () => {
 
 describe('the examples of docs/embedding.md run', () => {
   it('quickstart: spawn, conflict, send, capture, reconcile, end', async () => {
-    const lines = await runExample('quickstart');
+    // Activity changes (a quiet pane going idle on a slow machine) are not what this example shows.
+    const lines = (await runExample('quickstart')).filter((line) => !/\((QUIET|OUTPUT)\)$/.test(line));
     expect(lines).toEqual([
       'quickstart: normal → spawning (SPAWN)',
-      'quickstart: spawning → active.running (xstate.done.actor.launch)',
+      'quickstart: spawning → active.running.busy (xstate.done.actor.launch)',
       expect.stringMatching(/^quickstart is active in window @\d+, session [0-9a-f-]{36}$/),
       'refused (CONFLICT, exit code 3): quickstart is active: use --mode resume to attach or --mode fresh to restart',
       'screen: hello from quickstart | ping | got ping',
       'probe ok: quickstart=active',
-      'quickstart: active.running → ending (END)',
+      expect.stringMatching(/^quickstart: active\.running\.(busy|idle) → ending \(END\)$/),
       'quickstart: ending → normal (xstate.done.actor.cleanup)',
       'ended: normal, history: ended',
     ]);
@@ -54,8 +55,9 @@ describe('the examples of docs/embedding.md run', () => {
 
   it('hooks: the watch sees the window go, the orphaned hook runs and its failure is reported', async () => {
     const lines = await runExample('hooks');
-    expect(lines).toContain('agent: active.running → orphaned (WINDOW_GONE)');
-    expect(lines).toContain('hook: hook orphaned for agent (active.running → orphaned) exited 1: agent lost its window (active.running → orphaned)');
+    const from = lines.find((line) => line.startsWith('agent: active.running.') && line.endsWith('→ orphaned (WINDOW_GONE)'))?.split(' ')[1];
+    expect(from).toMatch(/^active\.running\.(busy|idle)$/);
+    expect(lines).toContain(`hook: hook orphaned for agent (${from} → orphaned) exited 1: agent lost its window (${from} → orphaned)`);
     expect(lines.at(-1)).toBe('agent: ending → normal (xstate.done.actor.cleanup)');
   });
 
@@ -64,7 +66,7 @@ describe('the examples of docs/embedding.md run', () => {
     expect(stdout.trimEnd().split('\n')).toEqual([
       'architect: normal',
       'architect: spawning',
-      'architect: active.running',
+      'architect: active.running.busy',
       'windows: @mem0',
       'architect: orphaned',
       'architect: ending',

@@ -145,7 +145,7 @@ describe('transitions made by another process', () => {
     await cli.end('remote');
     await watcher.sync();
     await cli.close();
-    expect(heard).toEqual(['remote normal→active.running state-file elsewhere', 'remote active.running→normal state-file elsewhere']);
+    expect(heard).toEqual(['remote normal→active.running.busy state-file elsewhere', 'remote active.running.busy→normal state-file elsewhere']);
     await watcher.close();
   });
 });

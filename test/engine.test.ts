@@ -42,7 +42,7 @@ describe('normal → spawning → active.running (SPAWN normal)', () => {
     expect(pane).toMatchObject({ windowName: 'api-fix', tag: info.sessionId, sessionName: 'warden', dead: false });
     expect(pane!.pid).toBe(info.pid);
     const record = readState(engine.stateFile).sessions['api-fix']!;
-    expect(record.snapshot.value).toEqual({ active: 'running' });
+    expect(record.snapshot.value).toEqual({ active: { running: 'busy' } });
     expect(record.snapshot.context.spec?.labels).toEqual({ ticket: 'T-1' });
   });
 
@@ -86,7 +86,7 @@ describe('active → orphaned (probe: window gone)', () => {
     await tmux.run(['kill-window', '-t', info.windowId!]);
     const result = await engine.reconcile();
     expect(result.transitions.map((t) => [t.key, t.from, t.to, t.event])).toEqual([
-      ['victim', 'active.running', 'orphaned', 'WINDOW_GONE'],
+      ['victim', 'active.running.busy', 'orphaned', 'WINDOW_GONE'],
     ]);
     expect(engine.get('victim')).toMatchObject({ state: 'orphaned', sessionId: info.sessionId, windowId: null });
     expect(readState(engine.stateFile).sessions.victim!.snapshot.value).toBe('orphaned');
@@ -141,7 +141,7 @@ describe('active SPAWN fresh (ending → spawning)', () => {
     expect(second.sessionId).not.toBe(first.sessionId);
     expect(await ownedWindows(tmux, first.sessionId!)).toEqual([]);
     expect(await ownedWindows(tmux, second.sessionId!)).toEqual([second.windowId]);
-    expect(events.map((e) => `${e.from}→${e.to}`)).toEqual(['active.running→ending', 'ending→spawning', 'spawning→active.running']);
+    expect(events.map((e) => `${e.from}→${e.to}`)).toEqual(['active.running.busy→ending', 'ending→spawning', 'spawning→active.running.busy']);
     const history = await engine.history('redo');
     expect(history).toMatchObject([{ sessionId: first.sessionId, reason: 'replaced' }]);
   });
@@ -173,7 +173,7 @@ describe('orphaned → active (probe: tagged window back, adopt)', () => {
     expect(engine.get('lazarus')?.state).toBe('orphaned');
     const back = await tmux.launchWindow({ group: 'elsewhere', name: 'restored', sessionId: info.sessionId!, command: LONG_RUNNING });
     const result = await engine.reconcile();
-    expect(result.transitions.map((t) => [t.from, t.to])).toEqual([['orphaned', 'active.running']]);
+    expect(result.transitions.map((t) => [t.from, t.to])).toEqual([['orphaned', 'active.running.busy']]);
     expect(engine.get('lazarus')).toMatchObject({ state: 'active', windowId: back.windowId, paneId: back.paneId });
   });
 });
@@ -320,7 +320,7 @@ describe('invariant 3: three-valued probes', () => {
     expect(result.probe).toBe('unknown');
     expect(result.transitions).toEqual([]);
     expect(hung.get('patient')?.state).toBe('active');
-    expect(readState(stateFile).sessions.patient!.snapshot.value).toEqual({ active: 'running' });
+    expect(readState(stateFile).sessions.patient!.snapshot.value).toEqual({ active: { running: 'busy' } });
     expect(await ownedWindows(tmux, info.sessionId!)).toEqual([info.windowId]);
     await hung.close();
   });
@@ -403,7 +403,7 @@ describe('invariant 5: persist before report', () => {
     await engine.end('told');
     expect(fileSaw).toEqual([
       'spawning:"spawning"',
-      'active.running:{"active":"running"}',
+      'active.running.busy:{"active":{"running":"busy"}}',
       'orphaned:"orphaned"',
       'ending:"ending"',
       'normal:removed',

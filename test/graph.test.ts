@@ -77,7 +77,7 @@ describe('graph derived from the machine (xstate/graph)', () => {
     const dot = toDot();
     expect(dot).toMatch(/^digraph "warden-session" \{/);
     expect(dot).toContain('subgraph "cluster_active" {');
-    expect(dot).toContain('"active.running" -> "orphaned" [label="WINDOW_GONE / forgetWindow", ltail="cluster_active"]');
+    expect(dot).toContain('"active.running.busy" -> "orphaned" [label="WINDOW_GONE / forgetWindow", ltail="cluster_active"]');
     expect(dot.match(/ -> /g)?.length).toBe(definedTransitions(sessionMachine) + 1);
     expect(dot.split('{').length).toBe(dot.split('}').length);
   });

@@ -68,7 +68,7 @@ describe('the config file is validated with one line naming the file and the fie
 
   it('treats a missing default file as no hooks, and applies the default timeout', async () => {
     expect(await loadHooksConfig(file())).toBeNull();
-    expect(parseHooksConfig({ hooks: { orphaned: 'true' } })).toEqual({ hookTimeoutMs: 10_000, hooks: { orphaned: 'true' } });
+    expect(parseHooksConfig({ hooks: { orphaned: 'true' } })).toEqual({ hookTimeoutMs: 10_000, hooks: { orphaned: 'true' }, profiles: {} });
   });
 });
 
@@ -105,7 +105,7 @@ describe('hooks run on real transitions, with the session on stdin and WARDEN_* 
     const env = readFileSync(`${out}.env`, 'utf8');
     expect(env).toContain('WARDEN_KEY=lost\n');
     expect(env).toContain(`WARDEN_SESSION_ID=${info.sessionId}\n`);
-    expect(env).toContain('WARDEN_FROM=active.running\n');
+    expect(env).toMatch(/^WARDEN_FROM=active\.running\.(busy|idle)$/m);
     expect(env).toContain('WARDEN_TO=orphaned\n');
     expect(env).toContain('WARDEN_EVENT=WINDOW_GONE\n');
     expect(env).toContain('WARDEN_EXIT_STATUS=\n');
@@ -161,7 +161,7 @@ describe('a failing or hanging hook is reported and never blocks the transition'
       ['ending[1]', false, null, true],
       ['ending[2]', true, 0, false],
     ]);
-    expect(results[0]!.message).toBe('hook ending[0] for doomed (active.running → ending) exited 3: cannot notify');
+    expect(results[0]!.message).toMatch(/^hook ending\[0\] for doomed \(active\.running\.(busy|idle) → ending\) exited 3: cannot notify$/);
     expect(results[1]!.message).toContain('timed out after 300 ms and was killed');
     expect(readFileSync(after, 'utf8')).toBe('ran\n');
     const background = Number(readFileSync(pidFile, 'utf8'));
@@ -179,9 +179,9 @@ describe('warden reads warden.config.json beside the state file', () => {
     try {
       await run(process.execPath, [CLI, 'spawn', 'cli-hooked', '--', ...LONG_RUNNING], { env: env(stateFile) });
       // Relative paths in a hook are relative to the config's directory.
-      expect(readFileSync(join(server.dir, 'spawned.txt'), 'utf8')).toBe('cli-hooked:active.running\n');
+      expect(readFileSync(join(server.dir, 'spawned.txt'), 'utf8')).toBe('cli-hooked:active.running.busy\n');
       const ended = await run(process.execPath, [CLI, 'end', 'cli-hooked'], { env: env(stateFile) });
-      expect(ended.stderr).toBe('warden: hook ending for cli-hooked (active.running → ending) exited 9\n');
+      expect(ended.stderr).toMatch(/^warden: hook ending for cli-hooked \(active\.running\.(busy|idle) → ending\) exited 9\n$/);
       expect(ended.stdout).toContain('cli-hooked: ended');
     } finally {
       writeFileSync(config, '{}');
@@ -197,7 +197,7 @@ describe('warden reads warden.config.json beside the state file', () => {
     }).catch((e: { code: number; stderr: string }) => e);
     expect(error).toMatchObject({ code: 2 });
     expect((error as { stderr: string }).stderr).toBe(
-      `warden: config ${config}: hooks.orphand: unknown state "orphand": use one of normal, spawning, active, active.running, active.exited, orphaned, ending, *\n`,
+      `warden: config ${config}: hooks.orphand: unknown state "orphand": use one of normal, spawning, active, active.running, active.running.busy, active.running.idle, active.running.waiting, active.exited, orphaned, ending, *\n`,
     );
     expect(existsSync(stateFile)).toBe(false);
   });

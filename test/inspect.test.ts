@@ -132,9 +132,9 @@ describe('inspector server', () => {
       await engine.spawn('relayed', { command: LONG_RUNNING, env: { API_TOKEN: 'hunter2' } });
       const states = await waitFor(() => {
         const values = snapshotsOf(client.events, 'relayed').map((s) => JSON.stringify(s.value));
-        return values.includes('{"active":"running"}') ? values : null;
+        return values.includes('{"active":{"running":"busy"}}') ? values : null;
       }, 'the active snapshot at the WebSocket client');
-      expect(states).toEqual(expect.arrayContaining(['"normal"', '"spawning"', '{"active":"running"}']));
+      expect(states).toEqual(expect.arrayContaining(['"normal"', '"spawning"', '{"active":{"running":"busy"}}']));
       const actor = client.events.find((e) => e.type === '@xstate.actor' && e.name === 'warden-session');
       expect(JSON.parse((actor as { definition: string }).definition)).toMatchObject({ id: 'warden-session', initial: 'normal' });
       expect(JSON.stringify(client.events)).not.toContain('hunter2');
@@ -200,7 +200,7 @@ describe('warden inspect', () => {
     });
     expect(spawned.exitCode).toBe(0);
     const states = () => snapshotsOf(client.events, 'watched').map((s) => JSON.stringify(s.value));
-    await waitFor(() => states().includes('{"active":"running"}'), 'the active snapshot');
+    await waitFor(() => states().includes('{"active":{"running":"busy"}}'), 'the active snapshot');
     expect(states()).toContain('"spawning"');
     const windowId = JSON.parse((await warden(['status', 'watched', '--json'], stateFile)).stdout).windowId as string;
     await server.tmux.run(['kill-window', '-t', windowId]);
@@ -211,12 +211,12 @@ describe('warden inspect', () => {
       const seen = snapshotsOf(client.events, 'watched').map((s) => JSON.stringify(s.value));
       throw new Error(`${err.message}; the client saw ${seen.join(', ')}; inspect printed: ${stdout} ${stderr}`);
     });
-    await waitFor(() => /watched  active.running → orphaned  \(WINDOW_GONE\)/.test(stdout), 'the printed transition');
+    await waitFor(() => /watched  active\.running\.(busy|idle) → orphaned  \(WINDOW_GONE\)/.test(stdout), 'the printed transition');
 
     // The spawning process logged its own actor going spawning → active.
     const logged = await readInspectionLog(log);
     expect(snapshotsOf(logged, 'watched').map((s) => JSON.stringify(s.value))).toEqual(
-      expect.arrayContaining(['"spawning"', '{"active":"running"}']),
+      expect.arrayContaining(['"spawning"', '{"active":{"running":"busy"}}']),
     );
     client.close();
     child.kill('SIGTERM');
@@ -323,7 +323,7 @@ describe('warden inspect', () => {
           .find((t) => t.key === 'json-seen' && t.to === 'orphaned'),
       'the orphaned transition as JSON',
     );
-    expect(orphaned).toMatchObject({ from: 'active.running', session: { state: 'orphaned' } });
+    expect(orphaned).toMatchObject({ from: expect.stringMatching(/^active\.running\.(busy|idle)$/), session: { state: 'orphaned' } });
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
   });

@@ -1,6 +1,6 @@
 /**
  * machines/ owns the statechart's knowledge: a variant machine with a throwaway substate inside
- * `active.running` needs no edit outside machines/ to be persisted, rehydrated, reconciled, drawn
+ * `active.running.busy` needs no edit outside machines/ to be persisted, rehydrated, reconciled, drawn
  * and named by a hook. (Before the re-architecture the engine's own list of states refused it.)
  */
 import { readFileSync } from 'node:fs';
@@ -15,18 +15,20 @@ import { useTmuxServer } from './support/tmux-server.js';
 
 const server = useTmuxServer('variant');
 
-/** The session machine with `active.running` split into `thinking` (initial) and `typing`. */
+/** The session machine with `active.running.busy` split into `thinking` (initial) and `typing`. */
 function variantMachine(): SessionMachine {
-  const config = sessionMachine.config as { states: Record<string, { states?: Record<string, object> }> };
+  type Node = { states?: Record<string, Node> } & Record<string, unknown>;
+  const config = sessionMachine.config as unknown as { states: Record<string, Node> };
   const active = config.states['active']!;
-  const running = active.states!['running'] as { on: object };
+  const running = active.states!['running']!;
+  const busy = running.states!['busy']!;
   const states = {
     ...config.states,
     active: {
       ...active,
       states: {
         ...active.states,
-        running: { ...running, initial: 'thinking', states: { thinking: {}, typing: {} } },
+        running: { ...running, states: { ...running.states, busy: { ...busy, initial: 'thinking', states: { thinking: {}, typing: {} } } } },
       },
     },
   };
@@ -37,12 +39,12 @@ describe('a variant machine with a throwaway substate', () => {
   const variant = variantMachine();
 
   it('is drawn: its paths, graph and Mermaid come from the machine itself', () => {
-    expect(statePathsOf(variant)).toContain('active.running.thinking');
-    expect(machineGraph(variant as never).states.map((s) => s.path)).toContain('active.running.thinking');
+    expect(statePathsOf(variant)).toContain('active.running.busy.thinking');
+    expect(machineGraph(variant as never).states.map((s) => s.path)).toContain('active.running.busy.thinking');
     expect(toMermaid(machineGraph(variant as never))).toContain('thinking');
     // The original machine does not know the substate: the knowledge is derived, not listed.
-    expect(isStateValueOf(sessionMachine, { active: { running: 'thinking' } })).toBe(false);
-    expect(isStateValueOf(variant, { active: { running: 'thinking' } })).toBe(true);
+    expect(isStateValueOf(sessionMachine, { active: { running: { busy: 'thinking' } } })).toBe(false);
+    expect(isStateValueOf(variant, { active: { running: { busy: 'thinking' } } })).toBe(true);
   });
 
   it('persists, rehydrates and reconciles a session in it', async () => {
@@ -52,8 +54,8 @@ describe('a variant machine with a throwaway substate', () => {
     const info = await first.spawn('variant', { command: ['sleep', '300'] });
     expect(info.state).toBe('active');
     const stored = JSON.parse(readFileSync(stateFile, 'utf8')).sessions.variant.snapshot.value;
-    expect(stored).toEqual({ active: { running: 'thinking' } });
-    expect(seen.map((e) => e.to)).toContain('active.running.thinking');
+    expect(stored).toEqual({ active: { running: { busy: 'thinking' } } });
+    expect(seen.map((e) => e.to)).toContain('active.running.busy.thinking');
     await first.close();
 
     const second = await server.engine({ stateFile, machine: variant });
@@ -62,15 +64,15 @@ describe('a variant machine with a throwaway substate', () => {
     expect(isRunning(stored)).toBe(true);
     await server.tmux.run(['kill-window', '-t', info.windowId!]);
     const result = await second.reconcile();
-    expect(result.transitions.map((t) => [t.from, t.to])).toEqual([['active.running.thinking', 'orphaned']]);
+    expect(result.transitions.map((t) => [t.from, t.to])).toEqual([['active.running.busy.thinking', 'orphaned']]);
     await second.end('variant');
     await second.close();
   });
 
   it('can be named by a hook', () => {
-    const entered = { from: 'spawning', to: stateString({ active: { running: 'thinking' } }) };
-    expect(hookFires('active.running.thinking', entered)).toBe(true);
+    const entered = { from: 'spawning', to: stateString({ active: { running: { busy: 'thinking' } } }) };
+    expect(hookFires('active.running.busy.thinking', entered)).toBe(true);
     expect(hookFires('active.running', entered)).toBe(true);
-    expect(hookFires('active.running.typing', entered)).toBe(false);
+    expect(hookFires('active.running.busy.typing', entered)).toBe(false);
   });
 });

@@ -28,8 +28,14 @@ const isInit = (e: AnyEventObject) => e.type === 'xstate.init';
 
 // ---------------------------------------------------------------- the model
 
-/** Waits for one line on stdin, then exits 3: `send` makes it exit for real. */
-const PROGRAM = ['sh', '-c', 'read reply; exit 3'];
+/**
+ * Shows a `ready> ` prompt and waits for one line on stdin, then exits 3: `send` makes it exit for
+ * real. Keys typed without Enter are output (the terminal echoes them) that leaves it running.
+ */
+const PROGRAM = ['sh', '-c', 'printf "ready> "; read reply; exit 3'];
+/** Its activity profile: the prompt alone at the bottom is waiting; anything typed after it, idle. */
+const PROFILES = { model: { commands: ['printf'], quietMs: 300, waiting: ['ready> ?$'] } };
+const SIGNAL_AT = { at: 'signal', outputAt: 0 };
 const EXIT_ON_INPUT = 3;
 const FOUND_DEAD_EXIT = 4;
 const CRASH_DEAD_EXIT = 5;
@@ -46,6 +52,8 @@ const injected = { code: 'TMUX_FAILED', message: 'injected', stderr: '' };
 /** The model's state: the state value, plus what decides which events the engine can send next. */
 function modelState(s: Snapshot): string {
   const value = stateString(s.value);
+  // A signal holds the activity until output: the machine takes other events there.
+  if (value.startsWith('active.running') && s.context.activity?.source === 'signal') return `${value}+signal`;
   // How a launch is done (new window, respawn in place, relaunch) changes what a failure rolls back.
   if (value === 'spawning') return `spawning:${s.context.launch}`;
   if (value !== 'ending') return value;
@@ -66,6 +74,7 @@ function eventName(e: AnyEventObject): string {
     return `${service[2]} ${service[1] === 'done' ? 'done' : 'error'}${dead}`;
   }
   if (event.type === 'WINDOW_FOUND' && 'window' in event && event.window?.dead) return 'WINDOW_FOUND (pane dead)';
+  if ((event.type === 'SIGNAL' || event.type === 'QUIET') && 'activity' in event) return `${event.type} ${event.activity}`;
   return event.type;
 }
 
@@ -95,7 +104,18 @@ function eventsIn(s: Snapshot): SessionEvent[] {
     spec: launchSpec(PROGRAM),
     at: SPAWN_AT[mode],
   });
+  const activity: SessionEvent[] = [
+    { type: 'SIGNAL', activity: 'busy', ...SIGNAL_AT },
+    { type: 'SIGNAL', activity: 'idle', ...SIGNAL_AT },
+    { type: 'SIGNAL', activity: 'waiting', ...SIGNAL_AT },
+    { type: 'OUTPUT', at: 'output', outputAt: 1 },
+    { type: 'QUIET', activity: 'waiting', source: 'pattern', at: 'quiet', outputAt: 1, matched: 'ready>' },
+    { type: 'QUIET', activity: 'idle', source: 'silence', at: 'quiet', outputAt: 1, matched: null },
+  ];
+  // The lifecycle events are the same transitions from every activity: taken from busy only.
+  if (state.startsWith('active.running') && state !== 'active.running.busy') return activity;
   return [
+    ...(state === 'active.running.busy' ? activity : []),
     spawn('normal'),
     spawn('resume'),
     spawn('fresh'),
@@ -201,7 +221,7 @@ const engineReady = (async () => {
   await execa('git', ['-C', repo, 'commit', '-q', '--allow-empty', '-m', 'init'], { env });
   // An untagged window keeps the group alive when every session window is gone (and must survive).
   await server.tmux.run(['new-session', '-d', '-s', 'warden', '-n', 'keeper', 'sleep', '600']);
-  return server.engine({ stateFile, tmuxBin: faults.bin, inspect: recordTaken });
+  return server.engine({ stateFile, tmuxBin: faults.bin, inspect: recordTaken, profiles: PROFILES });
 })();
 
 afterAll(() => faults.heal());
@@ -230,7 +250,7 @@ async function expectMatchesTmux(key: string, expected: Snapshot, lastSessionId:
   const context = record!.snapshot.context;
   expect(modelState({ value: record!.snapshot.value, context } as unknown as Snapshot)).toBe(state);
   const panes = await panesOf(context.sessionId!);
-  switch (state) {
+  switch (state.startsWith('active.running') ? 'active.running' : state) {
     case 'active.running':
       expect(panes).toHaveLength(1);
       expect(panes[0]).toMatchObject({ windowId: context.windowId, paneId: context.paneId, dead: false });
@@ -355,10 +375,36 @@ async function perform(key: string, trigger: SessionEvent, outcomes: string[], e
         await engine.reconcile();
         return;
       }
+      case 'SIGNAL':
+        await engine.signal(key, trigger.activity);
+        return;
+      case 'OUTPUT': {
+        // Output within a second of a signal is its echo: the program prints after that.
+        const since = Date.parse(context!.activity!.since);
+        await waitFor(() => Date.now() > since + 1100, 'a second after the decision');
+        await server.tmux.run(['send-keys', '-t', context!.paneId!, '-l', 'x', ';', 'send-keys', '-t', context!.paneId!, 'BSpace']);
+        await settled(engine, key, endState);
+        return;
+      }
+      case 'QUIET':
+        // Waiting: the prompt alone at the bottom (erase what was typed); idle: a key typed after it.
+        if (trigger.activity === 'waiting') await server.tmux.run(['send-keys', '-t', context!.paneId!, 'BSpace', 'BSpace', 'BSpace']);
+        else await server.tmux.run(['send-keys', '-t', context!.paneId!, '-l', 'x']);
+        await settled(engine, key, endState);
+        return;
     }
   } finally {
     faults.heal();
   }
+}
+
+/** Reconciles until the session's durable state is `state` (quiet takes its quiet period). */
+async function settled(engine: Awaited<typeof engineReady>, key: string, state: string): Promise<void> {
+  await waitFor(async () => {
+    await engine.reconcile();
+    const record = recordOf(key);
+    return record && modelState({ value: record.snapshot.value, context: record.snapshot.context } as unknown as Snapshot) === state;
+  }, `${key} ${state}`, { timeoutMs: 15_000, intervalMs: 50 });
 }
 
 async function run(path: Path, key: string): Promise<void> {

@@ -51,7 +51,7 @@ describe('active → orphaned on open, for sessions whose windows are gone', () 
     const result = await engine.reconcile();
     expect(engine.store.writeCount - writes).toBe(1);
     expect(result.transitions.map((t) => [t.key, t.from, t.to, t.event])).toEqual(
-      keys.map((key) => [key, 'active.running', 'orphaned', 'WINDOW_GONE']),
+      keys.map((key) => [key, 'active.running.busy', 'orphaned', 'WINDOW_GONE']),
     );
     expect(heard).toHaveLength(3);
     const document = readState(stateFile);

@@ -27,7 +27,7 @@ describe('literalArg: a trailing ; is data, not the end of a tmux command', () =
 
 describe('parsePaneLine / parseWindowRef: the fixed field lists', () => {
   it('keeps a window name holding the delimiter whole, and reads a killed program as 128 + signal', () => {
-    const line = ['warden', '@1', 'sid', '%2', '123', '1', '', '15', 'sid', '42', `odd${FIELD_SEP}name`].join(FIELD_SEP);
+    const line = ['warden', '@1', 'sid', '%2', '123', '1', '', '15', 'sid', '42', '1700000000', `odd${FIELD_SEP}name`].join(FIELD_SEP);
     expect(parsePaneLine(line)).toEqual({
       sessionName: 'warden',
       windowId: '@1',
@@ -38,6 +38,8 @@ describe('parsePaneLine / parseWindowRef: the fixed field lists', () => {
       pid: 123,
       dead: true,
       exitStatus: 143,
+      // tmux's window_activity (seconds) in milliseconds: when the window last printed.
+      activityAt: 1_700_000_000_000,
       serverPid: 42,
     });
     expect(parsePaneLine('too few')).toBeNull();

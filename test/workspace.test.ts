@@ -71,7 +71,7 @@ describe('spawn --worktree: workspace, then window', () => {
     expect(context.workspace).toMatchObject({ path, created: true, newBranch: true, ready: true });
 
     const ls = await w.run(['ls']);
-    expect(ls.stdout).toMatch(/^KEY\s+STATE\s+AGE\s+WINDOW\s+PID\s+EXIT\s+BRANCH\s+COMMAND\n/);
+    expect(ls.stdout).toMatch(/^KEY\s+STATE\s+ACTIVITY\s+AGE\s+WINDOW\s+PID\s+EXIT\s+BRANCH\s+COMMAND\n/);
     expect(ls.stdout).toMatch(/wt-new\s+running\s.*\swarden\/wt-new\s+sh -c/);
     const status = await w.run(['status', 'wt-new']);
     expect(status.stdout).toContain(`worktree    ${path} (branch warden/wt-new from main, made by warden)`);

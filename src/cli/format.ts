@@ -3,7 +3,7 @@
  * piped or when `NO_COLOR` is set (`FORCE_COLOR` forces it, as most tools agree).
  */
 import { createColors } from 'picocolors';
-import type { TransitionEvent } from '../engine.js';
+import type { ActivityExplanation, TransitionEvent } from '../engine.js';
 import { age } from '../model/age.js';
 import type { HistoryEntry, SessionInfo } from '../model/schema.js';
 import { shellQuote } from '../model/shell.js';
@@ -75,16 +75,29 @@ function table(
     .concat('\n');
 }
 
+/** `waiting 3m`: the activity and how long it has lasted; `-` unless running. */
+export function activityLabel(info: Pick<SessionInfo, 'activity' | 'activitySince'>, now = Date.now()): string {
+  if (info.activity === null) return '-';
+  return info.activitySince ? `${info.activity} ${age(info.activitySince, now)}` : info.activity;
+}
+
+function paintActivity(c: Colors, label: string): string {
+  if (label.startsWith('waiting')) return c.yellow(label);
+  if (label.startsWith('busy')) return c.green(label);
+  return c.dim(label);
+}
+
 /**
  * The session table of `ls`; a BRANCH column (before COMMAND) when any session runs in a worktree.
  * `confirmed: false`: tmux did not answer, each state is the last recorded one and shows a `?`.
  */
 export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(), width = tableWidth(), confirmed = true): string {
   const branches = sessions.some((s) => s.worktree !== null);
-  const header = ['KEY', 'STATE', 'AGE', 'WINDOW', 'PID', 'EXIT', ...(branches ? ['BRANCH'] : []), 'COMMAND'];
+  const header = ['KEY', 'STATE', 'ACTIVITY', 'AGE', 'WINDOW', 'PID', 'EXIT', ...(branches ? ['BRANCH'] : []), 'COMMAND'];
   const rows = sessions.map((s) => [
     s.key,
     confirmed ? stateLabel(s) : `${stateLabel(s)}?`,
+    activityLabel(s, now),
     age(s.createdAt, now),
     s.windowId ?? '-',
     s.pid === null ? '-' : String(s.pid),
@@ -99,7 +112,8 @@ export function sessionTable(sessions: SessionInfo[], c: Colors, now = Date.now(
       if (row < 0) return c.bold(cell);
       if (col === 0) return c.bold(cell);
       if (col === 1) return paintState(c, cell);
-      if (col === 5 && sessions[row]!.exitStatus) return c.red(cell);
+      if (col === 2) return paintActivity(c, cell);
+      if (col === 6 && sessions[row]!.exitStatus) return c.red(cell);
       return col === header.length - 1 ? cell : c.dim(cell);
     },
     width,
@@ -125,6 +139,7 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
   const lines: [string, string][] = [
     ['key', c.bold(info.key)],
     ['state', paintState(c, stateLabel(info)) + (info.exitStatus === null ? '' : ` (exit status ${info.exitStatus})`)],
+    ['activity', info.activity === null ? '-' : `${paintActivity(c, activityLabel(info, now))} (${info.activitySource})`],
     ...(info.lastOutput ? ([['output', info.lastOutput.split('\n').join(`\n${' '.repeat(12)}`)]] as [string, string][]) : []),
     ['session id', info.sessionId ?? '-'],
     ['group', info.group ?? '-'],
@@ -143,6 +158,20 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
 }
 
+/** `status --explain`: which source decided the activity, when, and what it saw. */
+export function explanationText(e: ActivityExplanation, c: Colors, now = Date.now()): string {
+  const when = e.since ? `since ${e.since} (${age(e.since, now)} ago)` : 'since it started';
+  const how: Record<ActivityExplanation['source'], string> = {
+    signal: `the agent's own hook said so (${e.matched ?? 'warden signal'}); it holds until new output`,
+    pattern: `its screen matched the ${e.profile} profile: ${JSON.stringify(e.matched)}`,
+    silence:
+      e.activity === 'busy'
+        ? `output was seen; quiet after ${e.quietMs / 1000}s decides again`
+        : `no output for ${e.quietMs / 1000}s and ${e.profile ? `no pattern of the ${e.profile} profile matched` : 'no profile fits its command'}`,
+  };
+  return `${c.dim('explain'.padEnd(10))}  ${e.activity} ${when}: ${how[e.source]}\n`;
+}
+
 /** `PATH (branch B from BASE, made by warden)`: the worktree as `status` shows it. */
 function worktreeLine(w: NonNullable<SessionInfo['worktree']>): string {
   return `${w.path} (branch ${w.branch} from ${w.base}, ${w.created ? 'made by warden' : 'already there: never removed by warden'})`;
@@ -153,6 +182,12 @@ export function sessionLine(info: SessionInfo, c: Colors): string {
   const where = info.windowId ? ` window ${info.windowId}` : '';
   const pid = info.pid !== null ? ` pid ${info.pid}` : '';
   return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${where}${pid}  ${commandText(info.command, COMMAND_CHARS)}\n`;
+}
+
+/** `api-fix: running, waiting 3s`: where a session stands, for `wait`. */
+export function standingLine(info: SessionInfo, c: Colors, now = Date.now()): string {
+  const activity = info.activity === null ? '' : `, ${paintActivity(c, activityLabel(info, now))}`;
+  return `${c.bold(info.key)}: ${paintState(c, stateLabel(info))}${activity}\n`;
 }
 
 /** One transition as `watch` prints it. */

@@ -23,7 +23,7 @@ export const registerLs: RegisterVerb = (program, globals) => {
           warn('SNAPSHOT_INVALID', `not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'`);
         }
         return { sessions: engine.list({ labels: opts.label }), confirmed: probe?.probe !== 'unknown' };
-      });
+      }, { activity: true });
       // tmux did not answer: the states are the last recorded ones, marked as not confirmed.
       if (g.json) printJson(confirmed ? { sessions } : { sessions, confirmed });
       // The hint is for people and goes to stderr: an empty list prints nothing on stdout.

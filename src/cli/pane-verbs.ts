@@ -1,7 +1,8 @@
 /** The verbs that reach into a session's pane: attach, send. */
 import { execa } from 'execa';
 import { InvalidInputError, WardenError } from '../model/errors.js';
-import { examples, parseKey, withEngine, type RegisterVerb } from './shared.js';
+import { parseSeconds } from './activity-verbs.js';
+import { examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 export const registerAttach: RegisterVerb = (program, globals) => {
   program
@@ -29,6 +30,9 @@ export const registerAttach: RegisterVerb = (program, globals) => {
     });
 };
 
+/** How long `send --wait-ready` waits when no time is given. */
+const DEFAULT_WAIT_READY_MS = 300_000;
+
 export const registerSend: RegisterVerb = (program, globals) => {
   program
     .command('send')
@@ -36,15 +40,22 @@ export const registerSend: RegisterVerb = (program, globals) => {
     .argument('<key>', 'the session key', parseKey)
     .argument('<text...>', 'the text; several words are joined by one space')
     .option('--no-enter', 'do not press Enter after the text')
+    .option('--wait-ready [seconds]', 'first wait until the session is idle or waiting (default 300 s; exit 1 if it is not by then)', parseSeconds('--wait-ready'))
     .addHelpText(
       'after',
       examples(
         "warden send api-fix 'run the tests and fix what fails'",
+        "warden send api-fix --wait-ready 600 'now the docs'",
         'warden send api-fix --no-enter -- "$(cat prompt.md)"   # -- : the text may start with -',
       ),
     )
-    .action(async (key: string, words: string[], opts: { enter: boolean }) => {
+    .action(async (key: string, words: string[], opts: { enter: boolean; waitReady?: number | true }) => {
       const g = globals();
-      await withEngine(g, (engine) => engine.send(key, words.join(' '), { enter: opts.enter }));
+      const waitReadyMs = opts.waitReady === true ? DEFAULT_WAIT_READY_MS : opts.waitReady;
+      const result = await withEngine(g, (engine) => engine.send(key, words.join(' '), { enter: opts.enter, waitReadyMs }));
+      if (g.json) printJson({ key, submitted: result.submitted });
+      if (result.submitted === false) {
+        throw new WardenError('TMUX_FAILED', `${key} did not take the text: it is still in its input line after two Enters ('warden logs ${key}' shows the screen)`);
+      }
     });
 };

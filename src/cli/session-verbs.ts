@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { shellQuote } from '../model/shell.js';
 import { InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
 import { SPAWN_MODES } from '../model/schema.js';
-import { colorsFor, sessionDetails, sessionLine } from './format.js';
+import { colorsFor, explanationText, sessionDetails, sessionLine } from './format.js';
 import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
 
 /**
@@ -43,6 +43,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
     .option('--label <K=V>', 'label stored with the session, e.g. ticket=T-12 (repeatable)', collectPair('--label'))
     .option('--group <name>', 'tmux session that holds the window (default warden; a resumed session keeps its own)')
     .option('--resume-command <cmd>', 'command used to relaunch an orphaned or exited session; {sessionId} and {key} are substituted')
+    .option('--profile <name>', 'activity profile (claude, codex, aider, opencode, gemini, shell, or one of the config file); chosen from the command by default')
     .option('--worktree [branch]', 'run in a git worktree of its own, <repo>/.worktrees/KEY, on a new branch (default warden/KEY) or the worktree already there for BRANCH')
     .option('--repo <dir>', 'the repository of --worktree (default: the current directory)')
     .option('--base <ref>', 'what the new branch of --worktree starts from (default: the repository HEAD)')
@@ -73,6 +74,7 @@ export const registerSpawn: RegisterVerb = (program, globals) => {
           labels: opts.label,
           group: opts.group,
           resumeCommand: opts.resumeCommand,
+          profile: opts.profile,
           worktree,
         }),
       );
@@ -87,8 +89,9 @@ export const registerStatus: RegisterVerb = (program, globals) => {
     .command('status')
     .description('one session, after a reconcile with tmux')
     .argument('<key>', 'the session key', parseKey)
-    .addHelpText('after', examples('warden status api-fix', "warden status api-fix --json | jq -r .state"))
-    .action(async (key: string) => {
+    .option('--explain', 'say how its activity was decided: which source, when, and what it saw')
+    .addHelpText('after', examples('warden status api-fix', 'warden status api-fix --explain', "warden status api-fix --json | jq -r .activity"))
+    .action(async (key: string, opts: { explain?: boolean }) => {
       const g = globals();
       const info = await withEngine(g, async (engine) => {
         const found = engine.get(key);
@@ -97,11 +100,13 @@ export const registerStatus: RegisterVerb = (program, globals) => {
           throw new WardenError('SNAPSHOT_INVALID', `${key} cannot be loaded (${problem.message}): run 'warden doctor'`);
         }
         if (!found) throw new NotFoundError(`no session ${key}: 'warden ls' lists them`);
-        return found;
-      });
-      if (g.json) return printJson(info);
-      process.stdout.write(sessionDetails(info, colorsFor(process.stdout)));
-      if (info.exitStatus !== null && info.logFile) process.stdout.write(await lastOutput(info.logFile));
+        return { found, explanation: opts.explain ? engine.explainActivity(key) : null };
+      }, { activity: true });
+      if (g.json) return printJson(opts.explain ? { ...info.found, explain: info.explanation } : info.found);
+      const c = colorsFor(process.stdout);
+      process.stdout.write(sessionDetails(info.found, c));
+      if (info.explanation) process.stdout.write(explanationText(info.explanation, c));
+      if (info.found.exitStatus !== null && info.found.logFile) process.stdout.write(await lastOutput(info.found.logFile));
     });
 };
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
 import { parseLogSettingsText } from '../model/log-settings.js';
-import { HookRunner, defaultConfigPath, loadHooksConfig } from '../hooks.js';
+import { HookRunner, defaultConfigPath, loadHooksConfig, type HooksConfig } from '../hooks.js';
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
 
@@ -44,11 +44,11 @@ export function engineOptions(globals: GlobalOptions): EngineOptions {
 export async function withEngine<T>(
   globals: GlobalOptions,
   body: (engine: Engine, probe: ReconcileResult | null) => Promise<T>,
-  options: Partial<EngineOptions> & { reconcile?: boolean } = {},
+  options: Partial<EngineOptions> & { reconcile?: boolean; activity?: boolean } = {},
 ): Promise<T> {
-  const { reconcile = true, ...overrides } = options;
+  const { reconcile = true, activity = false, ...overrides } = options;
   const opened = { ...engineOptions(globals), ...overrides };
-  const hooks = await cliHooks(globals, opened);
+  const { hooks, profiles } = await cliConfig(globals, opened);
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
   const inspection = globals.inspectLog || liveUrl ? await import('../observe/inspect.js') : null;
@@ -58,9 +58,10 @@ export async function withEngine<T>(
     ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
     : overrides.inspect;
   try {
-    const engine = await createEngine({ ...opened, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
+    const engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
-      const probe = reconcile ? await engine.reconcile() : null;
+      // Activity is decided (a screen captured, a change written) only for the verbs that show it.
+      const probe = reconcile ? await engine.reconcile({ activity }).catch((err: unknown) => unrecorded(err, activity)) : null;
       if (probe) reportProbe(probe);
       return await body(engine, probe);
     } finally {
@@ -73,15 +74,21 @@ export async function withEngine<T>(
   }
 }
 
-/** The hooks of `--config`, `$WARDEN_CONFIG` or `warden.config.json` beside the state file; failures go to stderr. */
-async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise<HookRunner | null> {
+/**
+ * The config of `--config`, `$WARDEN_CONFIG` or `warden.config.json` beside the state file: its
+ * hooks (failures go to stderr) and its activity profiles.
+ */
+async function cliConfig(
+  globals: GlobalOptions,
+  options: EngineOptions,
+): Promise<{ hooks: HookRunner | null; profiles: HooksConfig['profiles'] | undefined }> {
   const named = globals.config ?? process.env.WARDEN_CONFIG;
   const stateFile = options.stateFile ?? defaultStatePath();
   const file = path.resolve(named ?? defaultConfigPath(stateFile));
-  if (!named && !existsSync(file)) return null;
+  if (!named && !existsSync(file)) return { hooks: null, profiles: undefined };
   const config = await loadHooksConfig(file, { required: Boolean(named) });
-  if (!config) return null;
-  return new HookRunner(config, {
+  if (!config) return { hooks: null, profiles: undefined };
+  const hooks = new HookRunner(config, {
     stateFile,
     socket: typeof options.socket === 'string' ? options.socket : undefined,
     cwd: path.dirname(file),
@@ -89,6 +96,17 @@ async function cliHooks(globals: GlobalOptions, options: EngineOptions): Promise
       if (!result.ok) warn('HOOK_FAILED', result.message);
     },
   });
+  return { hooks, profiles: config.profiles };
+}
+
+/**
+ * A verb that only shows sessions (ls, status, wait) still shows them when what it saw cannot be
+ * written (a read-only state directory): the state last recorded, with a warning.
+ */
+function unrecorded(err: unknown, showsOnly: boolean): ReconcileResult {
+  if (!showsOnly || !(err instanceof WardenError && err.code === 'STATE_IO')) throw err;
+  warn('STATE_IO', `${err.message}: showing the state last recorded`);
+  return { probe: 'ok', transitions: [], exitsPending: 0 };
 }
 
 /**

@@ -10,6 +10,8 @@ import { WardenError } from '../model/errors.js';
 import type { PersistedSnapshot, ServerIdentity } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
+import type { ProfileBook } from '../activity/profiles.js';
+import { ActivityReader } from './activity.js';
 import { ActorPool } from './actor-pool.js';
 import { DurableView } from './durable-view.js';
 import { LogUpkeep } from './log-upkeep.js';
@@ -31,6 +33,8 @@ export interface CoreOptions {
   onTransition?: TransitionListener | undefined;
   /** The statechart: the session machine, or a variant of it (another substate, a region). */
   machine: SessionMachine;
+  /** The activity profiles: built-ins and the user's. */
+  profiles: ProfileBook;
   /** Git worktrees for sessions that ask for one. */
   workspaces: Workspaces;
   /** See `ServiceOptions`. */
@@ -52,6 +56,7 @@ export class EngineCore {
   readonly owners: Ownership;
   readonly services: SessionServices;
   readonly steps: PureStepper;
+  readonly activity: ActivityReader;
   readonly upkeep: LogUpkeep;
   private readonly inspecting: boolean;
   private closed = false;
@@ -100,6 +105,7 @@ export class EngineCore {
     this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, this.logs, options.services);
     this.tmux.expectServers(() => this.recordedServers());
     this.steps = new PureStepper(this.machine);
+    this.activity = new ActivityReader(this.tmux, options.profiles);
     this.upkeep = new LogUpkeep(this.logs, this.view);
     if (options.onTransition) this.writes.subscribe(options.onTransition);
   }

@@ -3,6 +3,9 @@
  * the lowdb file store) and wires the engine's collaborators over them.
  */
 import { sessionMachine } from '../../machines/session.js';
+import { ProfileBook, ProfilesSchema } from '../activity/profiles.js';
+import { InvalidInputError } from '../model/errors.js';
+import { formatIssue } from '../model/issues.js';
 import { defaultLogDirectory } from '../logs/paths.js';
 import { SessionLogs } from '../logs/session-logs.js';
 import { GroupSchema } from '../model/schema.js';
@@ -36,10 +39,18 @@ export function composeEngine(options: EngineOptions = {}): Engine {
     inspect: options.inspect,
     onTransition: options.onTransition,
     machine: options.machine ?? sessionMachine,
+    profiles: profileBook(options.profiles),
     workspaces: options.workspaces ?? new GitWorkspaces({ dir: options.worktreeDir, bin: options.gitBin }),
     services: { launchDir: defaultLaunchDir(), endGraceMs: options.endGraceMs ?? DEFAULT_END_GRACE_MS },
   });
   return new Engine(core, (watched) => new Watcher(watched));
+}
+
+/** The built-in profiles with the user's, validated. */
+function profileBook(profiles: EngineOptions['profiles']): ProfileBook {
+  const parsed = ProfilesSchema.safeParse(profiles ?? {});
+  if (!parsed.success) throw new InvalidInputError(formatIssue(parsed.error, { subject: 'profiles' }));
+  return new ProfileBook(parsed.data);
 }
 
 /**

@@ -4,21 +4,24 @@
  * is durable. The work is done by the collaborators in `core.ts`; this file only validates,
  * delegates and answers.
  */
-import { isActive, isOrphaned } from '../../machines/paths.js';
-import { ConflictError, InvalidInputError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
-import { SEND_TEXT_MAX_BYTES, type HistoryEntry, type SessionInfo } from '../model/schema.js';
+import { isActive } from '../../machines/paths.js';
+import { ConflictError, NotFoundError, WardenError } from '../model/errors.js';
+import type { Activity, HistoryEntry, SessionInfo } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { EngineCore } from './core.js';
 import { validateKey } from './launch-spec.js';
 import { Reconciler } from './reconcile.js';
 import { sessionInfo } from './session-info.js';
-import { endSession, spawnSession, WorktreeKeptError } from './session-verbs.js';
+import { collectOrphans, endSession, spawnSession } from './session-verbs.js';
+import { explainActivity, sendToPane, signalSession, validateSendText, waitForState } from './activity-verbs.js';
+import type { ActivityExplanation, SendResult, WaitResult } from './activity-verbs.js';
 import type { Workspaces } from './workspaces.js';
 import type {
   EndOptions,
   GcResult,
   ReconcileResult,
+  SendOptions,
   SnapshotProblem,
   SpawnOptions,
   TransitionListener,
@@ -49,12 +52,12 @@ export class Engine {
     this.reconciler = new Reconciler(core);
   }
 
-  /** The tmux commands (socket, binary, timeouts), for a caller that needs to run tmux itself. */
+  /** The tmux commands, for a caller that needs to run tmux itself. */
   get tmux(): Tmux {
     return this.core.tmux;
   }
 
-  /** The durable store under the engine; read it, but write only through the engine. */
+  /** The durable store under the engine (read it; write only through the engine). */
   get store(): SessionStore {
     return this.core.store;
   }
@@ -127,32 +130,7 @@ export class Engine {
    * alone; a cleanup that fails is reported in `failed` and the others still go ahead.
    */
   async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
-    const probe = await this.reconcile();
-    if (probe.probe === 'unknown') {
-      // An orphan whose window came back would be ended: gc acts only on a fresh answer.
-      if (probe.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', probe.error.message);
-      throw new WardenError('TMUX_FAILED', `tmux did not answer (${probe.error?.message ?? 'no answer'}): gc ended nothing, try again`);
-    }
-    const orphaned = this.core.view
-      .keys()
-      .sort()
-      .filter((key) => !this.core.view.problem(key) && isOrphaned(this.core.view.record(key)!.snapshot.value))
-      .map((key) => this.get(key)!);
-    const result: GcResult = { sessions: options.dryRun ? orphaned : [], failed: [], logsRemoved: [] };
-    if (options.dryRun) return result;
-    for (const info of orphaned) {
-      try {
-        const stillOrphaned = (current: SessionInfo) =>
-          current.sessionId === info.sessionId && isOrphaned(this.core.view.record(info.key)?.snapshot.value);
-        const ended = await endSession(this.core, info.key, stillOrphaned, this.checks);
-        if (ended) result.sessions.push(ended);
-      } catch (err) {
-        // Ended, its worktree kept because it holds work: `gc` reports those worktrees itself.
-        if (err instanceof WorktreeKeptError) result.sessions.push(err.session);
-        else result.failed.push({ key: info.key, error: toErrorData(err) });
-      }
-    }
-    return { ...result, logsRemoved: await this.core.upkeep.retain() };
+    return collectOrphans(this.core, await this.reconcile({ activity: false }), options, this.checks);
   }
 
   /** Records that could not be rehydrated, for `doctor`. */
@@ -161,11 +139,11 @@ export class Engine {
   }
 
   /**
-   * One probe of everything (one tmux process), then each session is told what tmux shows.
-   * An unknown answer (timeout, unexpected error) changes nothing.
+   * One probe of everything (one tmux process), then each session is told what tmux shows (its
+   * activity too, unless `activity: false`). An unknown answer (timeout, error) changes nothing.
    */
-  async reconcile(): Promise<ReconcileResult> {
-    return this.reconciler.reconcile();
+  async reconcile(options: { activity?: boolean } = {}): Promise<ReconcileResult> {
+    return this.reconciler.reconcile(undefined, options);
   }
 
   /**
@@ -177,7 +155,8 @@ export class Engine {
     const watcher = this.watchLoop({
       tmux: this.core.tmux,
       group: this.group,
-      reconcile: () => this.reconcile(),
+      reconcile: (hints, opts) => this.reconciler.reconcile(hints, opts),
+      paneWatches: () => this.reconciler.paneWatches(),
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
       syncFile: async () => !this.core.isClosed && (await this.core.sync()) !== null,
@@ -198,30 +177,36 @@ export class Engine {
   }
 
   /**
-   * Types text into the session's pane, literally; Enter after it unless `enter: false`.
-   * Newlines and tabs are typed; any other control character is refused, since "literal" text
-   * that silently became a key press (Ctrl-C, Escape) would surprise whoever sent it.
+   * Types text into the pane as a bracketed paste, then Enter after the profile's delay (unless
+   * `enter: false`), checked on the screen for TUI profiles; `waitReadyMs` first waits for idle/waiting.
    */
-  async send(key: string, text: string, options: { enter?: boolean } = {}): Promise<void> {
-    const bytes = Buffer.byteLength(text, 'utf8');
-    if (bytes > SEND_TEXT_MAX_BYTES) {
-      throw new InvalidInputError(
-        `the text is ${bytes} bytes, more than the ${SEND_TEXT_MAX_BYTES} one send can type (tmux refuses longer commands): send it in parts`,
-      );
-    }
-    const control = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(text.replaceAll('\r\n', '\n'));
-    if (control) {
-      const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-      throw new InvalidInputError(
-        `the text contains control character U+${code}: send types text (newline and tab included); press keys with 'tmux send-keys'`,
-      );
+  async send(key: string, text: string, options: SendOptions = {}): Promise<SendResult> {
+    validateSendText(text);
+    const ready = options.waitReadyMs === undefined ? null : await this.wait(key, ['idle', 'waiting', 'exited', 'orphaned'], { timeoutMs: options.waitReadyMs });
+    if (ready && !ready.reached) {
+      throw new WardenError('TIMED_OUT', `${key} is still ${ready.session?.activity ?? 'busy'} after ${options.waitReadyMs! / 1000}s: nothing was sent`);
     }
     const info = await this.activePane(key);
     if (info.exitStatus !== null) {
       // A dead pane takes no input: the text would go nowhere and the caller would hear "done".
       throw new ConflictError(`${key} has exited (status ${info.exitStatus}): resume it with 'warden spawn ${key} --mode resume'`);
     }
-    await this.core.tmux.sendText(info.paneId!, text.replaceAll('\r\n', '\n'), options);
+    return sendToPane(this.core, info, text.replaceAll('\r\n', '\n'), options);
+  }
+
+  /** Records what the session's agent says it does (its own hook): the highest-confidence source. */
+  async signal(key: string, activity: Activity): Promise<SessionInfo> {
+    return signalSession(this.core, key, activity, this.checks);
+  }
+
+  /** How the session's activity was decided (source, when, the line seen, the profile); null unless running. */
+  explainActivity(key: string): ActivityExplanation | null {
+    return explainActivity(this.core, key);
+  }
+
+  /** Resolves once the session is in one of `until` (see WAIT_UNTIL), or after `timeoutMs` with `reached: false`. */
+  async wait(key: string, until: readonly string[], options: { timeoutMs?: number | undefined } = {}): Promise<WaitResult> {
+    return waitForState(this.core, key, until, { ...options, checks: this.checks, watch: (signal) => this.watch({ signal }) });
   }
 
   /** The pane's screen and up to `lines` lines of scrollback. */
@@ -230,10 +215,7 @@ export class Engine {
     return this.core.tmux.capturePane(info.paneId!, options);
   }
 
-  /**
-   * Whether a client whose `$TMUX` is `tmuxEnv` runs on this engine's tmux server: only then can
-   * it `switch-client`; a client of another server attaches (nested) instead.
-   */
+  /** Whether a client whose `$TMUX` is `tmuxEnv` runs on our server (it can `switch-client`; others attach nested). */
   async clientOnServer(tmuxEnv: string | undefined = process.env.TMUX): Promise<boolean> {
     if (!tmuxEnv) return false;
     const ours = await this.core.tmux.socketPath().catch(() => null);

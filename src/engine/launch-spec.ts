@@ -16,6 +16,7 @@ const SPEC_FLAGS: Record<string, string> = {
   cwd: '--cwd',
   group: '--group',
   resumeCommand: '--resume-command',
+  profile: '--profile',
 };
 
 /**
@@ -42,6 +43,7 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     labels: options.labels ?? stored?.labels ?? {},
     group: options.group ?? stored?.group ?? defaultGroup,
     resumeCommand: options.resumeCommand ?? stored?.resumeCommand ?? null,
+    profile: options.profile ?? stored?.profile ?? null,
   });
   if (!parsed.success) {
     throw new InvalidInputError(formatIssue(parsed.error, { subject: `spawn ${key}`, nameOf: (path) => SPEC_FLAGS[String(path[0])] }));

@@ -2,11 +2,13 @@
  * Reconcile: one probe of everything (one tmux process), then each session is told what tmux
  * shows, as the machine's own probe mapping says. An unknown answer changes nothing.
  */
-import { isActive } from '../../machines/paths.js';
+import { isActive, isRunning } from '../../machines/paths.js';
 import { EXIT_PENDING, probeEvent, windowSeen } from '../../machines/probe.js';
 import type { SessionEvent } from '../../machines/session.js';
 import { panesBySession } from '../tmux/commands.js';
+import type { SessionContext } from '../model/schema.js';
 import type { PaneRecord } from '../tmux/formats.js';
+import { paneWatches, type OutputHints, type PaneWatch } from './activity.js';
 import type { EngineCore } from './core.js';
 import type { ReconcileResult, TransitionEvent } from './types.js';
 
@@ -22,10 +24,13 @@ const LAST_OUTPUT_CHARS = 2000;
 
 export class Reconciler {
   groupSeen: GroupSeen = { exists: false, taggedWindows: [] };
+  /** When each pane last printed anything, as the last probe showed it (tmux's `window_activity`). */
+  readonly paneActivity = new Map<string, number>();
 
   constructor(private readonly core: EngineCore) {}
 
-  async reconcile(): Promise<ReconcileResult> {
+  /** `hints`: what a control client heard of output since the last probe (the watcher's). */
+  async reconcile(hints?: OutputHints, options: { activity?: boolean } = {}): Promise<ReconcileResult> {
     const core = this.core;
     core.assertOpen();
     await core.sync();
@@ -45,6 +50,8 @@ export class Reconciler {
     };
     const byTag = panesBySession(panes);
     const server = probe.kind === 'ok' ? probe.server : null;
+    this.paneActivity.clear();
+    for (const pane of panes) if (pane.tag && pane.activityAt !== null) this.paneActivity.set(pane.paneId, pane.activityAt);
     const transitions: TransitionEvent[] = [];
     let exitsPending = 0;
     const exits: [string, Extract<SessionEvent, { type: 'PANE_EXITED' }>, string | null][] = [];
@@ -52,6 +59,7 @@ export class Reconciler {
     try {
       // Everything this probe shows was seen at one moment.
       const at = new Date().toISOString();
+      const running: { key: string; snapshot: { value: unknown; context: SessionContext }; pane: PaneRecord | undefined }[] = [];
       for (const [key, record] of core.view.entries()) {
         if (core.view.problem(key)) continue;
         const actor = core.pool.get(key);
@@ -62,6 +70,13 @@ export class Reconciler {
         if (event === EXIT_PENDING) exitsPending++;
         else if (event?.type === 'PANE_EXITED') exits.push([key, event, current.context.paneId]);
         else if (event && !this.pureStep(key, event, at)) core.dispatch(key, event);
+        else if (!event && options.activity !== false && isRunning(current.value)) {
+          const owned = sessionId ? byTag.get(sessionId) ?? [] : [];
+          running.push({ key, snapshot: current, pane: owned.find((p) => p.paneId === current.context.paneId) ?? owned[0] });
+        }
+      }
+      for (const [key, event] of await core.activity.events(running, hints)) {
+        if (!this.pureStep(key, event, at)) core.dispatch(key, event);
       }
       // What an exited program last printed says why it exited (a missing binary, a crash).
       const outputs = await Promise.all(exits.map(([, , paneId]) => (paneId ? this.lastOutput(paneId) : null)));
@@ -75,6 +90,13 @@ export class Reconciler {
       stop();
     }
     return { probe: probe.kind, transitions, exitsPending };
+  }
+
+  /** The running sessions' panes as a watcher should treat their output (see PaneWatch). */
+  paneWatches(): Map<string, PaneWatch> {
+    const core = this.core;
+    const current = core.view.keys().flatMap((key) => core.pool.get(key)?.getSnapshot() ?? core.currentSnapshot(key) ?? []);
+    return paneWatches(core.activity, current, this.paneActivity);
   }
 
   /** The last lines a dead pane shows (at most LAST_OUTPUT_LINES), or null when tmux cannot say. */

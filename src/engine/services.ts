@@ -112,7 +112,7 @@ export class SessionServices {
       const owned = mayExist ? await this.tmux.findOwned(sessionId, { signal }) : [];
       this.owners.launchedOnce(sessionId);
       const pane = owned.find((p) => p.paneId === input.paneId) ?? owned[0];
-      if (pane && !(input.launch === 'respawn' && pane.dead)) return this.withServer(windowSeen(pane), pane.serverPid);
+      if (pane && !(input.launch === 'respawn' && pane.dead)) return { ...this.withServer(windowSeen(pane), pane.serverPid), at: new Date().toISOString() };
       const pipe = await this.logs.pipeFor(key, sessionId);
       envFile = writeEnvFile(this.options.launchDir, env);
       const ref = pane
@@ -123,7 +123,7 @@ export class SessionServices {
         // after our look. It carries our id, so it is ours: keep the one the record will name.
         await this.tmux.killOwnedWindows(sessionId, { signal, keep: ref.windowId }).catch(() => undefined);
       }
-      return this.withServer({ windowId: ref.windowId, paneId: ref.paneId, pid: ref.pid, dead: false, exitStatus: null }, ref.serverPid);
+      return { ...this.withServer({ windowId: ref.windowId, paneId: ref.paneId, pid: ref.pid, dead: false, exitStatus: null }, ref.serverPid), at: new Date().toISOString() };
     } catch (err) {
       if (envFile) removeEnvFile(envFile);
       if (signal.aborted) throw toErrorData(err, 'TMUX_FAILED');

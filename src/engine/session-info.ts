@@ -1,5 +1,5 @@
 /** The session object every verb, subscriber and JSON output shows, from a record's snapshot. */
-import { topState } from '../../machines/paths.js';
+import { activityIn, topState } from '../../machines/paths.js';
 import type { SessionContext, SessionInfo, SessionState } from '../model/schema.js';
 
 export function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null, logFile: string | null = null): SessionInfo {
@@ -17,6 +17,7 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     createdAt: context.createdAt,
     updatedAt,
     exitStatus: context.exitStatus,
+    ...activityInfo(value, context),
     logFile,
     worktree: worktreeInfo(context),
     lastOutput: context.exitStatus === null ? null : context.lastOutput ?? null,
@@ -34,4 +35,12 @@ export function worktreeInfo(context: SessionContext): SessionInfo['worktree'] {
 export function topStateOf(value: unknown): SessionState {
   const top = typeof value === 'string' ? value.split('.')[0]! : topState(value);
   return (top || 'normal') as SessionState;
+}
+
+/** The activity fields of the session object: null unless the session is running. */
+export function activityInfo(value: unknown, context: SessionContext): Pick<SessionInfo, 'activity' | 'activitySince' | 'activitySource'> {
+  const activity = activityIn(value);
+  if (activity === null) return { activity: null, activitySince: null, activitySource: null };
+  // A record written before activity existed rehydrates busy, decided by nothing yet.
+  return { activity, activitySince: context.activity?.since || null, activitySource: context.activity?.source ?? 'silence' };
 }

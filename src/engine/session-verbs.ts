@@ -3,10 +3,10 @@
  * (its refusals, named), send it, and resolve once the outcome is durable.
  */
 import { randomUUID } from 'node:crypto';
-import { isActive, isEnding, isRunning } from '../../machines/paths.js';
+import { isActive, isEnding, isOrphaned, isRunning } from '../../machines/paths.js';
 import { endEvent, spawnRefusal, type Refusal } from '../../machines/refusals.js';
 import type { SessionEvent } from '../../machines/session.js';
-import { ConflictError, InvalidInputError, NotFoundError, WardenError } from '../model/errors.js';
+import { ConflictError, InvalidInputError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
 import { resolve as resolvePath } from 'node:path';
 import {
   SpawnModeSchema,
@@ -20,7 +20,7 @@ import {
 import type { EngineCore } from './core.js';
 import { buildSpec, validateKey } from './launch-spec.js';
 import { sessionInfo } from './session-info.js';
-import type { EndOptions, SpawnOptions } from './types.js';
+import type { EndOptions, GcResult, ReconcileResult, SpawnOptions } from './types.js';
 
 function refused(refusal: Refusal): WardenError {
   return refusal.kind === 'not-found' ? new NotFoundError(refusal.message) : new ConflictError(refusal.message);
@@ -44,6 +44,9 @@ export async function spawnSession(
     throw new InvalidInputError(`unknown mode ${JSON.stringify(options.mode)}: use normal, resume or fresh`);
   }
   const mode = modeParsed.data;
+  if (options.profile && !core.activity.profiles.get(options.profile)) {
+    throw new InvalidInputError(`unknown profile ${JSON.stringify(options.profile)}: use one of ${core.activity.profiles.names().join(', ')} (or add it to the config file)`);
+  }
   await core.sync();
   checks.assertUsable(key);
   const current = core.machineSnapshot(key);
@@ -188,4 +191,42 @@ export async function endSession(
     );
   }
   return ended;
+}
+
+/**
+ * `gc`: ends every orphaned session after the probe `probe` (or with `dryRun` only lists them).
+ * A session that stopped being orphaned in the meantime is left alone; a cleanup that fails is
+ * reported in `failed` and the others still go ahead.
+ */
+export async function collectOrphans(
+  core: EngineCore,
+  probe: ReconcileResult,
+  options: { dryRun?: boolean },
+  checks: { assertUsable(key: string): void; get(key: string): SessionInfo | undefined },
+): Promise<GcResult> {
+  if (probe.probe === 'unknown') {
+    // An orphan whose window came back would be ended: gc acts only on a fresh answer.
+    if (probe.error?.code === 'TMUX_NOT_FOUND') throw new WardenError('TMUX_NOT_FOUND', probe.error.message);
+    throw new WardenError('TMUX_FAILED', `tmux did not answer (${probe.error?.message ?? 'no answer'}): gc ended nothing, try again`);
+  }
+  const orphaned = core.view
+    .keys()
+    .sort()
+    .filter((key) => !core.view.problem(key) && isOrphaned(core.view.record(key)!.snapshot.value))
+    .map((key) => checks.get(key)!);
+  const result: GcResult = { sessions: options.dryRun ? orphaned : [], failed: [], logsRemoved: [] };
+  if (options.dryRun) return result;
+  for (const info of orphaned) {
+    try {
+      const stillOrphaned = (current: SessionInfo) =>
+        current.sessionId === info.sessionId && isOrphaned(core.view.record(info.key)?.snapshot.value);
+      const ended = await endSession(core, info.key, stillOrphaned, checks);
+      if (ended) result.sessions.push(ended);
+    } catch (err) {
+      // Ended, its worktree kept because it holds work: `gc` reports those worktrees itself.
+      if (err instanceof WorktreeKeptError) result.sessions.push(err.session);
+      else result.failed.push({ key: info.key, error: toErrorData(err) });
+    }
+  }
+  return { ...result, logsRemoved: await core.upkeep.retain() };
 }

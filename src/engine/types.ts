@@ -1,6 +1,7 @@
 /** The engine's public option and event types. */
 import type { InspectionEvent, Observer } from 'xstate';
 import type { SessionMachine } from '../../machines/session.js';
+import type { ProfilesInput } from '../activity/profiles.js';
 import type { LogSettingsInput } from '../model/log-settings.js';
 import type { ErrorData, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
@@ -56,6 +57,11 @@ export interface EngineOptions {
   /** The state store: the lowdb file at `stateFile` by default. */
   store?: SessionStore | undefined;
   /**
+   * Activity profiles of the user's (the config file's `profiles`), beside the built-in ones; one
+   * named like a built-in replaces it. Validated with `ProfilesSchema`.
+   */
+  profiles?: ProfilesInput | undefined;
+  /**
    * Durable logs of sessions' output: the size cap, rotation and retention, and `directory`
    * (beside the state file by default: docs/logs.md). `{ enabled: false }` keeps none.
    */
@@ -106,6 +112,8 @@ export interface SpawnOptions {
   group?: string | undefined;
   /** Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted. */
   resumeCommand?: string | null | undefined;
+  /** The activity profile (`claude`, `codex`, a user profile …); chosen from the command by default. */
+  profile?: string | null | undefined;
   /**
    * Run in a git worktree of its own: `<repo>/.worktrees/<key>` on a new branch (`warden/<key>`
    * unless `branch`) from `base` (the repository's HEAD), or the worktree already there for the
@@ -119,6 +127,14 @@ export interface SpawnOptions {
 export interface EndOptions {
   /** `guarded` (default): removed only if it holds nothing of its own; `discard`: removed anyway; `keep`: never removed. */
   worktree?: WorktreeDisposal | undefined;
+}
+
+/** How `Engine.send` types. */
+export interface SendOptions {
+  /** Press Enter after the text (default true). */
+  enter?: boolean | undefined;
+  /** First wait (this many ms at most) until the session is idle or waiting; refuse to send if it is not by then. */
+  waitReadyMs?: number | undefined;
 }
 
 /** A state change of one session, reported only once it is durable in the state file. */
@@ -177,13 +193,18 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Listen to tmux's control-mode notifications (default true). */
   control?: boolean;
+  /** Hear pane output and decide activity (default true); false: lifecycle only, no output read. */
+  activity?: boolean;
 }
 
 /** What a watch loop needs of the engine. */
 export interface Watched {
   tmux: import('../tmux/commands.js').Tmux;
   group: string;
-  reconcile(): Promise<ReconcileResult>;
+  /** `hints`: the output the watcher heard, more precise than tmux's whole-second `window_activity`. */
+  reconcile(hints?: import('./activity.js').OutputHints, options?: { activity?: boolean }): Promise<ReconcileResult>;
+  /** The running sessions' panes, and what their output and quiet mean (after the last reconcile). */
+  paneWatches(): Map<string, import('./activity.js').PaneWatch>;
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;

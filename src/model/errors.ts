@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 1,
   /** The inspector server could not start or be reached. */
   INSPECTOR_FAILED: 1,
+  /** A wait ran out of time before the session reached the state asked for. */
+  TIMED_OUT: 1,
   /** git failed making, inspecting or removing a session's worktree. */
   WORKTREE_FAILED: 1,
   /** The session ended but its worktree was kept: it holds work nobody else has (or was not warden's). */

@@ -119,6 +119,8 @@ export const LaunchSpecSchema = z.object({
   group: GroupSchema,
   /** A template; `{sessionId}` and `{key}` are substituted. Used to relaunch an orphaned session. */
   resumeCommand: PlainTextSchema.nullable(),
+  /** The activity profile asked for with `--profile`; null: chosen from the command. */
+  profile: z.string().nullish(),
   /** Run in a git worktree of its own (absent in records written before worktrees existed). */
   worktree: WorktreeRequestSchema.nullable().optional(),
 });
@@ -133,6 +135,32 @@ export type LaunchSpec = z.infer<typeof LaunchSpecSchema>;
 export const LaunchKindSchema = z.enum(['create', 'respawn', 'relaunch']);
 export type LaunchKind = z.infer<typeof LaunchKindSchema>;
 
+/** What a running agent is doing (DESIGN: Activity). */
+export const ACTIVITIES = ['busy', 'idle', 'waiting'] as const;
+export const ActivitySchema = z.enum(ACTIVITIES);
+export type Activity = z.infer<typeof ActivitySchema>;
+
+/** Which source decided the activity, highest confidence first. */
+export const ACTIVITY_SOURCES = ['signal', 'pattern', 'silence'] as const;
+export const ActivitySourceSchema = z.enum(ACTIVITY_SOURCES);
+export type ActivitySource = z.infer<typeof ActivitySourceSchema>;
+
+/**
+ * How the current activity was decided; the activity itself is the machine's substate of
+ * `active.running`. Written only when the activity (or its source) changes, never per output.
+ */
+export const ActivityContextSchema = z.object({
+  since: z.string(),
+  source: ActivitySourceSchema,
+  /**
+   * The last output known when it was decided (ms since the epoch; tmux's `window_activity` or
+   * a control client's `%output`): output after it says the agent works again.
+   */
+  outputAt: z.number().nullable(),
+  /** The line of the screen (or the signal) that decided, for `status --explain`. */
+  matched: z.string().nullable(),
+});
+export type ActivityContext = z.infer<typeof ActivityContextSchema>;
 /**
  * Which tmux server holds a session's window (invariant 9): its pid, the start of that process
  * (so a reused pid is not mistaken for it) and the socket file it was reached through. While that
@@ -167,6 +195,8 @@ export const SessionContextSchema = z.object({
   next: z
     .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string(), workspace: WorkspaceSchema.nullable().optional() })
     .nullable(),
+  /** How the activity of a running session was decided; null before it ran (or in old records). */
+  activity: ActivityContextSchema.nullish(),
   /** The session's git worktree (absent in records written before worktrees existed). */
   workspace: WorkspaceSchema.nullable().optional(),
 });
@@ -271,6 +301,12 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** What a running agent is doing; null unless the session is running. */
+  activity: ActivitySchema.nullable().default(null),
+  /** When the activity began (ISO time); null with it. */
+  activitySince: z.string().nullable().default(null),
+  /** Which source decided it: an agent's own `signal`, a screen `pattern`, or `silence`/output. */
+  activitySource: ActivitySourceSchema.nullable().default(null),
   /** The session's durable log (docs/logs.md); null without a session id or with logs off. */
   logFile: z.string().nullable().default(null),
   /** The session's git worktree; `created`: warden made it (and may remove it). Null without one. */

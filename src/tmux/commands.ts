@@ -391,11 +391,62 @@ export class Tmux {
     );
   }
 
+  /**
+   * Pastes text into a pane through a uniquely named buffer, as a bracketed paste when the
+   * program asked for them (`paste-buffer -p`): a TUI then takes newlines in it as text, and an
+   * Enter that follows as its own key.
+   */
+  async pasteText(paneId: string, text: string, options: CallOptions = {}): Promise<void> {
+    if (text === '') return;
+    const buffer = `warden-${randomUUID()}`;
+    await this.run(['set-buffer', '-b', buffer, '--', literalArg(text), ';', 'paste-buffer', '-d', '-p', '-b', buffer, '-t', paneId], options);
+  }
+
+  /** The rows of a pane's visible screen (not joined) and the row its cursor is on, in one tmux process. */
+  async screenRows(paneId: string, options: CallOptions = {}): Promise<{ rows: string[]; cursorRow: number }> {
+    const stdout = await this.run(['capture-pane', '-p', '-t', paneId, ';', 'display-message', '-p', '-t', paneId, '#{cursor_y}'], options);
+    const rows = stdout.replace(/\n$/, '').split('\n');
+    const cursorRow = Number.parseInt(rows.pop() ?? '', 10);
+    return { rows, cursorRow: Number.isFinite(cursorRow) ? cursorRow : rows.length - 1 };
+  }
+
+  /** Presses Enter in a pane. */
+  async pressEnter(paneId: string, options: CallOptions = {}): Promise<void> {
+    await this.run(['send-keys', '-t', paneId, 'Enter'], options);
+  }
+
   /** The pane's visible screen plus up to `lines` lines of scrollback (`all` of it), as text. */
   async capturePane(paneId: string, opts: { lines?: number | 'all' } = {}, options: CallOptions = {}): Promise<string> {
     const from = opts.lines === 'all' ? '-' : String(-Math.max(0, opts.lines ?? 0));
     const start = opts.lines === undefined ? [] : ['-S', from];
     return this.run(['capture-pane', '-p', '-J', '-t', paneId, ...start], options);
+  }
+
+  /**
+   * The visible screens of several panes in one tmux process, for reading quiet agents' prompts.
+   * A pane gone meanwhile stops tmux's command list: then each is captured alone, and a pane
+   * that cannot be captured is left out.
+   */
+  async captureScreens(paneIds: readonly string[], options: CallOptions = {}): Promise<Map<string, string>> {
+    const screens = new Map<string, string>();
+    if (paneIds.length === 0) return screens;
+    const end = 'warden-screen-end';
+    // A tmux command line has a size limit: 100 panes per process.
+    for (let start = 0; start < paneIds.length; start += 100) {
+      const chunk = paneIds.slice(start, start + 100);
+      const args = chunk.flatMap((id, i) => [...(i ? [';'] : []), 'capture-pane', '-p', '-J', '-t', id, ';', 'display-message', '-p', end]);
+      try {
+        const parts = (await this.run(args, options)).split(`${end}\n`);
+        chunk.forEach((id, i) => screens.set(id, parts[i] ?? ''));
+      } catch (err) {
+        if (!(err instanceof TmuxError) || err.kind === 'no-server') continue;
+        for (const id of chunk) {
+          const screen = await this.capturePane(id, {}, options).catch(() => null);
+          if (screen !== null) screens.set(id, screen);
+        }
+      }
+    }
+    return screens;
   }
 
   /**
@@ -410,10 +461,11 @@ export class Tmux {
   }
 
   /**
-   * Starts a control-mode client attached to `group` that receives notifications only (no pane
-   * output, no say in window sizes). It lives until its stdin is closed or it is killed.
+   * Starts a control-mode client attached to `group` that receives notifications, the panes'
+   * output included (how activity is heard), and has no say in window sizes. It lives until its
+   * stdin is closed or it is killed.
    */
-  controlClient(group: string, flags = 'no-output,ignore-size'): ControlClientProcess {
+  controlClient(group: string, flags = 'ignore-size'): ControlClientProcess {
     this.calls++;
     return this.transport.open(['-C', 'attach-session', '-f', flags, '-t', `=${group}`]);
   }
@@ -424,6 +476,14 @@ export class Tmux {
    */
   async waitForPaneDeath(options: CallOptions = {}): Promise<void> {
     await this.run(['wait-for', PANE_DIED_CHANNEL], { ...options, timeoutMs: 0, killOnExit: false });
+  }
+
+  /**
+   * Wakes every watcher of this server (they wait on the pane-died channel) to look now: another
+   * process changed something tmux cannot tell them about (a signal written to the state file).
+   */
+  async wakeWatchers(options: CallOptions = {}): Promise<void> {
+    await this.run(['wait-for', '-S', PANE_DIED_CHANNEL], options);
   }
 
   /** Gives windows created before the hook existed the `pane-died` hook (one tmux process per 100). */

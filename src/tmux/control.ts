@@ -45,8 +45,8 @@ export class ControlClient {
   readonly exited: Promise<void>;
   private readonly process: ControlClientProcess;
 
-  constructor(tmux: Tmux, group: string, listener: NotificationListener) {
-    this.process = tmux.controlClient(group);
+  constructor(tmux: Tmux, group: string, listener: NotificationListener, flags?: string) {
+    this.process = tmux.controlClient(group, flags);
     const lines = createInterface({ input: this.process.stdout });
     let reply: ControlBlock | null = null;
     this.attached = new Promise<boolean>((resolve) => {
@@ -121,12 +121,14 @@ export class TmuxEvents {
    * Attaches a control client to the group; resolves true once tmux has accepted it, false when
    * it could not attach (no server, no such group yet): the caller keeps polling and retries later.
    */
-  async connect(): Promise<boolean> {
+  /** `output: false` asks tmux for no pane output (`no-output`): only the other notifications. */
+  async connect(options: { output?: boolean } = {}): Promise<boolean> {
     if (this.closed) return false;
     if (this.client) return true;
+    const flags = options.output === false ? 'no-output,ignore-size' : undefined;
     const client: ControlClient = new ControlClient(this.tmux, this.group, (notification) => {
       if (this.client === client) this.emit(notification);
-    });
+    }, flags);
     this.client = client;
     void client.exited.then(() => {
       if (this.client !== client) return;

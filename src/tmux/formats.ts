@@ -44,6 +44,8 @@ export interface PaneRecord {
   pid: number | null;
   dead: boolean;
   exitStatus: number | null;
+  /** When the window last printed anything (tmux's `window_activity`, in ms; whole seconds). */
+  activityAt: number | null;
   /** The pid of the tmux server that answered. */
   serverPid: number | null;
 }
@@ -70,6 +72,7 @@ const PANE_FIELDS = [
   '#{pane_dead_signal}',
   `#{${PANE_TAG_OPTION}}`,
   '#{pid}',
+  '#{window_activity}',
   '#{window_name}',
 ] as const;
 export const PANE_FORMAT = PANE_FIELDS.join(FIELD_SEP);
@@ -81,10 +84,16 @@ function parseIntOrNull(text: string | undefined): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
+/** A tmux time (seconds since the epoch) in milliseconds. */
+function seconds(text: string | undefined): number | null {
+  const n = parseIntOrNull(text);
+  return n === null ? null : n * 1000;
+}
+
 export function parsePaneLine(line: string): PaneRecord | null {
   const parts = line.split(FIELD_SEP);
   if (parts.length < PANE_FIELDS.length) return null;
-  const [sessionName, windowId, tag, paneId, pid, dead, status, signal, paneTag, serverPid] = parts;
+  const [sessionName, windowId, tag, paneId, pid, dead, status, signal, paneTag, serverPid, activity] = parts;
   // A program killed by a signal has no exit status; report it as a shell would (128 + signal).
   // tmux marks a pane dead when its output closes, which can come before the process is reaped:
   // until then neither is known and `exitStatus` stays null.
@@ -100,6 +109,7 @@ export function parsePaneLine(line: string): PaneRecord | null {
     pid: parseIntOrNull(pid),
     dead: dead === '1',
     exitStatus: dead === '1' ? exitStatus : null,
+    activityAt: seconds(activity),
     serverPid: parseIntOrNull(serverPid),
   };
 }

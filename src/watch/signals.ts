@@ -1,7 +1,7 @@
 /**
  * What tmux's control-mode notifications mean for the watcher: which ones can change what a probe
- * of the group shows, and so wake the loop for a reconcile. Output, renames, layout and the like
- * change nothing a probe reports.
+ * of the group shows, and so wake the loop for a reconcile; and which pane's output they report
+ * (activity). Renames, layout and the like change nothing a probe reports.
  */
 import type { ControlNotification } from '../tmux/control.js';
 
@@ -19,4 +19,12 @@ const WAKING: ReadonlySet<ControlNotification['type']> = new Set<ControlNotifica
 /** Whether `notification` can change what a probe of the group shows. */
 export function wakesWatcher(notification: ControlNotification): boolean {
   return WAKING.has(notification.type);
+}
+
+/**
+ * The pane a notification reports output of, or null. Output is how activity is heard: it makes
+ * an idle or waiting session busy, and moves a busy one's quiet deadline.
+ */
+export function outputPane(notification: ControlNotification): string | null {
+  return notification.type === 'output' || notification.type === 'extended-output' ? notification.paneId : null;
 }

@@ -5,10 +5,11 @@
  * `safetyIntervalMs` while one is. An unknown probe is skipped, never acted on.
  */
 import { isRunning } from '../../machines/paths.js';
+import { lastOutput, type PaneWatch } from '../engine/activity.js';
 import type { WatchLoop, WatchOptions, Watched } from '../engine/types.js';
 import { TmuxEvents } from '../tmux/control.js';
 import { processEnded } from '../tmux/host.js';
-import { wakesWatcher } from './signals.js';
+import { outputPane, wakesWatcher } from './signals.js';
 
 /** How soon `watch` looks again at a dead pane whose exit status is not known yet. */
 const EXIT_RECHECK_MS = 25;
@@ -22,15 +23,36 @@ export class Watcher implements WatchLoop {
   private readonly events: TmuxEvents;
   private changed = false;
   private wake: (() => void) | null = null;
+  /** When each pane last printed, as heard from the control client (ms). */
+  private readonly heard = new Map<string, number>();
+  /** The running sessions' panes, as of the last reconcile. */
+  private panes = new Map<string, PaneWatch>();
+  /** When the last reconcile began: a quiet deadline before it was that reconcile's to decide. */
+  private lastLook = 0;
 
   constructor(private readonly engine: Watched) {
     // The typed notifications decide (signals.ts), not the client's own summary of them.
     this.events = new TmuxEvents(engine.tmux, engine.group, () => undefined);
     this.events.onNotification((notification) => {
-      if (!wakesWatcher(notification)) return;
+      const paneId = outputPane(notification);
+      if (paneId !== null) {
+        // Output of a busy pane only moves its quiet deadline; of an idle or waiting one, it is news.
+        this.heard.set(paneId, Date.now());
+        if (!this.panes.get(paneId)?.wakeOnOutput) return;
+      } else if (!wakesWatcher(notification)) return;
       this.changed = true;
       this.wake?.();
     });
+  }
+
+  /** Whether some busy pane's quiet period ended since the last look: its screen is read now. */
+  private quietDue(now = Date.now()): boolean {
+    for (const [paneId, watch] of this.panes) {
+      if (watch.busySince === null) continue;
+      const due = Math.max(watch.busySince, lastOutput(watch.activityAt, this.heard.get(paneId)) ?? 0) + watch.quietMs;
+      if (due <= now && due > this.lastLook) return true;
+    }
+    return false;
   }
 
   /** Ends the loop and its control client. */
@@ -41,6 +63,7 @@ export class Watcher implements WatchLoop {
 
   async run(options: WatchOptions = {}): Promise<void> {
     const intervalMs = options.intervalMs ?? 500;
+    const activity = options.activity !== false;
     const safetyIntervalMs = options.safetyIntervalMs ?? Math.max(intervalMs, 10_000);
     const stop = this.stop;
     const onAbort = () => stop.abort();
@@ -52,13 +75,17 @@ export class Watcher implements WatchLoop {
     try {
       while (!stop.signal.aborted && !this.engine.isClosed()) {
         this.changed = false;
-        const { exitsPending } = await this.engine.reconcile();
+        this.lastLook = Date.now();
+        const heard = this.heard;
+        const { exitsPending } = await this.engine.reconcile({ lastOutputAt: (paneId) => heard.get(paneId) }, { activity });
         await this.engine.keepLogs();
+        this.panes = activity ? this.engine.paneWatches() : new Map();
+        for (const paneId of heard.keys()) if (!this.panes.has(paneId)) heard.delete(paneId);
         const group = this.engine.groupSeen();
         if (options.control !== false && !events.connected && group.exists && Date.now() >= nextAttach) {
           // Windows made before the pane-died hook existed get it now; then listen.
           await this.engine.tmux.hookPaneDeaths(group.taggedWindows).catch(() => undefined);
-          if (await events.connect()) continue; // look once more: something may have changed meanwhile
+          if (await events.connect({ output: activity })) continue; // look once more: something may have changed meanwhile
           nextAttach = Date.now() + safetyIntervalMs;
         }
         if (this.changed || stop.signal.aborted) continue;
@@ -82,7 +109,7 @@ export class Watcher implements WatchLoop {
     const stop = this.stop;
     const running = this.runningPids();
     let cursor = 0;
-    while (!this.changed && !stop.signal.aborted && Date.now() < until) {
+    while (!this.changed && !stop.signal.aborted && Date.now() < until && !this.quietDue()) {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);

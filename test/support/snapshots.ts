@@ -12,7 +12,7 @@ import {
   type LaunchInput,
   type LaunchOutput,
 } from '../../machines/session.js';
-import { stateString } from '../../machines/paths.js';
+import { isRunning } from '../../machines/paths.js';
 import type { LaunchSpec, PersistedSnapshot, RecordOwner } from '../../src/model/schema.js';
 import { StateStore } from '../../src/store.js';
 
@@ -48,7 +48,7 @@ export async function persistedIn(
   actor.start();
   actor.send({ type: 'SPAWN', mode: 'normal', sessionId, spec: launchSpec, at: new Date().toISOString() });
   if (target !== 'spawning') {
-    await waitForActor(actor, (s) => stateString(s.value) === 'active.running');
+    await waitForActor(actor, (s) => isRunning(s.value));
     if (target === 'ending') actor.send({ type: 'END' });
   }
   const snapshot = actor.getPersistedSnapshot() as unknown as PersistedSnapshot;
