@@ -136,6 +136,20 @@ describe('warden ui: sessions live', () => {
     expect(await chartNodeClasses('active')).toMatch(/\bcurrent\b/);
     expect(await chartNodeClasses('orphaned')).not.toMatch(/\bcurrent\b/);
     expect(await page.locator('#chart-svg g.current .state-mark').textContent()).toContain('now');
+    // The activity is a substate of running: the page names it and marks it (read in one step,
+    // since it changes as the program prints or goes quiet).
+    const marked = await waitFor(
+      () =>
+        page.evaluate(() => {
+          const caption = document.querySelector('#chart-caption')?.innerText ?? '';
+          const activity = /current state active › running › (\w+)/.exec(caption)?.[1];
+          const leaf = [...document.querySelectorAll('#chart-svg g.current')].map((g) => g.id).find((id) => /^statechart-state-active_running_\w+-\d+$/.test(id));
+          return activity && leaf ? { activity, leaf } : null;
+        }),
+      'the activity substate marked',
+    );
+    expect(marked.leaf).toMatch(new RegExp(`^statechart-state-active_running_${marked.activity}-\\d+$`));
+    expect(await rowText('api-fix')).toMatch(/\b(busy|idle|waiting)\b/);
   });
 
   it('send from the page types into the pane (an action round-trip)', async () => {
@@ -150,7 +164,7 @@ describe('warden ui: sessions live', () => {
     await server.tmux.run(['kill-window', '-t', windowId!]);
     await waitFor(async () => /orphaned/.test(await rowText('api-fix')), 'api-fix orphaned on the page');
     await pageShows('#chart-caption', 'current state orphaned, entered from active › running', 'the caption');
-    await pageShows('#transitions', /active › running → orphaned/, 'the transition');
+    await pageShows('#transitions', /active › running( › \w+)? → orphaned/, 'the transition');
     expect(await chartNodeClasses('orphaned')).toMatch(/\bcurrent\b/);
     expect(await chartNodeClasses('active_running')).toMatch(/\bprevious\b/);
     // The log tail is the durable log, as `warden logs` prints it: it outlives the window.
