@@ -14,6 +14,7 @@ import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
 import { benchActivity } from './activity.js';
 import { scaleChart, type ScalePoint } from './chart.js';
+import { benchDetectVsPm2, benchIdle, benchLs5000, benchSpawnVsPlain, type Reporter, type VersusOptions } from './versus.js';
 import { benchLogs } from './logs.js';
 import {
   GROUP,
@@ -454,6 +455,20 @@ async function main(): Promise<void> {
       await benchActivity(env, { record, info: (line) => info.push(line), fmt }, N.activity, N.activityCpuMs);
     }
     if (wanted('scale')) scale = await benchScale(env, template);
+    const reporter: Reporter = {
+      step,
+      record,
+      info: (line) => {
+        info.push(line);
+        process.stdout.write(`  info ${line}\n`);
+      },
+      fmt,
+    };
+    const versus: VersusOptions = { root, cli, quick, freshGroup: () => freshGroup(env) };
+    if (wanted('plain')) await benchSpawnVsPlain(env, versus, reporter);
+    if (wanted('idle')) await benchIdle(env, versus, reporter);
+    if (wanted('detect-kill')) await benchDetectVsPm2(env, template, versus, reporter);
+    if (wanted('ls5000')) await benchLs5000(env, template, versus, reporter);
     if (wanted('logs')) {
       step('durable logs: spawn cost, 20 sessions streaming through their pipes, logs -n 100 of 10 MiB');
       for (const { met, ratio, ...figure } of await benchLogs(env, { quick, cli })) record({ ...figure, ratio: fmt(ratio) }, met);
@@ -471,6 +486,16 @@ async function main(): Promise<void> {
     'cli_ls_vs_node_ratio',
     'watch_detect_ms_p50',
     'watch_detect_ms_p99',
+    'spawn_50_overhead_vs_plain',
+    'spawn_50_sequential_overhead_vs_plain',
+    'cli_ls_5000_vs_node_ratio',
+    'watch_idle_cpu_ms_per_min',
+    'watch_idle_cpu_vs_pm2',
+    'watch_rss_vs_pm2',
+    'detect_p50_ms',
+    'detect_p50_vs_pm2',
+    'detect_p99_ms',
+    'detect_p50_ms_5000',
     'activity_waiting_ms_p50',
     'activity_waiting_ms_p99',
     'activity_busy_ms_p50',

@@ -3,13 +3,15 @@
  * Two sessions are spawned, one window is killed behind the engine's back, a new engine on the
  * same file rehydrates and sees the truth, the orphan is resumed (its log keeps what it printed
  * before the kill), an exit status is kept, a session runs in a git worktree of its own (in a
- * temporary repository), and everything is ended. Nothing is left running or on disk.
+ * temporary repository), `up` starts what a sessions file names (and, run again, changes
+ * nothing), and everything is ended. Nothing is left running or on disk.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type Engine } from '../src/engine.js';
+import { applyPlan, currentSessions, planUp, readSessionsFile } from '../src/fleet/index.js';
 import type { SessionInfo } from '../src/model/schema.js';
 import { Tmux } from '../src/tmux.js';
 import { viewLog } from '../src/logs/view.js';
@@ -101,6 +103,15 @@ async function main(): Promise<void> {
   git('commit', '-q', '--allow-empty', '-m', 'init');
   const isolated = await second.spawn('reviewer', { command: ['sleep', '600'], worktree: { repo } });
   say(`spawned ${show(isolated)} in its own git worktree ${isolated.worktree?.path} on ${isolated.worktree?.branch}`);
+
+  // `warden up`, as the CLI runs it: a sessions file, a pure plan, applied through the engine.
+  writeFileSync(join(dir, 'warden.yaml'), 'sessions:\n  docs:\n    command: [sleep, "600"]\n    restart: on-failure\n');
+  for (const round of ['first', 'second']) {
+    const fleet = await readSessionsFile(join(dir, 'warden.yaml'), { group: second.group });
+    const steps = planUp(fleet.file, fleet.sessions, currentSessions(second));
+    const [result] = await applyPlan(second, steps, fleet.sessions);
+    say(`warden up (${round} time): ${steps.map((s) => `${s.action} ${s.key} (${s.reason})`).join(', ')} → session ${result?.session?.sessionId?.slice(0, 8)}`);
+  }
 
   for (const info of second.list()) {
     await second.end(info.key);

@@ -65,6 +65,8 @@ export function isStateValueOf(machine: AnyStateMachine, value: unknown): boolea
       // A compound child named alone resolves to its initial state (a record written before the
       // child had substates: `{ active: 'running' }` is `active.running.busy`).
       const child = node.states[v];
+      // A compound child named alone resolves to its initial substate: a record written before
+      // that state had substates (`{ active: 'exited' }`) stays readable.
       return node.type === 'compound' && child !== undefined && child.type !== 'parallel' && child.type !== 'history';
     }
     if (!v || typeof v !== 'object') return false;
@@ -116,6 +118,10 @@ export const isRunning = inState('active.running');
 export const isExited = inState('active.exited');
 export const isOrphaned = inState('orphaned');
 export const isEnding = inState('ending');
+/** Exited, with the restart policy's deadline ahead. */
+export const isRestartPending = inState('active.exited.backoff');
+/** Exited, and the restart policy gave up. */
+export const hasGivenUp = inState('active.exited.gaveUp');
 export const isBusy = inState('active.running.busy');
 export const isIdle = inState('active.running.idle');
 export const isWaiting = inState('active.running.waiting');

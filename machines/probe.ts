@@ -15,6 +15,8 @@ export interface ProbeView {
   owned: readonly WindowSeen[];
   /** A live process other than this one is carrying out the session's service. */
   busyElsewhere: boolean;
+  /** When the probe was made (ISO time): a restart whose deadline is past is due. */
+  now?: string | undefined;
 }
 
 /** Whether the probe shows the session's pane other than the record has it: moved, respawned, on another server. */
@@ -27,7 +29,7 @@ function paneChanged(context: Pick<SessionContext, 'windowId' | 'paneId' | 'pid'
 /** The event a probe sends a session in `value` with `context`, `EXIT_PENDING`, or null (nothing to say). */
 export function probeEvent(
   value: unknown,
-  context: Pick<SessionContext, 'windowId' | 'paneId' | 'pid' | 'server' | 'error'>,
+  context: Pick<SessionContext, 'windowId' | 'paneId' | 'pid' | 'server' | 'error' | 'restartAt'>,
   view: ProbeView,
 ): SessionEvent | typeof EXIT_PENDING | null {
   const pane = view.owned.find((p) => p.paneId === context.paneId) ?? view.owned[0];
@@ -41,7 +43,10 @@ export function probeEvent(
   if (isExited(value)) {
     if (!pane) return { type: 'WINDOW_GONE' };
     // Respawned by hand (a live program again), or the dead pane moved.
-    return !pane.dead || paneChanged(context, pane) ? { type: 'WINDOW_FOUND', window: windowSeen(pane) } : null;
+    if (!pane.dead || paneChanged(context, pane)) return { type: 'WINDOW_FOUND', window: windowSeen(pane) };
+    // The restart policy's deadline has passed (the machine takes it only in `backoff`).
+    const due = context.restartAt != null && view.now !== undefined && view.now >= context.restartAt;
+    return due && !view.busyElsewhere ? { type: 'RESTART', at: view.now! } : null;
   }
   if (isOrphaned(value)) return pane ? { type: 'WINDOW_FOUND', window: windowSeen(pane) } : null;
   if (isEnding(value)) return context.error !== null && !view.busyElsewhere ? { type: 'RETRY' } : null;

@@ -24,10 +24,13 @@ export function spawnRefusal(snapshot: AskableSnapshot, event: Extract<SessionEv
   const state = topState(snapshot.value);
   const mode: SpawnMode = event.mode;
   if (mode === 'normal') {
-    return { kind: 'conflict', message: `${key} is ${state}: use --mode resume to attach or --mode fresh to restart` };
+    return {
+      kind: 'conflict',
+      message: `${key} is ${state}: use --mode ensure to keep it running, --mode resume to relaunch it or --mode fresh to restart it`,
+    };
   }
   if (isNormal(snapshot.value)) {
-    return { kind: 'not-found', message: `no session ${key} to resume: spawn it with --mode normal` };
+    return { kind: 'not-found', message: `no session ${key} to resume: start it with --mode ensure or --mode normal` };
   }
   return { kind: 'conflict', message: `${key} is ${state}: try again when it finishes, or end it with 'warden end ${key}'` };
 }

@@ -12,6 +12,7 @@ import type {
   ErrorData,
   LaunchKind,
   LaunchSpec,
+  RestartPolicy,
   ServerIdentity,
   SessionContext,
   SpawnMode,
@@ -110,11 +111,25 @@ export type SessionEvent =
   /** Activity: the agent's own hook says what it does (`warden signal`): beats patterns until output. */
   | { type: 'SIGNAL'; activity: Activity; at: string; outputAt: number | null }
   /** Try a failed cleanup again (the engine sends it on reconcile). */
-  | { type: 'RETRY' };
+  | { type: 'RETRY' }
+  /** The restart policy's deadline may have passed: restarts the exited session if `at` is past it. */
+  | { type: 'RESTART'; at: string };
 
 /** The input of a session actor: its key. */
 export interface SessionInput {
   key: string;
+}
+
+/** Whether the session's restart policy wants a restart after the exit in `context`. */
+function restartApplies(context: SessionContext): boolean {
+  const policy = context.spec?.restart?.policy ?? 'no';
+  if (policy === 'always') return true;
+  return policy === 'on-failure' && context.exitStatus !== 0;
+}
+
+/** How long the `n`-th restart in a row waits after the exit: exponential, capped. */
+export function restartDelayMs(policy: RestartPolicy, n: number): number {
+  return Math.min(policy.backoffMs * 2 ** Math.max(0, n - 1), policy.maxBackoffMs);
 }
 
 function notProvided(name: string): never {
@@ -170,12 +185,15 @@ export const sessionMachine = setup({
     cleanupWindow: fromPromise<void, CleanupInput>(async () => notProvided('cleanupWindow')),
   },
   guards: {
-    modeNormalOrFresh: ({ event }) => event.type === 'SPAWN' && (event.mode === 'normal' || event.mode === 'fresh'),
-    modeResume: ({ event }) => event.type === 'SPAWN' && event.mode === 'resume',
+    modeStarts: ({ event }) => event.type === 'SPAWN' && event.mode !== 'resume',
+    modeKeeps: ({ event }) => event.type === 'SPAWN' && (event.mode === 'resume' || event.mode === 'ensure'),
     modeFresh: ({ event }) => event.type === 'SPAWN' && event.mode === 'fresh',
     hasNextSpawn: ({ context }) => context.next !== null,
     launchedPaneDead: (_, launched: LaunchOutput) => launched.dead,
     foundPaneDead: ({ event }) => event.type === 'WINDOW_FOUND' && event.window.dead,
+    restartWanted: ({ context }) => restartApplies(context) && (context.restarts ?? 0) < context.spec!.restart!.maxRestarts,
+    restartLimitReached: ({ context }) => restartApplies(context) && (context.restarts ?? 0) >= context.spec!.restart!.maxRestarts,
+    restartIsDue: ({ context, event }) => event.type === 'RESTART' && context.restartAt != null && event.at >= context.restartAt,
     /** The current activity came from a signal: quiet and patterns do not overrule it. */
     signalled: ({ context }) => context.activity?.source === 'signal',
     quietWaiting: ({ context, event }) =>
@@ -198,6 +216,8 @@ export const sessionMachine = setup({
         createdAt: event.at,
         error: null,
         next: null,
+        restarts: 0,
+        restartAt: null,
         workspace: event.workspace ?? null,
       };
     }),
@@ -214,6 +234,8 @@ export const sessionMachine = setup({
         createdAt: next.at,
         error: null,
         next: null,
+        restarts: 0,
+        restartAt: null,
         workspace: next.workspace ?? null,
       };
     }),
@@ -226,11 +248,25 @@ export const sessionMachine = setup({
       launch: 'respawn' as const,
       spec: event.type === 'SPAWN' ? event.spec : context.spec,
       error: null,
+      restarts: 0,
+      restartAt: null,
     })),
     prepareRelaunch: assign(({ event, context }) => ({
       launch: 'relaunch' as const,
       spec: event.type === 'SPAWN' ? event.spec : context.spec,
       exitStatus: null,
+      error: null,
+      restarts: 0,
+      restartAt: null,
+    })),
+    // The deadline lives in context (invariant 7): whoever reconciles after it restarts the session.
+    scheduleRestart: assign(({ context }) => ({
+      restartAt: new Date(Date.now() + restartDelayMs(context.spec!.restart!, (context.restarts ?? 0) + 1)).toISOString(),
+    })),
+    startRestart: assign(({ context }) => ({
+      launch: 'respawn' as const,
+      restarts: (context.restarts ?? 0) + 1,
+      restartAt: null,
       error: null,
     })),
     recordWindow: assign((_, w: LaunchOutput) => ({
@@ -291,6 +327,8 @@ export const sessionMachine = setup({
     createdAt: null,
     error: null,
     next: null,
+    restarts: 0,
+    restartAt: null,
     activity: null,
     workspace: null,
   }),
@@ -298,8 +336,8 @@ export const sessionMachine = setup({
   states: {
     normal: {
       on: {
-        // SPAWN resume on normal is refused: nothing to resume.
-        SPAWN: { guard: 'modeNormalOrFresh', target: 'spawning', actions: 'startSession' },
+        // SPAWN resume on normal is refused: nothing to resume. Ensure starts it.
+        SPAWN: { guard: 'modeStarts', target: 'spawning', actions: 'startSession' },
       },
     },
     spawning: {
@@ -350,9 +388,9 @@ export const sessionMachine = setup({
           entry: 'startActivity',
           on: {
             PANE_EXITED: { target: 'exited', actions: 'recordExit' },
-            // SPAWN resume on a running session is an attach: nothing changes. The named action
-            // makes the machine say it takes the event (`snapshot.can`), which a bare guard does not.
-            SPAWN: { guard: 'modeResume', actions: 'attach' },
+            // SPAWN resume or ensure on a running session changes nothing. The named action makes
+            // the machine say it takes the event (`snapshot.can`), which a bare guard does not.
+            SPAWN: { guard: 'modeKeeps', actions: 'attach' },
             SIGNAL: [
               { guard: 'signalBusy', target: '.busy', actions: 'decideActivity' },
               { guard: 'signalIdle', target: '.idle', actions: 'decideActivity' },
@@ -379,8 +417,26 @@ export const sessionMachine = setup({
           },
         },
         exited: {
+          initial: 'stopped',
           on: {
-            SPAWN: { guard: 'modeResume', target: '#warden-session.spawning', actions: 'prepareRespawn' },
+            SPAWN: { guard: 'modeKeeps', target: '#warden-session.spawning', actions: 'prepareRespawn' },
+          },
+          states: {
+            // Exited: the restart policy decides at once whether a restart is due or the limit reached.
+            stopped: {
+              always: [
+                { guard: 'restartWanted', target: 'backoff' },
+                { guard: 'restartLimitReached', target: 'gaveUp' },
+              ],
+            },
+            backoff: {
+              entry: 'scheduleRestart',
+              on: {
+                RESTART: { guard: 'restartIsDue', target: '#warden-session.spawning', actions: 'startRestart' },
+              },
+            },
+            // The restart policy gave up: a hook on `active.exited.gaveUp` may alert a person.
+            gaveUp: {},
           },
         },
       },
@@ -392,7 +448,7 @@ export const sessionMachine = setup({
           { target: 'active.running', actions: 'adoptWindow' },
         ],
         SPAWN: [
-          { guard: 'modeResume', target: 'spawning', actions: 'prepareRelaunch' },
+          { guard: 'modeKeeps', target: 'spawning', actions: 'prepareRelaunch' },
           { guard: 'modeFresh', target: 'ending', actions: 'queueFreshSpawn' },
         ],
         END: { target: 'ending', actions: 'recordDisposal' },

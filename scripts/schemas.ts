@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
-import { HooksConfigSchema } from '../src/hooks.js';
+import { ConfigSchema } from '../src/config/schema.js';
+import { SessionsFileSchema } from '../src/fleet/schema.js';
 import { SessionInfoSchema, StateDocumentSchema, TransitionEventSchema } from '../src/model/schema.js';
 
 /** schemas/, from this file in scripts/ or compiled in dist/scripts/. */
@@ -41,9 +42,15 @@ export const PUBLISHED: Record<string, Published> = {
     io: 'output',
   },
   config: {
-    schema: HooksConfigSchema,
+    schema: ConfigSchema,
     title: 'tmux-warden config file',
-    description: 'warden.config.json: shell commands run when sessions change state, and activity profiles.',
+    description: '$XDG_CONFIG_HOME/tmux-warden/config.yaml (YAML or JSON): hooks run when sessions change state, activity profiles, defaults.',
+    io: 'input',
+  },
+  'sessions-file': {
+    schema: SessionsFileSchema,
+    title: 'tmux-warden sessions file',
+    description: 'warden.yaml (YAML or JSON): the sessions up starts, resumes or restarts and down ends. Sessions only, never hooks.',
     io: 'input',
   },
 };

@@ -13,8 +13,10 @@ import { registerGc, registerHistory, registerLs } from './cli/list-verbs.js';
 import { registerLogs } from './cli/logs.js';
 import { registerAttach, registerSend } from './cli/pane-verbs.js';
 import { registerEnd, registerSpawn, registerStatus } from './cli/session-verbs.js';
+import { registerDown, registerUp } from './cli/fleet.js';
 import { registerGraph } from './cli/graph.js';
 import { registerInspect } from './cli/inspect.js';
+import { registerService } from './cli/service.js';
 import { printError, useJsonErrors, wantsJson } from './cli/output.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
 import { registerUi } from './cli/ui.js';
@@ -28,6 +30,8 @@ const VERBS: RegisterVerb[] = [
   registerLs,
   registerStatus,
   registerEnd,
+  registerUp,
+  registerDown,
   registerAttach,
   registerSend,
   registerSignal,
@@ -40,6 +44,7 @@ const VERBS: RegisterVerb[] = [
   registerCompletion,
   registerGraph,
   registerInspect,
+  registerService,
   registerUi,
 ];
 
@@ -64,7 +69,7 @@ export function buildProgram(): Command {
     .version(version, '-V, --version')
     .option('--state <file>', 'state file (env WARDEN_STATE)')
     .option('--socket <name>', 'tmux socket name, as tmux -L (env WARDEN_TMUX_SOCKET)')
-    .option('--config <file>', 'hooks config (env WARDEN_CONFIG; default warden.config.json beside the state file)')
+    .option('--config <file>', 'config file: hooks, profiles, defaults (env WARDEN_CONFIG; default $XDG_CONFIG_HOME/tmux-warden/config.yaml)')
     .option('--json', 'print JSON for scripts')
     .option('--inspect-log <file>', 'append the XState inspection events of this run to FILE (JSONL, for inspect --replay)')
     .addHelpText(
@@ -77,7 +82,8 @@ export function buildProgram(): Command {
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   for (const register of VERBS) register(program, globals);
-  for (const command of [program, ...program.commands]) oneLineErrors(command);
+  const withSubcommands = (command: Command): Command[] => [command, ...command.commands.flatMap(withSubcommands)];
+  for (const command of withSubcommands(program)) oneLineErrors(command);
   return program;
 }
 

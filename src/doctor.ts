@@ -93,6 +93,13 @@ async function tmuxHealth(tmux: Tmux): Promise<DoctorReport['tmux']> {
   }
 }
 
+/** Windows carrying a warden tag (null when tmux does not answer). */
+async function taggedWindowCount(tmux: Tmux, timeoutMs = 5000): Promise<number | null> {
+  const probe = await tmux.probeAll({ timeoutMs });
+  if (probe.kind === 'unknown') return null;
+  return probe.kind === 'ok' ? new Set(probe.panes.filter((p) => p.tag).map((p) => p.windowId)).size : 0;
+}
+
 /**
  * Why tmux did not answer, in words a user can act on: a stopped server (SIGSTOP, a debugger),
  * a server that runs without its socket file, or a server that is simply too slow.
@@ -150,7 +157,9 @@ async function examine(engine: Engine, options: DoctorOptions): Promise<DoctorRe
         : `${error}; but ${backup.path} is ${backup.status === 'absent' ? 'absent' : 'not valid either'}: fix the file by hand`,
     );
   } else if (state.status === 'absent' && backup.status === 'valid' && (backup.sessions ?? 0) > 0) {
-    problems.push(`state file ${state.path} is missing but ${backup.path} holds ${backup.sessions} session(s): 'warden doctor --repair' restores it`);
+    const tagged = tmuxReport.found && !tmuxReport.error ? await taggedWindowCount(tmux, options.probeTimeoutMs) : null;
+    const windows = tagged ? `, and tmux holds ${tagged} window(s) tagged by warden that no record names` : '';
+    problems.push(`state file ${state.path} is missing but ${backup.path} holds ${backup.sessions} session(s)${windows}: 'warden doctor --repair' restores it`);
   }
   if (backup.status === 'invalid') problems.push(`${backup.path} is not a valid state file: it cannot be used to repair; remove it`);
 

@@ -1,21 +1,23 @@
 /**
- * Lifecycle hooks: shell commands a user names in `warden.config.json`, run when a session enters
+ * Lifecycle hooks: shell commands a user names in the config file (`src/config/`), run when a session enters
  * a state. A hook hears a transition only once it is durable (it is a transition listener like any
  * other), runs after it, and can never block or undo it: a failure or a timeout is reported and the
- * next hook runs. Hooks run one at a time, in the order the transitions happened.
+ * next hook runs. A session's hooks run in the order of its transitions; different sessions' run
+ * side by side, a few at a time.
+ *
+ * With a spool directory (the CLI uses `state.json.hooks/`), each transition that has hooks is
+ * written there, synced, before any of them runs, and removed once they all ran: a process that
+ * exits first (Ctrl-C, a short wait that ran out, a crash) leaves it, and the next process with the
+ * same config delivers it once the writer is gone (at least once, invariant 14).
  */
+import { randomUUID } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { z } from 'zod';
-import { InvalidInputError, StateFileError } from './model/errors.js';
 import type { TransitionEvent, TransitionListener } from './engine.js';
 import { SESSION_STATE_PATHS } from '../machines/paths.js';
-import { ProfileSchema, ProfilesSchema } from './activity/profiles.js';
-import { assertTrustedConfig } from './store/trust.js';
-
-/** The name of the config file the CLI looks for beside the state file. */
-export const CONFIG_FILE_NAME = 'warden.config.json';
+import { processAlive, processStartTime } from './tmux/host.js';
 
 /**
  * The states a hook can be attached to. A top-level state (`active`) fires when a session enters
@@ -26,98 +28,20 @@ export const HOOK_STATES: readonly string[] = [...SESSION_STATE_PATHS, '*'];
 /** A state a hook can be attached to. */
 export type HookState = string;
 
-const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
+/** One hook: a shell command (run with `sh -c`), or the command with its own timeout. */
+export type HookCommand = string | { run: string; timeoutMs?: number | undefined };
+
+/** The hooks of a config file (see `src/config/`): what a `HookRunner` runs. */
+export interface HooksConfig {
+  /** Timeout of every hook without its own `timeoutMs`. */
+  hookTimeoutMs: number;
+  hooks: Partial<Record<HookState, HookCommand | HookCommand[]>>;
+}
+
 /** How much of a failing hook's stderr is kept for the report. */
 const STDERR_TAIL_CHARS = 400;
 /** After SIGTERM, a hook's process group gets this long before SIGKILL. */
 const KILL_GRACE_MS = 1_000;
-
-const COMMAND_SHAPE = 'a hook is a shell command string, {"run": "...", "timeoutMs": N}, or a list of them';
-
-/** One hook: a shell command (run with `sh -c`), or the command with its own timeout. */
-export const HookCommandSchema = z.union(
-  [
-    z.string().min(1, 'a hook command may not be empty'),
-    z.strictObject({
-      run: z.string().min(1, 'a hook command may not be empty'),
-      timeoutMs: z.number().int().positive().max(3_600_000).optional(),
-    }),
-  ],
-  { error: COMMAND_SHAPE },
-);
-/** One hook as the config file writes it. */
-export type HookCommand = z.infer<typeof HookCommandSchema>;
-
-/** The config file: `{ "hookTimeoutMs": 10000, "hooks": { "orphaned": "notify-send …" } }`. */
-export const HooksConfigSchema = z.strictObject({
-  /** Lets editors validate the file; ignored. */
-  $schema: z.string().optional(),
-  /** Timeout of every hook without its own `timeoutMs`; 10 s by default. */
-  hookTimeoutMs: z.number().int().positive().max(3_600_000).default(DEFAULT_HOOK_TIMEOUT_MS),
-  hooks: z
-    .partialRecord(z.enum(HOOK_STATES), z.union([HookCommandSchema, z.array(HookCommandSchema)], { error: COMMAND_SHAPE }))
-    .default({}),
-  /** Activity profiles beside the built-in ones (docs/activity.md); one named like a built-in replaces it. */
-  profiles: ProfilesSchema.default({}),
-});
-/** A validated config file, defaults applied. */
-export type HooksConfig = z.infer<typeof HooksConfigSchema>;
-/** A config as written by hand (defaults optional). */
-export type HooksConfigInput = z.input<typeof HooksConfigSchema>;
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
-    const field = where ? `${where}.${issue.keys[0]}` : issue.keys[0];
-    if (where === 'hooks') return `${field}: unknown state ${keys}: use one of ${HOOK_STATES.join(', ')}`;
-    const fields = where.startsWith('profiles.') ? Object.keys(ProfileSchema.shape).join(', ') : where ? 'run, timeoutMs' : 'hookTimeoutMs, hooks, profiles';
-    return `${field}: unknown field ${keys}: the fields are ${fields}`;
-  }
-  return `${where || 'the document'}: ${issue.message}`;
-}
-
-/**
- * Validates a parsed config; `source` names it in errors (a path, usually).
- * @throws InvalidInputError with one line naming the source and the field.
- */
-export function parseHooksConfig(raw: unknown, source = CONFIG_FILE_NAME): HooksConfig {
-  const result = HooksConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
-  throw new InvalidInputError(`config ${source}: ${describeIssue(result.error.issues[0]!)}`);
-}
-
-/** `warden.config.json` in the directory of the state file. */
-export function defaultConfigPath(stateFile: string): string {
-  return path.join(path.dirname(stateFile), CONFIG_FILE_NAME);
-}
-
-/**
- * Reads and validates a config file. A missing file is `null` unless `required` (a file the user
- * named): then it is an error, like a file that does not parse or validate.
- * @throws InvalidInputError naming the file and the field; StateFileError when it cannot be read.
- */
-export async function loadHooksConfig(file: string, options: { required?: boolean } = {}): Promise<HooksConfig | null> {
-  let text: string;
-  try {
-    // Its hooks run as this user: a config another user owns or can write is refused, unread.
-    assertTrustedConfig(file);
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (err instanceof InvalidInputError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !options.required) return null;
-    if (code === 'ENOENT') throw new InvalidInputError(`config ${file} does not exist: create it or drop --config`);
-    throw new StateFileError('STATE_IO', file, `cannot read config ${file}: ${(err as Error).message}`, err);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new InvalidInputError(`config ${file} is not JSON (${(err as Error).message}): fix it`);
-  }
-  return parseHooksConfig(raw, file);
-}
 
 /** What one hook run came to. `ok` is false when it failed, timed out or could not start. */
 export interface HookResult {
@@ -147,6 +71,53 @@ export interface HookRunnerOptions {
   cwd?: string | undefined;
   /** Hears every hook run, failed or not, once it has ended. */
   onResult?: ((result: HookResult) => void) | undefined;
+  /**
+   * A directory where transitions with hooks are kept until their hooks ran (created 0700), so
+   * none is lost when this process ends first; the transitions other (gone) processes left there
+   * are delivered when the runner starts.
+   */
+  spoolDir?: string | undefined;
+  /** Hooks of different sessions running at once (4 by default). */
+  parallel?: number | undefined;
+}
+
+/** A transition waiting for its hooks, as kept in the spool. */
+interface Spooled {
+  id: string;
+  event: TransitionEvent;
+  /** Deliveries cut short by their process ending (not by the hook's own timeout). */
+  attempts: number;
+}
+
+/** A transition whose delivery was cut short this many times is dropped (and reported). */
+const MAX_ATTEMPTS = 5;
+const DEFAULT_PARALLEL = 4;
+/** How often a running runner looks for transitions gone processes left in the spool. */
+const SPOOL_SWEEP_MS = 1000;
+
+/** This process in a spool file's name: `<id>.<pid>.<startTicks>.json`. */
+function selfTag(): string {
+  return `${process.pid}.${processStartTime(process.pid)?.startTicks ?? 0}`;
+}
+
+/** Whether the process named in a spool file's name still runs. */
+function writerAlive(name: string): boolean {
+  const match = /^[0-9a-f-]+\.(\d+)\.(\d+)\.json$/.exec(name);
+  if (!match) return false;
+  const pid = Number(match[1]);
+  const ticks = Number(match[2]);
+  const boot = processStartTime(process.pid)?.bootId;
+  return processAlive(pid, ticks && boot ? { bootId: boot, startTicks: ticks } : null);
+}
+
+function writeDurably(file: string, text: string): void {
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 interface PlannedHook {
@@ -213,14 +184,30 @@ export class HookRunner {
   readonly listener: TransitionListener;
   private readonly hooks: PlannedHook[];
   private readonly options: HookRunnerOptions;
-  private queue: Promise<void> = Promise.resolve();
+  /** Per session key: the end of its chain of deliveries, so its hooks keep their order. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly running = new Set<Promise<void>>();
+  /** Hook processes now running, so close() can end those it stops waiting for. */
+  private readonly children = new Set<{ pid: number | undefined }>();
+  private slots: number;
+  private readonly waiting: (() => void)[] = [];
   private closed = false;
 
   constructor(config: HooksConfig, options: HookRunnerOptions = {}) {
     this.hooks = plan(config);
     this.options = options;
+    this.slots = Math.max(1, options.parallel ?? DEFAULT_PARALLEL);
     this.listener = (event) => this.enqueue(event);
+    const dir = options.spoolDir;
+    if (dir && this.hooks.length > 0) {
+      this.recover(dir);
+      // A long-running process (watch) also delivers what short ones leave behind as they exit.
+      this.sweeper = setInterval(() => this.closed || this.recover(dir), SPOOL_SWEEP_MS);
+      this.sweeper.unref();
+    }
   }
+
+  private sweeper: NodeJS.Timeout | undefined;
 
   /** How many hooks the config names. */
   get size(): number {
@@ -230,11 +217,92 @@ export class HookRunner {
   private enqueue(event: TransitionEvent): void {
     // The process that made a transition runs its hooks; one that only read it does not run them again.
     if (this.closed || event.origin === 'elsewhere') return;
-    for (const hook of this.hooks) {
-      if (!hookFires(hook.state, event)) continue;
-      // A hook's failure is reported by run(); a throwing onResult must not stop the queue.
-      this.queue = this.queue.then(() => this.run(hook, event)).catch(() => undefined);
+    if (!this.hooks.some((hook) => hookFires(hook.state, event))) return;
+    const entry: Spooled = { id: randomUUID(), event, attempts: 0 };
+    this.deliver(entry, this.spool(entry));
+  }
+
+  /** Keeps `entry` in the spool (synced) before its hooks run; returns its file, or null without a spool. */
+  private spool(entry: Spooled): string | null {
+    const dir = this.options.spoolDir;
+    if (!dir) return null;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const file = path.join(dir, `${entry.id}.${selfTag()}.json`);
+      writeDurably(file, JSON.stringify(entry));
+      return file;
+    } catch {
+      return null; // the hooks still run now; only the redelivery is lost
     }
+  }
+
+  /** Takes over what gone processes left in the spool (renamed to our name: one taker each). */
+  private recover(dir: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (writerAlive(name)) continue;
+      const id = name.split('.')[0]!;
+      const file = path.join(dir, `${id}.${selfTag()}.json`);
+      try {
+        renameSync(path.join(dir, name), file);
+        const entry = JSON.parse(readFileSync(file, 'utf8')) as Spooled;
+        entry.attempts += 1;
+        if (entry.attempts > MAX_ATTEMPTS) {
+          unlinkSync(file);
+          this.options.onResult?.(dropped(entry));
+          continue;
+        }
+        writeDurably(file, JSON.stringify(entry));
+        this.deliver(entry, file);
+      } catch {
+        // taken by another process first, or unreadable: not ours
+      }
+    }
+  }
+
+  /** Runs the entry's hooks after the session's earlier ones, within the parallelism bound; then unspools it. */
+  private deliver(entry: Spooled, file: string | null): void {
+    const key = entry.event.key;
+    const run = (this.chains.get(key) ?? Promise.resolve())
+      .then(async () => {
+        await this.slot();
+        try {
+          for (const hook of this.hooks) {
+            if (this.stopped) return; // left in the spool for the next process
+            // A hook's failure is reported by run(); a throwing onResult must not stop the rest.
+            if (hookFires(hook.state, entry.event)) await this.run(hook, entry.event).catch(() => undefined);
+          }
+          if (file && !this.stopped) unlinkSync(file);
+        } finally {
+          this.release();
+        }
+      })
+      .catch(() => undefined);
+    this.chains.set(key, run);
+    this.running.add(run);
+    void run.then(() => {
+      this.running.delete(run);
+      if (this.chains.get(key) === run) this.chains.delete(key);
+    });
+  }
+
+  private async slot(): Promise<void> {
+    if (this.slots > 0) {
+      this.slots -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.slots += 1;
   }
 
   private async run(hook: PlannedHook, transition: TransitionEvent): Promise<void> {
@@ -250,6 +318,8 @@ export class HookRunner {
       reject: false,
       maxBuffer: 64 * 1024,
     });
+    const handle = { pid: child.pid };
+    this.children.add(handle);
     let timedOut = false;
     let forceKill: NodeJS.Timeout | undefined;
     const deadline = setTimeout(() => {
@@ -258,8 +328,11 @@ export class HookRunner {
       forceKill = setTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS);
     }, hook.timeoutMs);
     const outcome = await child;
+    this.children.delete(handle);
     clearTimeout(deadline);
     clearTimeout(forceKill);
+    // Cut short by close(): not delivered; the spool keeps it for the next process.
+    if (this.stopped) throw new Error('stopped');
     const stderr = String(outcome.stderr ?? '').slice(-STDERR_TAIL_CHARS);
     const exitCode = outcome.exitCode ?? null;
     const signal = outcome.signal ?? null;
@@ -286,18 +359,53 @@ export class HookRunner {
   }
 
   /** Resolves once every hook queued so far has ended. */
-  idle(): Promise<void> {
-    return this.queue;
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
   }
 
+  private stopped = false;
+
   /**
-   * Stops taking transitions and waits for the queued hooks (each bounded by its timeout).
+   * Stops taking transitions and waits for the queued hooks (each bounded by its timeout), or, with
+   * `waitMs`, at most that long: hooks still running then are stopped (their process group gets
+   * SIGTERM) and, with a spool, left there for the next process to deliver.
    * Close the engine first, so the transitions it writes while closing still get their hooks.
    */
-  async close(): Promise<void> {
+  async close(options: { waitMs?: number } = {}): Promise<void> {
     this.closed = true;
-    await this.queue;
+    clearInterval(this.sweeper);
+    if (options.waitMs === undefined) return this.idle();
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      this.idle().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), options.waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (waited) return;
+    this.stopped = true;
+    for (const waiting of this.waiting.splice(0)) waiting();
+    for (const child of this.children) killGroup(child.pid, 'SIGTERM');
+    await this.idle();
   }
+}
+
+/** What a dropped spool entry is reported as. */
+function dropped(entry: Spooled): HookResult {
+  const { event } = entry;
+  return {
+    hook: '*',
+    command: '',
+    transition: event,
+    ok: false,
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    durationMs: 0,
+    stderr: '',
+    message: `hooks for ${event.key} (${event.from} → ${event.to}) were cut short ${MAX_ATTEMPTS} times and are dropped: run 'warden watch' to give slow hooks the time they need`,
+  };
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {

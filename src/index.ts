@@ -112,6 +112,8 @@ export {
   EnvNameSchema,
   LabelNameSchema,
   SpawnModeSchema,
+  RestartPolicySchema,
+  RESTART_POLICIES,
   WorkspaceSchema,
   WorktreeRequestSchema,
   WorktreeRemovalSchema,
@@ -134,6 +136,7 @@ export {
   type SessionInfo,
   type SessionState,
   type SpawnMode,
+  type RestartPolicy,
   type Workspace,
   type WorktreeRequest,
   type WorktreeRemoval,
@@ -147,22 +150,56 @@ export {
   type StateStore,
 } from './store.js';
 
-// Lifecycle hooks: shell commands run on transitions, from `warden.config.json`.
+// Lifecycle hooks: shell commands run on transitions, from the user's config file.
 export {
   HookRunner,
-  loadHooksConfig,
-  parseHooksConfig,
-  defaultConfigPath,
   hookFires,
   hookEnvironment,
-  HooksConfigSchema,
-  HookCommandSchema,
-  CONFIG_FILE_NAME,
   HOOK_STATES,
   type HooksConfig,
-  type HooksConfigInput,
   type HookCommand,
   type HookState,
   type HookResult,
   type HookRunnerOptions,
 } from './hooks.js';
+
+// The user's config file (`$XDG_CONFIG_HOME/tmux-warden/config.yaml`): hooks, profiles, defaults.
+export {
+  ConfigSchema,
+  ConfigSchema as HooksConfigSchema,
+  HookCommandSchema,
+  DefaultsSchema,
+  CONFIG_FILE_NAME,
+  readConfigFile,
+  readConfigFile as loadHooksConfig,
+  parseConfig,
+  parseConfig as parseHooksConfig,
+  locateConfig,
+  userConfigPath,
+  defaultConfigPath,
+  type Config,
+  type ConfigInput,
+  type ConfigInput as HooksConfigInput,
+  type ConfigLocation,
+} from './config/index.js';
+
+// The fleet: `up` and `down` from a sessions file, as a pure plan applied through the engine.
+export {
+  SessionsFileSchema,
+  FleetEntrySchema,
+  FLEET_LABEL,
+  locateSessionsFile,
+  readSessionsFile,
+  planUp,
+  planDown,
+  specChanges,
+  applyPlan,
+  currentSessions,
+  type SessionsFile,
+  type FleetEntry,
+  type Fleet,
+  type DesiredSession,
+  type FleetStep,
+  type FleetAction,
+  type StepResult,
+} from './fleet/index.js';

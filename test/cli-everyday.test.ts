@@ -33,7 +33,7 @@ describe('errors under --json are JSON on stderr, with the same exit codes', () 
     refusedAsJson(await w.run(['--json', 'ls', '--wide']), 2, 'INVALID_INPUT', /^unknown option '--wide' \(see 'warden ls --help'\)$/);
     refusedAsJson(await w.run(['spawn', 'k', '--json', '--mode', 'sideways', ...LONG]), 2, 'INVALID_INPUT', /'sideways' is invalid/);
     refusedAsJson(await w.run(['spawn', 'bad:key', '--json', ...LONG]), 2, 'INVALID_INPUT', /^invalid key "bad:key"/);
-    refusedAsJson(await w.run(['spawn', 'dup', '--json', ...LONG]), 3, 'CONFLICT', /^dup is active: use --mode resume/);
+    refusedAsJson(await w.run(['spawn', 'dup', '--json', ...LONG]), 3, 'CONFLICT', /^dup is active: use --mode ensure to keep it running, --mode resume/);
     refusedAsJson(await w.run(['status', 'nobody', '--json']), 4, 'NOT_FOUND', /^no session nobody: 'warden ls' lists them$/);
     const noTmux = { PATH: join(server.dir, 'empty-path') };
     refusedAsJson(await w.run(['ls', '--json'], { env: noTmux }), 1, 'TMUX_NOT_FOUND', /^tmux not found \(tmux\): install tmux >= 3\.2$/);

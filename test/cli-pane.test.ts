@@ -142,7 +142,7 @@ describe.concurrent('watch', () => {
           .split('\n')
           .filter(Boolean)
           .map((l) => TransitionSchema.parse(JSON.parse(l)))
-          .find((t) => t.to === 'active.exited'),
+          .find((t) => t.to === 'active.exited.stopped'),
       'the exit of brief',
     );
     expect(exited).toMatchObject({

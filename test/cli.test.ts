@@ -83,11 +83,11 @@ describe('spawn KEY [--mode …] [--cwd] [--env K=V]… [--label K=V]… [--grou
     expect(SessionInfoSchema.parse(JSON.parse(String(result.stdout))).cwd).toBe(join(server.dir, 'rel'));
   });
 
-  it('--mode normal on a live key is a conflict (exit 3) naming resume and fresh; nothing written', async () => {
+  it('--mode normal on a live key is a conflict (exit 3) naming ensure, resume and fresh; nothing written', async () => {
     const w = warden(server);
     session(await w.run(['spawn', 'alpha', '--json', ...LONG]));
     const before = w.stateBytes();
-    refused(await w.run(['spawn', 'alpha', ...LONG]), 3, /alpha is active: use --mode resume to attach or --mode fresh to restart/);
+    refused(await w.run(['spawn', 'alpha', ...LONG]), 3, /alpha is active: use --mode ensure to keep it running, --mode resume to relaunch it or --mode fresh to restart it/);
     expect(w.stateBytes()).toEqual(before);
   });
 
@@ -120,12 +120,13 @@ describe('spawn KEY [--mode …] [--cwd] [--env K=V]… [--label K=V]… [--grou
     expect(text).toContain(`resumed ${first.sessionId}`);
   });
 
-  it('--mode resume refuses options it would ignore (exit 2), and writes nothing', async () => {
+  it('--mode resume and ensure refuse options other than the stored ones (exit 3), accept the same ones, and write nothing', async () => {
     const w = warden(server);
     session(await w.run(['spawn', 'delta', '--json', ...LONG]));
     const before = w.stateBytes();
-    refused(await w.run(['spawn', 'delta', '--mode', 'resume', '--cwd', server.dir]), 2, /--mode resume keeps the stored cwd of delta: use --mode fresh/);
-    refused(await w.run(['spawn', 'delta', '--mode', 'resume', '--label', 'a=b', '--', 'echo', 'other']), 2, /keeps the stored command, labels of delta/);
+    refused(await w.run(['spawn', 'delta', '--mode', 'resume', '--cwd', server.dir]), 3, /delta runs with another cwd: use --mode fresh to restart it with the new one \(--mode resume keeps the stored one\)/);
+    refused(await w.run(['spawn', 'delta', '--mode', 'ensure', '--label', 'a=b', '--', 'echo', 'other']), 3, /delta runs with another command, labels: use --mode fresh/);
+    expect(session(await w.run(['spawn', 'delta', '--json', '--mode', 'ensure', ...LONG])).state).toBe('active');
     expect(w.stateBytes()).toEqual(before);
   });
 
@@ -135,7 +136,7 @@ describe('spawn KEY [--mode …] [--cwd] [--env K=V]… [--label K=V]… [--grou
 
   it('--mode resume of a key that has no session is not found (exit 4); nothing written', async () => {
     const w = warden(server);
-    refused(await w.run(['spawn', 'nobody', '--mode', 'resume']), 4, /no session nobody to resume: spawn it with --mode normal/);
+    refused(await w.run(['spawn', 'nobody', '--mode', 'resume']), 4, /no session nobody to resume: start it with --mode ensure or --mode normal/);
     expect(w.stateBytes()).toBeNull();
   });
 });
@@ -238,7 +239,7 @@ describe('completion bash|zsh (generated from the program)', () => {
     const script = (await warden(server).run(['completion', 'bash'])).stdout;
     expect(await complete(script, ['warden', ''])).toEqual(expect.arrayContaining([...(await verbs()), '--json', '--state']));
     expect(await complete(script, ['warden', 'sp'])).toEqual(['spawn']);
-    expect(await complete(script, ['warden', 'spawn', 'k', '--mode', ''])).toEqual(['normal', 'resume', 'fresh']);
+    expect(await complete(script, ['warden', 'spawn', 'k', '--mode', ''])).toEqual(['normal', 'resume', 'fresh', 'ensure']);
     expect(await complete(script, ['warden', '--state', 'x.json', 'ls', '--'])).toEqual(expect.arrayContaining(['--label', '--json']));
     expect(await complete(script, ['warden', 'send', 'k', '--no'])).toEqual(['--no-enter']);
     expect(await complete(script, ['warden', 'completion', ''])).toEqual(expect.arrayContaining(['bash', 'zsh']));

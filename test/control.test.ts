@@ -65,7 +65,7 @@ describe('watch: active.running → active.exited the moment a pane exits', () =
     const { seen, stop, running } = startWatch(engine);
     await waitFor(async () => (await controlClients()).length === 1, 'a control client on the group');
     await engine.send('exits', 'bye');
-    const event = await waitFor(() => seen.find((e) => e.key === 'exits' && e.to === 'active.exited'), 'the exited transition');
+    const event = await waitFor(() => seen.find((e) => e.key === 'exits' && e.to === 'active.exited.stopped'), 'the exited transition');
     expect(event.session.exitStatus).toBe(7);
     stop.abort();
     await running;
@@ -81,7 +81,7 @@ describe('watch: active.running → active.exited the moment a pane exits', () =
     expect(await tmux.run(['show-hooks', '-w', '-t', info.windowId!])).toContain('pane-died');
     expect(await tmux.run(['show-hooks', '-w', '-t', mine.trim()])).not.toContain('pane-died');
     await engine.send('old-window', 'bye');
-    await waitFor(() => seen.find((e) => e.key === 'old-window' && e.to === 'active.exited'), 'the exited transition');
+    await waitFor(() => seen.find((e) => e.key === 'old-window' && e.to === 'active.exited.stopped'), 'the exited transition');
     stop.abort();
     await running;
   });
@@ -97,7 +97,7 @@ describe('watch: a pane that dies with no word from tmux', () => {
     await waitFor(async () => (await controlClients()).length === 1, 'a control client on the group');
     await tmux.run(['set-hook', '-uw', '-t', info.windowId!, 'pane-died']);
     await engine.send('silent', 'bye');
-    const event = await waitFor(() => seen.find((e) => e.key === 'silent' && e.to === 'active.exited'), 'the exited transition');
+    const event = await waitFor(() => seen.find((e) => e.key === 'silent' && e.to === 'active.exited.stopped'), 'the exited transition');
     expect(event.session.exitStatus).toBe(5);
     stop.abort();
     await running;

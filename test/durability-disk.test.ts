@@ -272,6 +272,8 @@ describe('warden doctor', () => {
     const probe = await server.tmux.probeAll();
     expect(probe.kind === 'ok' && probe.panes.filter((p) => p.windowName === infos[0]!.key)).toHaveLength(1);
 
+    const doctor = JSON.parse((await warden(t, ['--json', 'doctor'])).stdout) as { problems: string[] };
+    expect(doctor.problems[0]).toMatch(/holds 2 session\(s\), and tmux holds \d+ window\(s\) tagged by warden that no record names: 'warden doctor --repair' restores it/);
     expect(JSON.parse((await warden(t, ['--json', 'doctor', '--repair'])).stdout).repaired).toMatchObject({ restoredFrom: bak, sessions: 2 });
     const ls = await warden(t, ['--json', 'ls']);
     expect(ls.exitCode, ls.stderr).toBe(0);

@@ -44,7 +44,7 @@ describe('the examples of docs/embedding.md run', () => {
       'quickstart: normal → spawning (SPAWN)',
       'quickstart: spawning → active.running.busy (xstate.done.actor.launch)',
       expect.stringMatching(/^quickstart is active in window @\d+, session [0-9a-f-]{36}$/),
-      'refused (CONFLICT, exit code 3): quickstart is active: use --mode resume to attach or --mode fresh to restart',
+      'refused (CONFLICT, exit code 3): quickstart is active: use --mode ensure to keep it running, --mode resume to relaunch it or --mode fresh to restart it',
       'screen: hello from quickstart | ping | got ping',
       'probe ok: quickstart=active',
       expect.stringMatching(/^quickstart: active\.running\.(busy|idle) → ending \(END\)$/),

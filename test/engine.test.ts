@@ -103,7 +103,7 @@ describe('active.running → active.exited (probe: pane dead)', () => {
       return engine.get('quitter')?.exitStatus !== null ? engine.get('quitter') : null;
     }, 'the pane to exit');
     expect(exited).toMatchObject({ state: 'active', exitStatus: 7, windowId: info.windowId });
-    expect(readState(engine.stateFile).sessions.quitter!.snapshot.value).toEqual({ active: 'exited' });
+    expect(readState(engine.stateFile).sessions.quitter!.snapshot.value).toEqual({ active: { exited: 'stopped' } });
     expect((await paneOf(info.windowId!))?.dead).toBe(true);
   });
 });
@@ -241,7 +241,7 @@ describe('refusals: SPAWN normal on a live key, SPAWN resume on normal', () => {
     const before = readFileSync(engine.stateFile);
     const conflict = await engine.spawn('taken', { command: LONG_RUNNING }).catch((e: WardenError) => e);
     expect(conflict).toMatchObject({ code: 'CONFLICT', exitCode: 3 });
-    expect((conflict as WardenError).message).toBe('taken is active: use --mode resume to attach or --mode fresh to restart');
+    expect((conflict as WardenError).message).toBe('taken is active: use --mode ensure to keep it running, --mode resume to relaunch it or --mode fresh to restart it');
     const missing = await engine.spawn('nobody', { mode: 'resume' }).catch((e: WardenError) => e);
     expect(missing).toMatchObject({ code: 'NOT_FOUND', exitCode: 4 });
     const noEnd = await engine.end('nobody').catch((e: WardenError) => e);

@@ -23,7 +23,7 @@ describe('watch hears exits from tmux (defect 5)', () => {
       await waitFor(() => engine.get('anchor')?.state === 'active', 'watch to start');
       const exited = (key: string, after: number) =>
         waitFor(
-          () => heard.slice(after).find((t) => t.key === key && t.session.exitStatus !== null && t.to === 'active.exited'),
+          () => heard.slice(after).find((t) => t.key === key && t.session.exitStatus !== null && t.to === 'active.exited.stopped'),
           `watch to hear ${key} exit (heard: ${JSON.stringify(heard.map((t) => [t.key, t.from, t.to, t.event, t.at]))})`,
           { timeoutMs: 8000 },
         );

@@ -19,7 +19,7 @@ const cli = `${root}dist/src/cli.js`;
 
 /** Every transition definition of a machine, counted straight from its state nodes. */
 function definedTransitions(machine: AnyStateMachine): number {
-  return getStateNodes(machine.root).reduce((n, node) => n + [...node.transitions.values()].flat().length, 0);
+  return getStateNodes(machine.root).reduce((n, node) => n + [...node.transitions.values(), node.always ?? []].flat().length, 0);
 }
 
 describe('docs/state-machine.md', () => {
@@ -54,7 +54,7 @@ describe('graph derived from the machine (xstate/graph)', () => {
       expect.objectContaining({ from: 'spawning', trigger: 'error launchWindow', guard: null, to: 'normal' }),
     );
     expect(graph.transitions).toContainEqual(
-      expect.objectContaining({ from: 'active.running', trigger: 'SPAWN', guard: 'modeResume', targetless: true }),
+      expect.objectContaining({ from: 'active.running', trigger: 'SPAWN', guard: 'modeKeeps', targetless: true }),
     );
   });
 
@@ -90,7 +90,7 @@ describe('graph derived from the machine (xstate/graph)', () => {
     const names = <K extends string>(keys: K[]) => Object.fromEntries(keys.map((k) => [k, () => true])) as Record<K, () => boolean>;
     const rebuilt = setup({
       actors: { launchWindow: noop, cleanupWindow: noop },
-      guards: names(['modeNormalOrFresh', 'modeResume', 'modeFresh', 'hasNextSpawn', 'launchedPaneDead', 'foundPaneDead']),
+      guards: names(['modeStarts', 'modeKeeps', 'modeFresh', 'hasNextSpawn', 'launchedPaneDead', 'foundPaneDead', 'restartWanted', 'restartLimitReached', 'restartIsDue']),
     }).createMachine(definition as never);
     expect(machineGraph(rebuilt as unknown as AnyStateMachine)).toEqual(machineGraph());
   });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
+  HOOK_STATES,
   HookRunner,
   SessionInfoSchema,
   StateDocumentSchema,
@@ -54,7 +55,7 @@ describe('the config file is validated with one line naming the file and the fie
     writeFileSync(path, JSON.stringify(config));
     const error = await loadHooksConfig(path).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'INVALID_INPUT', exitCode: 2 });
-    expect((error as Error).message).toContain(`config ${path}: `);
+    expect((error as Error).message).toContain(`invalid config ${path}:1 `);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
   });
@@ -62,7 +63,7 @@ describe('the config file is validated with one line naming the file and the fie
   it('refuses a file that is not JSON, and a named file that does not exist', async () => {
     const path = file();
     writeFileSync(path, '{ hooks');
-    await expect(loadHooksConfig(path)).rejects.toThrow(`config ${path} is not JSON`);
+    await expect(loadHooksConfig(path)).rejects.toThrow(`config ${path}:1 is not JSON`);
     await expect(loadHooksConfig(file(), { required: true })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
@@ -118,6 +119,7 @@ describe('hooks run on real transitions, with the session on stdin and WARDEN_* 
     const session = SessionInfoSchema.parse({
       key: 'quitter', state: 'active', sessionId: 'id-1', group: 'warden', windowId: '@1', paneId: '%1', pid: 1,
       command: ['sh'], cwd: null, labels: {}, createdAt: null, updatedAt: null, exitStatus: 7,
+      lastCommand: null, restarts: 0, restartPolicy: null, restartAt: null,
     });
     hooks.listener({ key: 'quitter', sessionId: 'id-1', from: 'active.running', to: 'active.exited', event: 'PANE_EXITED', at: '', origin: 'here', session });
     hooks.listener({ key: 'quitter', sessionId: 'id-1', from: 'active.exited', to: 'ending', event: 'END', at: '', origin: 'here', session });
@@ -132,6 +134,7 @@ describe('hooks run on real transitions, with the session on stdin and WARDEN_* 
     const session = SessionInfoSchema.parse({
       key: 'remote', state: 'active', sessionId: 'id-2', group: 'warden', windowId: '@2', paneId: '%2', pid: 2,
       command: ['sh'], cwd: null, labels: {}, createdAt: null, updatedAt: null, exitStatus: null,
+      lastCommand: null, restarts: 0, restartPolicy: null, restartAt: null,
     });
     hooks.listener({ key: 'remote', sessionId: 'id-2', from: 'normal', to: 'active.running', event: 'state-file', at: '', origin: 'elsewhere', session });
     await hooks.close();
@@ -169,8 +172,13 @@ describe('a failing or hanging hook is reported and never blocks the transition'
   });
 });
 
-describe('warden reads warden.config.json beside the state file', () => {
-  const env = (stateFile: string) => ({ ...process.env, WARDEN_STATE: stateFile, WARDEN_TMUX_SOCKET: server.socket });
+describe('warden still reads the deprecated warden.config.json beside the state file', () => {
+  const env = (stateFile: string) => ({
+    ...process.env,
+    WARDEN_STATE: stateFile,
+    WARDEN_TMUX_SOCKET: server.socket,
+    XDG_CONFIG_HOME: join(server.dir, 'no-config-home'),
+  });
 
   it('runs the hooks of the transitions a verb makes, and reports a failing one on stderr with exit 0', async () => {
     const stateFile = server.stateFile();
@@ -181,7 +189,12 @@ describe('warden reads warden.config.json beside the state file', () => {
       // Relative paths in a hook are relative to the config's directory.
       expect(readFileSync(join(server.dir, 'spawned.txt'), 'utf8')).toBe('cli-hooked:active.running.busy\n');
       const ended = await run(process.execPath, [CLI, 'end', 'cli-hooked'], { env: env(stateFile) });
-      expect(ended.stderr).toMatch(/^warden: hook ending for cli-hooked \(active\.running\.(busy|idle) → ending\) exited 9\n$/);
+      expect(ended.stderr).toMatch(
+        new RegExp(
+          `^warden: reading ${config.replaceAll('.', '\\.')}, which is deprecated: move it to .*config\\.yaml \\(YAML or JSON\\)\\n` +
+            'warden: hook ending for cli-hooked \\(active\\.running\\.(busy|idle) → ending\\) exited 9\\n$',
+        ),
+      );
       expect(ended.stdout).toContain('cli-hooked: ended');
     } finally {
       writeFileSync(config, '{}');
@@ -197,7 +210,7 @@ describe('warden reads warden.config.json beside the state file', () => {
     }).catch((e: { code: number; stderr: string }) => e);
     expect(error).toMatchObject({ code: 2 });
     expect((error as { stderr: string }).stderr).toBe(
-      `warden: config ${config}: hooks.orphand: unknown state "orphand": use one of normal, spawning, active, active.running, active.running.busy, active.running.idle, active.running.waiting, active.exited, orphaned, ending, *\n`,
+      `warden: invalid config ${config}:1 hooks.orphand: unknown state "orphand": use one of ${HOOK_STATES.join(', ')}\n`,
     );
     expect(existsSync(stateFile)).toBe(false);
   });

@@ -39,7 +39,14 @@ const SIGNAL_AT = { at: 'signal', outputAt: 0 };
 const EXIT_ON_INPUT = 3;
 const FOUND_DEAD_EXIT = 4;
 const CRASH_DEAD_EXIT = 5;
-const SPAWN_AT = { normal: 'spawn-normal', resume: 'spawn-resume', fresh: 'spawn-fresh' } as const;
+const SPAWN_AT = { normal: 'spawn-normal', resume: 'spawn-resume', fresh: 'spawn-fresh', ensure: 'spawn-ensure' } as const;
+/**
+ * A fresh spawn asks for a restart policy: its sessions restart once by themselves (with no wait)
+ * and then give up, so the restart rows are walked too.
+ */
+const RESTART = { policy: 'always', maxRestarts: 1, backoffMs: 0, maxBackoffMs: 0 } as const;
+/** A restart due whenever the model asks: the engine's own clock decides it for real. */
+const DUE = '9999-12-31T23:59:59.999Z';
 const window: { windowId: string; paneId: string; pid: number; dead: boolean; exitStatus: number | null } = {
   windowId: '@0',
   paneId: '%0',
@@ -52,11 +59,13 @@ const injected = { code: 'TMUX_FAILED', message: 'injected', stderr: '' };
 /** The model's state: the state value, plus what decides which events the engine can send next. */
 function modelState(s: Snapshot): string {
   const value = stateString(s.value);
+  // A session with a restart policy behaves by its count of restarts: keep them apart.
+  const restarts = s.context.spec?.restart ? `#r${s.context.restarts ?? 0}` : '';
   // A signal holds the activity until output: the machine takes other events there.
   if (value.startsWith('active.running') && s.context.activity?.source === 'signal') return `${value}+signal`;
   // How a launch is done (new window, respawn in place, relaunch) changes what a failure rolls back.
-  if (value === 'spawning') return `spawning:${s.context.launch}`;
-  if (value !== 'ending') return value;
+  if (value === 'spawning') return `spawning:${s.context.launch}${restarts}`;
+  if (value !== 'ending') return value === 'normal' ? value : `${value}${restarts}`;
   return `ending${s.context.next ? '+next' : ''}${s.context.error ? '+error' : ''}`;
 }
 
@@ -97,11 +106,14 @@ function eventsIn(s: Snapshot): SessionEvent[] {
     return [{ type: 'xstate.done.actor.cleanup' }, { type: 'xstate.error.actor.cleanup', error: injected }] as unknown as SessionEvent[];
   }
   if (state.startsWith('ending')) return [{ type: 'RETRY' }];
-  const spawn = (mode: 'normal' | 'resume' | 'fresh'): SessionEvent => ({
+  // Resume and ensure keep the stored spec, as the engine does; fresh asks for a restart policy.
+  const specFor = (mode: keyof typeof SPAWN_AT) =>
+    mode === 'fresh' ? { ...launchSpec(PROGRAM), restart: { ...RESTART } } : mode === 'normal' ? launchSpec(PROGRAM) : s.context.spec ?? launchSpec(PROGRAM);
+  const spawn = (mode: keyof typeof SPAWN_AT): SessionEvent => ({
     type: 'SPAWN',
     mode,
     sessionId: `model-${mode}`,
-    spec: launchSpec(PROGRAM),
+    spec: specFor(mode),
     at: SPAWN_AT[mode],
   });
   const activity: SessionEvent[] = [
@@ -113,12 +125,16 @@ function eventsIn(s: Snapshot): SessionEvent[] {
     { type: 'QUIET', activity: 'idle', source: 'silence', at: 'quiet', outputAt: 1, matched: null },
   ];
   // The lifecycle events are the same transitions from every activity: taken from busy only.
-  if (state.startsWith('active.running') && state !== 'active.running.busy') return activity;
+  // (A restart policy's count, `#rN`, does not change which events a state takes.)
+  const base = state.replace(/#r\d+$/, '');
+  if (base.startsWith('active.running') && base !== 'active.running.busy') return activity;
   return [
-    ...(state === 'active.running.busy' ? activity : []),
+    ...(base === 'active.running.busy' ? activity : []),
     spawn('normal'),
     spawn('resume'),
     spawn('fresh'),
+    spawn('ensure'),
+    { type: 'RESTART', at: DUE },
     { type: 'END' },
     { type: 'WINDOW_GONE' },
     { type: 'PANE_EXITED', exitStatus: EXIT_ON_INPUT },
@@ -186,8 +202,10 @@ const visited = new Set<string>();
 let stepsRun = 0;
 
 function transitionId(t: AnyTransitionDefinition): string {
-  const source = t.source as unknown as { id: string; transitions: Map<string, AnyTransitionDefinition[]> };
-  return `${source.id} ${t.eventType} #${source.transitions.get(t.eventType)!.indexOf(t)}`;
+  const source = t.source as unknown as { id: string; transitions: Map<string, AnyTransitionDefinition[]>; always?: AnyTransitionDefinition[] };
+  // An eventless (`always`) transition is not in the map of event transitions.
+  const list = t.eventType === '' ? source.always ?? [] : source.transitions.get(t.eventType)!;
+  return `${source.id} ${t.eventType || 'always'} #${list.indexOf(t)}`;
 }
 
 /** Every state a session can rest or work in: the atomic state nodes, as dotted paths. */
@@ -198,7 +216,7 @@ function allStates(machine: AnyStateMachine): string[] {
 }
 
 function allTransitions(machine: AnyStateMachine): string[] {
-  return getStateNodes(machine.root).flatMap((node) => [...node.transitions.values()].flat().map(transitionId));
+  return getStateNodes(machine.root).flatMap((node) => [...node.transitions.values(), node.always ?? []].flat().map(transitionId));
 }
 
 /** Every transition a session actor of the engine took, as the inspector sees it. */
@@ -239,7 +257,7 @@ async function panesOf(sessionId: string) {
 
 /** The durable state of the actor equals the model's, and tmux shows what that state means. */
 async function expectMatchesTmux(key: string, expected: Snapshot, lastSessionId: string | null): Promise<string | null> {
-  const state = modelState(expected);
+  const state = modelState(expected).replace(/#r\d+$/, '');
   const record = recordOf(key);
   if (state === 'normal') {
     expect(record, `${key} has no record in normal`).toBeUndefined();
@@ -248,7 +266,7 @@ async function expectMatchesTmux(key: string, expected: Snapshot, lastSessionId:
   }
   expect(record, `${key} is ${state}`).toBeDefined();
   const context = record!.snapshot.context;
-  expect(modelState({ value: record!.snapshot.value, context } as unknown as Snapshot)).toBe(state);
+  expect(modelState({ value: record!.snapshot.value, context } as unknown as Snapshot)).toBe(modelState(expected));
   const panes = await panesOf(context.sessionId!);
   switch (state.startsWith('active.running') ? 'active.running' : state) {
     case 'active.running':
@@ -258,7 +276,9 @@ async function expectMatchesTmux(key: string, expected: Snapshot, lastSessionId:
       if (panes[0]!.tag === context.sessionId) expect(panes[0]!.windowName).toBe(key);
       expect(context.exitStatus).toBeNull();
       break;
-    case 'active.exited':
+    case 'active.exited.stopped':
+    case 'active.exited.backoff':
+    case 'active.exited.gaveUp':
       expect(panes).toHaveLength(1);
       expect(panes[0]).toMatchObject({ windowId: context.windowId, paneId: context.paneId, dead: true });
       expect(context.exitStatus).toBe(panes[0]!.exitStatus ?? 0);
@@ -346,7 +366,13 @@ async function perform(key: string, trigger: SessionEvent, outcomes: string[], e
           return;
         }
         const fails = endState === 'normal' || endState.endsWith('+error');
-        const command = trigger.mode === 'resume' ? {} : trigger.mode === 'normal' ? { command: PROGRAM, worktree: { repo } } : { command: PROGRAM };
+        // Normal spawns run in a worktree, fresh ones ask for a restart policy, as the model's events say.
+        const command =
+          trigger.mode === 'resume'
+            ? {}
+            : trigger.mode === 'normal'
+              ? { command: PROGRAM, worktree: { repo } }
+              : { command: PROGRAM, ...(trigger.mode === 'fresh' ? { restart: RESTART } : {}) };
         await expectOutcome(engine.spawn(key, { mode: trigger.mode, ...command }), fails);
         return;
       }
@@ -366,6 +392,10 @@ async function perform(key: string, trigger: SessionEvent, outcomes: string[], e
       case 'PANE_EXITED':
         await engine.send(key, 'bye');
         await exitSeen(context!.sessionId!, context!.paneId!);
+        await engine.reconcile();
+        return;
+      case 'RESTART':
+        // The restart's deadline (no wait) has passed: the next reconcile restarts the session.
         await engine.reconcile();
         return;
       case 'WINDOW_FOUND': {

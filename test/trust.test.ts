@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { StateDocumentSchema } from '../src/model/schema.js';
 import { refused, warden } from './support/cli.js';
 import { persistedIn, spec, writeRecord } from './support/snapshots.js';
-import { LONG_RUNNING, useTmuxServer } from './support/tmux-server.js';
+import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('trust');
 /** Another user's uid: only root can give a file away, so those cases need root. */
@@ -106,5 +106,38 @@ describe('a symlinked state path (invariant 13)', () => {
     expect(existsSync(`${link}.bak`)).toBe(false);
     for (const key of ['l1', 'l2']) expect((await cli.run(['end', key])).exitCode).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+});
+
+describe('secrets out of sight (invariant 15): --pass-env', () => {
+  it('stores only the name; the value is read from the launching process at each launch, never written to state.json or .bak', async () => {
+    const cli = warden(server);
+    const out = join(server.dir, 'pass-env-seen');
+    const program = ['sh', '-c', `printf '%s\\n' "$API_TOKEN" >> ${out}; exec sleep 600`];
+    const first = await cli.run(['--json', 'spawn', 'secret', '--pass-env', 'API_TOKEN', '--resume-command', `sh -c 'printf "%s\\n" "$API_TOKEN" >> ${out}; exec sleep 600'`, '--', ...program], {
+      env: { API_TOKEN: 'first-s3cret' },
+    });
+    expect(first.exitCode, first.stderr).toBe(0);
+    await waitFor(() => existsSync(out) && readFileSync(out, 'utf8') === 'first-s3cret\n', 'the program to see the value');
+    const stored = () => `${readFileSync(cli.stateFile, 'utf8')}${readFileSync(`${cli.stateFile}.bak`, 'utf8')}`;
+    expect(stored()).not.toContain('first-s3cret');
+    expect(StateDocumentSchema.parse(JSON.parse(readFileSync(cli.stateFile, 'utf8'))).sessions.secret!.snapshot.context.spec!.passEnv).toEqual(['API_TOKEN']);
+
+    // Its window lost: a resume by a caller with another value passes that value.
+    const info = JSON.parse(first.stdout) as { windowId: string };
+    await server.tmux.run(['kill-window', '-t', info.windowId]);
+    const resumed = await cli.run(['spawn', 'secret', '--mode', 'resume'], { env: { API_TOKEN: 'second-s3cret' } });
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    await waitFor(() => readFileSync(out, 'utf8') === 'first-s3cret\nsecond-s3cret\n', 'the resumed program to see the new value');
+    expect(stored()).not.toMatch(/s3cret/);
+    expect((await cli.run(['end', 'secret'])).exitCode).toBe(0);
+    expect(stored()).not.toMatch(/s3cret/);
+  });
+
+  it('a name that is not set, or not a variable name, is refused (exit 2) before anything is stored', async () => {
+    const cli = warden(server);
+    refused(await cli.run(['spawn', 'nosecret', '--pass-env', 'NOT_SET_HERE', '--', ...LONG_RUNNING]), 2, /--pass-env NOT_SET_HERE: NOT_SET_HERE is not set in this environment/);
+    refused(await cli.run(['spawn', 'nosecret', '--pass-env', 'A=B', '--', ...LONG_RUNNING]), 2, /--pass-env/);
+    expect(cli.stateBytes()).toBeNull();
   });
 });

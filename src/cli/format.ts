@@ -147,15 +147,27 @@ export function sessionDetails(info: SessionInfo, c: Colors, now = Date.now()): 
     ['pane', info.paneId ?? '-'],
     ['pid', info.pid === null ? '-' : String(info.pid)],
     ['command', commandText(info.command)],
+    ['ran', info.lastCommand ? commandText(info.lastCommand) : '-'],
     ['cwd', info.cwd ?? '-'],
     ...(info.worktree ? ([['worktree', worktreeLine(info.worktree)]] as [string, string][]) : []),
     ['labels', labels || '-'],
+    ['restart', restartLine(info)],
     ['created', info.createdAt ? `${info.createdAt} (${age(info.createdAt, now)} ago)` : '-'],
     ['updated', info.updatedAt ?? '-'],
     ['log', info.logFile ?? '-'],
     ...(info.serverPid === null ? [] : ([['server', `tmux pid ${info.serverPid}`]] as [string, string][])),
   ];
   return lines.map(([name, value]) => `${c.dim(name.padEnd(10))}  ${value}`).join('\n').concat('\n');
+}
+
+/** `on-failure, 2 of 5 restarts, next at …`, `on-failure, gave up after 5 restarts`, or `no`. */
+function restartLine(info: SessionInfo): string {
+  const policy = info.restartPolicy;
+  if (!policy) return 'no';
+  const count = `${info.restarts} of ${policy.maxRestarts} restarts`;
+  if (info.restartAt) return `${policy.policy}, ${count}, next at ${info.restartAt}`;
+  const gaveUp = info.exitStatus !== null && policy.policy !== 'no' && info.restarts >= policy.maxRestarts;
+  return gaveUp ? `${policy.policy}, gave up after ${info.restarts} restarts` : `${policy.policy}, ${count}`;
 }
 
 /** `status --explain`: which source decided the activity, when, and what it saw. */

@@ -3,12 +3,13 @@
  * Verbs parse, call the engine and print; nothing else.
  */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
+import { HookRunner } from '../hooks.js';
+import { locateConfig, readConfigFile, userConfigPath, type Config } from '../config/index.js';
 import { parseLogSettingsText } from '../model/log-settings.js';
-import { HookRunner, defaultConfigPath, loadHooksConfig, type HooksConfig } from '../hooks.js';
+import { resolveLinks } from '../store/trust.js';
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
 
@@ -23,6 +24,9 @@ export interface GlobalOptions {
 
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
 export type RegisterVerb = (program: Command, globals: () => GlobalOptions) => void;
+
+/** How long a verb waits for its hooks before leaving them in the spool for the next process. */
+export const CLI_HOOK_WAIT_MS = 1500;
 
 export function engineOptions(globals: GlobalOptions): EngineOptions {
   const stateFile = globals.state || process.env.WARDEN_STATE;
@@ -48,7 +52,11 @@ export async function withEngine<T>(
 ): Promise<T> {
   const { reconcile = true, activity = false, ...overrides } = options;
   const opened = { ...engineOptions(globals), ...overrides };
-  const { hooks, profiles } = await cliConfig(globals, opened);
+  const config = await cliConfig(globals, opened);
+  const hooks = config ? cliHooks(config.config, config.file, opened) : null;
+  const group = opened.group ?? config?.config.defaults?.group;
+  if (group) opened.group = group;
+  const profiles = config?.config.profiles;
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
   const inspection = globals.inspectLog || liveUrl ? await import('../observe/inspect.js') : null;
@@ -57,8 +65,20 @@ export async function withEngine<T>(
   const inspect = inspection
     ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
     : overrides.inspect;
+  let engine: Engine | null = null;
+  // Ctrl-C while transitions are landing: let them land and be spooled for their hooks before
+  // exiting, so none is lost (invariant 14). Verbs with their own handler (watch) stop themselves.
+  const onInterrupt = () => {
+    if (process.listenerCount('SIGINT') > 1) return;
+    void (async () => {
+      await engine?.close().catch(() => undefined);
+      await hooks?.close({ waitMs: 0 });
+      process.exit(130);
+    })();
+  };
+  if (hooks) process.on('SIGINT', onInterrupt);
   try {
-    const engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
+    engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
     try {
       // Activity is decided (a screen captured, a change written) only for the verbs that show it.
       const probe = reconcile ? await engine.reconcile({ activity }).catch((err: unknown) => unrecorded(err, activity)) : null;
@@ -68,35 +88,52 @@ export async function withEngine<T>(
       await engine.close();
     }
   } finally {
-    await hooks?.close();
+    // Hooks are not the verb's work: a short wait, then the rest is left to the next process.
+    await hooks?.close({ waitMs: CLI_HOOK_WAIT_MS });
+    process.off('SIGINT', onInterrupt);
     await live?.stop();
     await log?.close();
   }
 }
 
 /**
- * The config of `--config`, `$WARDEN_CONFIG` or `warden.config.json` beside the state file: its
- * hooks (failures go to stderr) and its activity profiles.
+ * The user's config file: `--config`, `$WARDEN_CONFIG`, the XDG config file, or the deprecated
+ * `warden.config.json` beside the state file (read, with a note saying where it belongs now).
  */
-async function cliConfig(
-  globals: GlobalOptions,
-  options: EngineOptions,
-): Promise<{ hooks: HookRunner | null; profiles: HooksConfig['profiles'] | undefined }> {
-  const named = globals.config ?? process.env.WARDEN_CONFIG;
+export function cliConfig(globals: GlobalOptions, options: EngineOptions = engineOptions(globals)): Promise<{ config: Config; file: string } | null> {
+  // Read once per process: a verb that needs the defaults before opening the engine reads it first.
+  loadedConfig ??= loadConfig(globals, options);
+  return loadedConfig;
+}
+
+let loadedConfig: Promise<{ config: Config; file: string } | null> | undefined;
+
+async function loadConfig(globals: GlobalOptions, options: EngineOptions): Promise<{ config: Config; file: string } | null> {
   const stateFile = options.stateFile ?? defaultStatePath();
-  const file = path.resolve(named ?? defaultConfigPath(stateFile));
-  if (!named && !existsSync(file)) return { hooks: null, profiles: undefined };
-  const config = await loadHooksConfig(file, { required: Boolean(named) });
-  if (!config) return { hooks: null, profiles: undefined };
-  const hooks = new HookRunner(config, {
+  const location = locateConfig({ named: globals.config ?? process.env.WARDEN_CONFIG, stateFile });
+  if (!location) return null;
+  const config = await readConfigFile(location.file, { required: location.required });
+  if (!config) return null;
+  if (location.deprecated) {
+    warn('CONFIG_DEPRECATED', `reading ${location.file}, which is deprecated: move it to ${userConfigPath()} (YAML or JSON)`);
+  }
+  return { config, file: location.file };
+}
+
+/** The hooks of the config file; their failures go to stderr. */
+function cliHooks(config: Config, file: string, options: EngineOptions): HookRunner | null {
+  if (Object.keys(config.hooks).length === 0) return null;
+  const stateFile = options.stateFile ?? defaultStatePath();
+  return new HookRunner(config, {
     stateFile,
     socket: typeof options.socket === 'string' ? options.socket : undefined,
     cwd: path.dirname(file),
+    // Beside the state file (its target, when it is a link): transitions whose hooks have not run yet.
+    spoolDir: `${resolveLinks(stateFile)}.hooks`,
     onResult: (result) => {
       if (!result.ok) warn('HOOK_FAILED', result.message);
     },
   });
-  return { hooks, profiles: config.profiles };
 }
 
 /**
@@ -147,6 +184,14 @@ export function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new InvalidInputError(`--port ${value} is not a port: pass 1-65535, or 0 for any free one`);
   return port;
+}
+
+/** A commander option parser for a whole number given to `flag`. */
+export function parseCount(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidInputError(`${flag} ${JSON.stringify(value)} is not a whole number: use e.g. ${flag} 3`);
+    return Number.parseInt(value, 10);
+  };
 }
 
 /** A commander option parser for a count of lines. */

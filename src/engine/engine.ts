@@ -6,7 +6,7 @@
  */
 import { isActive } from '../../machines/paths.js';
 import { ConflictError, NotFoundError, WardenError } from '../model/errors.js';
-import type { Activity, HistoryEntry, SessionInfo } from '../model/schema.js';
+import type { Activity, HistoryEntry, LaunchSpec, SessionInfo } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { Tmux } from '../tmux/commands.js';
 import type { EngineCore } from './core.js';
@@ -133,6 +133,11 @@ export class Engine {
     return collectOrphans(this.core, await this.reconcile({ activity: false }), options, this.checks);
   }
 
+  /** What the session of `key` was launched with (the command template, env, restart policy …). */
+  launchSpec(key: string): LaunchSpec | undefined {
+    return this.get(key) ? this.core.view.record(key)?.snapshot.context.spec ?? undefined : undefined;
+  }
+
   /** Records that could not be rehydrated, for `doctor`. */
   snapshotProblems(): SnapshotProblem[] {
     return this.core.view.allProblems();
@@ -159,6 +164,7 @@ export class Engine {
       paneWatches: () => this.reconciler.paneWatches(),
       groupSeen: () => this.reconciler.groupSeen,
       records: () => this.core.view.entries(),
+      stateFile: this.stateFile,
       syncFile: async () => !this.core.isClosed && (await this.core.sync()) !== null,
       isClosed: () => this.core.isClosed,
       keepLogs: () => this.core.upkeep.tick(),

@@ -66,7 +66,7 @@ export class Reconciler {
         const current = actor ? actor.getSnapshot() : core.currentSnapshot(key)!;
         const { sessionId } = current.context;
         const owned = (sessionId ? byTag.get(sessionId) ?? [] : []).map((p) => ({ ...windowSeen(p), server }));
-        const event = probeEvent(current.value, current.context, { owned, busyElsewhere: core.owners.busyElsewhere(record) });
+        const event = probeEvent(current.value, current.context, { owned, busyElsewhere: core.owners.busyElsewhere(record), now: at });
         if (event === EXIT_PENDING) exitsPending++;
         else if (event?.type === 'PANE_EXITED') exits.push([key, event, current.context.paneId]);
         else if (event && !this.pureStep(key, event, at)) core.dispatch(key, event);

@@ -15,15 +15,21 @@ import { processEnded } from '../tmux/host.js';
 import { launchEnvironment, removeEnvFile, writeEnvFile } from '../tmux/launch-env.js';
 import { TmuxError } from '../tmux/transport.js';
 import type { ActorPool } from './actor-pool.js';
+import { launchedCommand } from './launch-spec.js';
 import type { DurableView } from './durable-view.js';
 import type { Ownership } from './ownership.js';
 import type { SessionLogSink } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import type { WriteBehind } from './write-behind.js';
 
-/** `{sessionId}` and `{key}` in a command template. */
-export function substitute(template: string, context: { sessionId: string; key: string }): string {
-  return template.replaceAll('{sessionId}', context.sessionId).replaceAll('{key}', context.key);
+/** `--pass-env` names, valued from this process's environment now (unset ones are left out). */
+function passedEnv(names: readonly string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names ?? []) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 /** What the services need besides the collaborators. */
@@ -97,12 +103,10 @@ export class SessionServices {
     // Stopped or slow since the claim: the launch may have become another process's (invariant 11).
     if (!(await this.stillOurs(key, sessionId))) throw notOurs(key);
     await this.prepareWorkspace(input, signal);
-    const vars = { sessionId, key };
-    const resumeCommand = spec.resumeCommand ? [substitute(spec.resumeCommand, vars)] : null;
-    const command = input.launch !== 'create' && resumeCommand ? resumeCommand : spec.command.map((a) => substitute(a, vars));
+    const command = launchedCommand(spec, input.launch, { sessionId, key });
     // Invariant 15 and defect 7: the caller's environment with the session's over it, through a
-    // 0600 file, never through an argv.
-    const env = launchEnvironment({ ...spec.env, WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key });
+    // 0600 file, never through an argv; `--pass-env` names read from this process now.
+    const env = launchEnvironment({ ...spec.env, ...passedEnv(spec.passEnv), WARDEN_SESSION_ID: sessionId, WARDEN_KEY: key });
     let envFile: string | undefined;
     try {
       // Invariant 2: a launch that may have run before (restored snapshot), or whose session's

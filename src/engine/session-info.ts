@@ -1,5 +1,6 @@
 /** The session object every verb, subscriber and JSON output shows, from a record's snapshot. */
 import { activityIn, topState } from '../../machines/paths.js';
+import { launchedCommand } from './launch-spec.js';
 import type { SessionContext, SessionInfo, SessionState } from '../model/schema.js';
 
 export function sessionInfo(key: string, value: unknown, context: SessionContext, updatedAt: string | null, logFile: string | null = null): SessionInfo {
@@ -17,6 +18,10 @@ export function sessionInfo(key: string, value: unknown, context: SessionContext
     createdAt: context.createdAt,
     updatedAt,
     exitStatus: context.exitStatus,
+    lastCommand: context.spec && context.sessionId ? launchedCommand(context.spec, context.launch, { sessionId: context.sessionId, key }) : null,
+    restarts: context.restarts ?? 0,
+    restartPolicy: context.spec?.restart ?? null,
+    restartAt: context.restartAt ?? null,
     ...activityInfo(value, context),
     logFile,
     worktree: worktreeInfo(context),

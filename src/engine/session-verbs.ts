@@ -3,7 +3,7 @@
  * (its refusals, named), send it, and resolve once the outcome is durable.
  */
 import { randomUUID } from 'node:crypto';
-import { isActive, isEnding, isOrphaned, isRunning } from '../../machines/paths.js';
+import { isActive, isEnding, isNormal, isOrphaned, isRunning } from '../../machines/paths.js';
 import { endEvent, spawnRefusal, type Refusal } from '../../machines/refusals.js';
 import type { SessionEvent } from '../../machines/session.js';
 import { ConflictError, InvalidInputError, NotFoundError, WardenError, toErrorData } from '../model/errors.js';
@@ -18,7 +18,7 @@ import {
   type WorktreeRequest,
 } from '../model/schema.js';
 import type { EngineCore } from './core.js';
-import { buildSpec, validateKey } from './launch-spec.js';
+import { buildSpec, differingFields, validateKey } from './launch-spec.js';
 import { sessionInfo } from './session-info.js';
 import type { EndOptions, GcResult, ReconcileResult, SpawnOptions } from './types.js';
 
@@ -41,7 +41,7 @@ export async function spawnSession(
   validateKey(key);
   const modeParsed = SpawnModeSchema.safeParse(options.mode ?? 'normal');
   if (!modeParsed.success) {
-    throw new InvalidInputError(`unknown mode ${JSON.stringify(options.mode)}: use normal, resume or fresh`);
+    throw new InvalidInputError(`unknown mode ${JSON.stringify(options.mode)}: use normal, resume, fresh or ensure`);
   }
   const mode = modeParsed.data;
   if (options.profile && !core.activity.profiles.get(options.profile)) {
@@ -52,18 +52,19 @@ export async function spawnSession(
   const current = core.machineSnapshot(key);
   const stored = core.view.record(key)?.snapshot.context.spec ?? null;
   const currentId = core.view.record(key)?.snapshot.context.sessionId ?? null;
-  const sessionId = mode === 'resume' && currentId ? currentId : randomUUID();
+  // Resume and ensure keep the session (and its id) when there is one; ensure starts one otherwise.
+  const keeps = (mode === 'resume' || mode === 'ensure') && !isNormal(current.value);
+  const sessionId = keeps && currentId ? currentId : randomUUID();
   const ask = { type: 'SPAWN' as const, mode, sessionId, spec: stored!, at: new Date().toISOString() };
   const refusal = spawnRefusal(current, ask, key);
   if (refusal && (mode === 'normal' || refusal.kind === 'not-found')) throw refused(refusal);
-  if (mode === 'resume') {
-    // A resume keeps what the session was started with; ignoring what was asked would be silent.
-    const given = (['command', 'cwd', 'env', 'labels', 'group', 'worktree'] as const).filter((name) =>
-      name === 'command' ? (options.command?.length ?? 0) > 0 : options[name] !== undefined && options[name] !== null,
-    );
-    if (given.length > 0) {
-      throw new InvalidInputError(
-        `--mode resume keeps the stored ${given.join(', ')} of ${key}: use --mode fresh to change them (only --resume-command may be given)`,
+  if (keeps && stored) {
+    // Resume and ensure keep what the session was started with: the same options are accepted,
+    // other ones would be dropped silently, so they are a conflict naming the way to apply them.
+    const differs = differingFields(options, stored);
+    if (differs.length > 0) {
+      throw new ConflictError(
+        `${key} runs with another ${differs.join(', ')}: use --mode fresh to restart it with the new one (--mode ${mode} keeps the stored one)`,
       );
     }
   }
@@ -72,13 +73,15 @@ export async function spawnSession(
   if (!stored && !(options.command && options.command.length)) {
     throw new InvalidInputError(`spawn ${key}: a command is required after --`);
   }
-  const planned = mode === 'resume' ? null : await planWorkspace(core, key, options, stored, current.context.workspace ?? null);
-  const built = buildSpec(key, mode === 'resume' ? { resumeCommand: options.resumeCommand } : { ...options, cwd: planned ? null : options.cwd }, stored, core.group);
+  const planned = keeps ? null : await planWorkspace(core, key, options, stored, current.context.workspace ?? null);
+  const built = buildSpec(key, keeps ? { resumeCommand: options.resumeCommand } : { ...options, cwd: planned ? null : options.cwd }, stored, core.group);
   // A session with a worktree runs in it; the request is kept so a fresh restart asks again.
-  const spec = planned ? { ...built, cwd: planned.workspace.path, worktree: planned.request } : { ...built, worktree: null };
+  const spec = planned
+    ? { ...built, cwd: planned.workspace.path, worktree: planned.request }
+    : { ...built, worktree: keeps ? stored?.worktree ?? null : null };
   const spawnEvent: SessionEvent = { ...ask, spec, workspace: planned?.workspace ?? null };
-  if (mode === 'resume' && isRunning(current.value)) {
-    // An attach: the machine takes it without changing anything, so nothing is written.
+  if (keeps && isRunning(current.value)) {
+    // Nothing to do: the machine takes it without changing anything, so nothing is written.
     core.dispatch(key, spawnEvent);
     return checks.require(key);
   }

@@ -95,23 +95,39 @@ export interface SessionLogSink {
 /** What `Engine.spawn` starts, and how. */
 export interface SpawnOptions {
   /**
-   * `normal` (default) refuses a key that is not `normal`; `resume` attaches to a running session
-   * and relaunches an orphaned or exited one under the same session id; `fresh` ends whatever runs
-   * and starts a new session id.
+   * `normal` (default) refuses a key that is not `normal`; `resume` leaves a running session as it
+   * is and relaunches an orphaned or exited one under the same session id; `fresh` ends whatever
+   * runs and starts a new session id; `ensure` starts the key if it has no session and otherwise
+   * does what `resume` does. `resume` and `ensure` refuse (conflict) options that differ from the
+   * stored ones, since they would be dropped; the same ones are accepted.
    */
   mode?: SpawnMode | undefined;
   /** argv of the program; `{sessionId}` and `{key}` are substituted. Required unless resuming. */
   command?: string[] | undefined;
-  /** Working directory of the program; it must exist. The tmux server's directory by default. */
+  /** Working directory of the program; it must exist. The caller's directory by default (recorded). */
   cwd?: string | null | undefined;
-  /** Extra environment of the program (it always gets `WARDEN_SESSION_ID` and `WARDEN_KEY`). */
+  /**
+   * Extra environment of the program (it always gets `WARDEN_SESSION_ID` and `WARDEN_KEY`).
+   * Stored in the state file with the session (mode 0600): for secrets use `passEnv`.
+   */
   env?: Record<string, string> | undefined;
+  /**
+   * Names of variables the program gets from the environment of the process that launches it, read
+   * at each launch (this one now; a later resume or restart reads its own). Only the names are
+   * stored. Each must be set here when spawning.
+   */
+  passEnv?: string[] | undefined;
   /** Free-form labels stored with the session (a ticket id, an owner). */
   labels?: Record<string, string> | undefined;
   /** The tmux session to put the window in; the engine's group by default. */
   group?: string | undefined;
-  /** Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted. */
+  /**
+   * Template used to relaunch an orphaned or exited session; `{sessionId}` and `{key}` substituted.
+   * An empty string clears the stored one.
+   */
   resumeCommand?: string | null | undefined;
+  /** When the session restarts by itself after it exits; `null` or policy `no` clears it. */
+  restart?: RestartPolicyInput | null | undefined;
   /** The activity profile (`claude`, `codex`, a user profile …); chosen from the command by default. */
   profile?: string | null | undefined;
   /**
@@ -129,6 +145,8 @@ export interface EndOptions {
   worktree?: WorktreeDisposal | undefined;
 }
 
+/** A restart policy as a caller writes it (the limits have defaults). */
+export type RestartPolicyInput = import('zod').input<typeof import('../model/schema.js').RestartPolicySchema>;
 /** How `Engine.send` types. */
 export interface SendOptions {
   /** Press Enter after the text (default true). */
@@ -208,6 +226,8 @@ export interface Watched {
   /** Whether the last probe saw the group, and its tagged windows. */
   groupSeen(): { exists: boolean; taggedWindows: string[] };
   records(): Iterable<[string, import('../model/schema.js').SessionRecord]>;
+  /** The state file, whose directory the watcher watches for other processes' writes. */
+  stateFile?: string;
   /** Reads what other processes wrote (one `stat` when nothing changed); true when something did. */
   syncFile(): Promise<boolean>;
   isClosed(): boolean;

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 1,
   /** The inspector server could not start or be reached. */
   INSPECTOR_FAILED: 1,
+  /** systemd (`systemctl --user`) refused or could not be reached by `warden service`. */
+  SERVICE_FAILED: 1,
   /** A wait ran out of time before the session reached the state asked for. */
   TIMED_OUT: 1,
   /** git failed making, inspecting or removing a session's worktree. */

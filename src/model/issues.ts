@@ -9,6 +9,10 @@ export interface IssueLike {
   message: string;
   /** A record key's own issues (an env or label name that fails its pattern). */
   issues?: unknown;
+  /** `unrecognized_keys`, … */
+  code?: string;
+  /** The keys an object does not know (`unrecognized_keys`). */
+  keys?: string[];
 }
 
 export interface IssueNaming {
@@ -16,6 +20,8 @@ export interface IssueNaming {
   subject: string;
   /** How the user names the field at `path`; undefined falls back to `subject path.to.field`. */
   nameOf?: ((path: PropertyKey[]) => string | undefined) | undefined;
+  /** What to say of an unknown `key` in the object at `path` (`unknown state "x": use one of …`). */
+  unknownKey?: ((path: PropertyKey[], key: string) => string | undefined) | undefined;
 }
 
 /** `invalid --env "A-B": …` / `invalid spawn x command: …` for the first issue of `error`. */
@@ -28,6 +34,12 @@ export function formatIssue(error: { issues: readonly IssueLike[] }, naming: Iss
     const nested = (issue.issues as { message: string }[] | undefined)?.[0]?.message;
     const field = issue.path.length > 1 ? ` ${JSON.stringify(String(issue.path[1]))}` : '';
     return `invalid ${named}${field}: ${nested ?? issue.message}`;
+  }
+  if (issue.code === 'unrecognized_keys' && issue.keys?.length) {
+    const key = issue.keys[0]!;
+    const field = [...issue.path, key].map(String).join('.');
+    const said = naming.unknownKey?.(issue.path, key) ?? `unknown field ${JSON.stringify(key)}`;
+    return `invalid ${naming.subject} ${field}: ${said}`;
   }
   const where = issue.path.length ? `${naming.subject} ${issue.path.map(String).join('.')}` : naming.subject;
   return `invalid ${where}: ${issue.message}`;

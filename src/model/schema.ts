@@ -55,11 +55,29 @@ export const ErrorDataSchema = z.object({
 });
 export type ErrorData = z.infer<typeof ErrorDataSchema>;
 
-/** How `spawn` treats a key that already has a session: refuse, resume it, or replace it. */
-export const SPAWN_MODES = ['normal', 'resume', 'fresh'] as const;
+/**
+ * How `spawn` treats a key that already has a session: refuse, resume it, replace it, or make
+ * sure it runs (`ensure`: start it if absent, resume it if exited or orphaned, leave it running).
+ */
+export const SPAWN_MODES = ['normal', 'resume', 'fresh', 'ensure'] as const;
 export const SpawnModeSchema = z.enum(SPAWN_MODES);
 export type SpawnMode = z.infer<typeof SpawnModeSchema>;
 
+/** When an exited session is restarted by itself: never, after a non-zero exit, or after any exit. */
+export const RESTART_POLICIES = ['no', 'on-failure', 'always'] as const;
+
+/**
+ * The restart policy of a session. The n-th restart in a row waits
+ * `min(backoffMs * 2^(n-1), maxBackoffMs)` after the exit; after `maxRestarts` restarts without
+ * a spawn by a person the session gives up (`active.exited.gaveUp`).
+ */
+export const RestartPolicySchema = z.strictObject({
+  policy: z.enum(RESTART_POLICIES),
+  maxRestarts: z.number().int().nonnegative().max(1_000_000).default(5),
+  backoffMs: z.number().int().nonnegative().max(86_400_000).default(1000),
+  maxBackoffMs: z.number().int().nonnegative().max(86_400_000).default(300_000),
+});
+export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
 /**
  * `--worktree [BRANCH] [--repo DIR] [--base REF]` as asked: the repository (its main worktree's
  * root), and the branch and base when given (null: `warden/<key>` from the repository's HEAD).
@@ -115,10 +133,17 @@ export const LaunchSpecSchema = z.object({
   command: z.array(PlainTextSchema).min(1, 'a command is required (after --)'),
   cwd: z.string().nullable(),
   env: z.record(EnvNameSchema, PlainTextSchema),
+  /**
+   * Names of variables passed from the environment of whichever process launches the program, at
+   * each launch; only the names are stored (absent in records written before `--pass-env`).
+   */
+  passEnv: z.array(EnvNameSchema).optional(),
   labels: z.record(LabelNameSchema, PlainTextSchema),
   group: GroupSchema,
   /** A template; `{sessionId}` and `{key}` are substituted. Used to relaunch an orphaned session. */
   resumeCommand: PlainTextSchema.nullable(),
+  /** Absent: never restarted by itself (records written before restart policies have none). */
+  restart: RestartPolicySchema.optional(),
   /** The activity profile asked for with `--profile`; null: chosen from the command. */
   profile: z.string().nullish(),
   /** Run in a git worktree of its own (absent in records written before worktrees existed). */
@@ -195,6 +220,10 @@ export const SessionContextSchema = z.object({
   next: z
     .object({ sessionId: z.string(), spec: LaunchSpecSchema, at: z.string(), workspace: WorkspaceSchema.nullable().optional() })
     .nullable(),
+  /** Restarts made by the restart policy since a person last spawned the session. */
+  restarts: z.number().int().nonnegative().optional(),
+  /** When the restart policy restarts the exited session (a deadline in context, invariant 7). */
+  restartAt: z.string().nullable().optional(),
   /** How the activity of a running session was decided; null before it ran (or in old records). */
   activity: ActivityContextSchema.nullish(),
   /** The session's git worktree (absent in records written before worktrees existed). */
@@ -301,6 +330,13 @@ export const SessionInfoSchema = z.object({
   updatedAt: z.string().nullable(),
   /** Null unless the pane exited: a non-null exit status means `active.exited`. */
   exitStatus: z.number().nullable(),
+  /** The argv that was launched last: the command, or the resume command after a resume. */
+  lastCommand: z.array(z.string()).nullable().default(null),
+  /** Restarts made by the restart policy since a person last spawned the session. */
+  restarts: z.number().default(0),
+  restartPolicy: RestartPolicySchema.nullable().default(null),
+  /** When the restart policy restarts the exited session next; null when none is due. */
+  restartAt: z.string().nullable().default(null),
   /** What a running agent is doing; null unless the session is running. */
   activity: ActivitySchema.nullable().default(null),
   /** When the activity began (ISO time); null with it. */

@@ -57,6 +57,8 @@ interface StateNodeLike {
   path: string[];
   initial?: { target: readonly { path: string[] }[] } | undefined;
   invoke: readonly { id: string; src: unknown }[];
+  /** Eventless transitions, taken as soon as their guard holds. */
+  always?: readonly (TransitionLike & { target?: readonly { path: string[] }[] })[] | undefined;
 }
 
 function dotted(path: readonly string[]): string {
@@ -102,6 +104,19 @@ export function machineGraph(machine: AnyStateMachine = sessionMachine): Machine
         eventType: t.eventType,
         guard: t.guard === undefined ? null : nameOf(t.guard),
         to: dotted((edge.target as unknown as StateNodeLike).path),
+        actions: t.actions.map(nameOf),
+        reenter: t.reenter === true,
+        targetless: t.target === undefined,
+      });
+    }
+    // xstate/graph leaves eventless transitions out of its edges: they are transitions all the same.
+    for (const t of stateNode.always ?? []) {
+      transitions.push({
+        from: path,
+        trigger: 'always',
+        eventType: '',
+        guard: t.guard === undefined ? null : nameOf(t.guard),
+        to: t.target?.[0] ? dotted(t.target[0].path) : path,
         actions: t.actions.map(nameOf),
         reenter: t.reenter === true,
         targetless: t.target === undefined,

@@ -73,6 +73,11 @@ export class ControlClient {
     this.exited = this.process.exited.then(() => lines.close());
   }
 
+  /** Sends one tmux command line on the client's stdin (its reply arrives as a `begin`/`end` block). */
+  send(command: string): void {
+    this.process.stdin.write(`${command}\n`);
+  }
+
   /** Detaches (closes the client's stdin), killing it if it has not gone within a grace period. */
   async detach(): Promise<void> {
     this.process.stdin.end();
@@ -91,6 +96,8 @@ export class TmuxEvents {
   private waiting: Promise<void> | null = null;
   private closed = false;
   private readonly listeners = new Set<NotificationListener>();
+  /** Format subscriptions (`refresh-client -B`), set on every client this attaches. */
+  private readonly subscriptions = new Map<string, string>();
 
   constructor(
     private readonly tmux: Tmux,
@@ -102,6 +109,16 @@ export class TmuxEvents {
   /** True while a control client is attached and reporting. */
   get connected(): boolean {
     return this.client !== null;
+  }
+
+  /**
+   * Asks tmux to report `format` of every pane (`%*`) of the group whenever it changes, as a
+   * `subscription-changed` notification named `name` (tmux ≥ 3.2 checks about once a second).
+   * It costs this process nothing while nothing changes.
+   */
+  subscribe(name: string, format: string): void {
+    this.subscriptions.set(name, `${name}:%*:${format}`);
+    this.client?.send(`refresh-client -B '${name}:%*:${format}'`);
   }
 
   /** Hears every notification, with its data, while a client is attached; returns the unsubscribe. */
@@ -146,6 +163,7 @@ export class TmuxEvents {
       await this.disconnect();
       return false;
     }
+    for (const subscription of this.subscriptions.values()) client.send(`refresh-client -B '${subscription}'`);
     this.startWaiter();
     return true;
   }

@@ -5,6 +5,9 @@
  */
 import type { ControlNotification } from '../tmux/control.js';
 
+/** The subscription on every pane's `pane_dead`: a pane tmux marks dead without firing pane-died. */
+export const PANE_DEAD_SUBSCRIPTION = 'warden-pane-dead';
+
 const WAKING: ReadonlySet<ControlNotification['type']> = new Set<ControlNotification['type']>([
   'window-close',
   'unlinked-window-close',
@@ -18,6 +21,7 @@ const WAKING: ReadonlySet<ControlNotification['type']> = new Set<ControlNotifica
 
 /** Whether `notification` can change what a probe of the group shows. */
 export function wakesWatcher(notification: ControlNotification): boolean {
+  if (notification.type === 'subscription-changed') return notification.name === PANE_DEAD_SUBSCRIPTION;
   return WAKING.has(notification.type);
 }
 

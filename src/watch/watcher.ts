@@ -1,22 +1,24 @@
 /**
- * The watch loop: reconcile continuously until told to stop. A tmux control client on the group
- * (plus the pane-died channel) wakes it the moment a window closes or a pane exits; every
- * `intervalMs` a poll runs anyway while no client is attached (no group yet, old tmux), and every
- * `safetyIntervalMs` while one is. An unknown probe is skipped, never acted on.
+ * The watch loop: reconcile when something changed, and otherwise sleep. A control client on the
+ * group wakes it the moment a window closes or appears, and reports output (activity); the
+ * pane-died hook's channel wakes it when a pane exits; a format subscription on every pane's
+ * `pane_dead` (tmux ≥ 3.2) wakes it for a pane tmux marks dead without firing the hook (tmux 3.3a
+ * can); and a watch on the state file's directory wakes it when another process writes. So
+ * nothing is polled per pane, and a watch at rest runs no timer but the safety reconcile (every
+ * `safetyIntervalMs` while a client is attached) and the next quiet deadline of a busy pane. While
+ * no client is attached (no group yet, an old tmux) it polls every `intervalMs`. An unknown probe
+ * is skipped, never acted on.
  */
-import { isRunning } from '../../machines/paths.js';
+import { watch as watchDirectory, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { isRestartPending } from '../../machines/paths.js';
 import { lastOutput, type PaneWatch } from '../engine/activity.js';
 import type { WatchLoop, WatchOptions, Watched } from '../engine/types.js';
 import { TmuxEvents } from '../tmux/control.js';
-import { processEnded } from '../tmux/host.js';
-import { outputPane, wakesWatcher } from './signals.js';
+import { PANE_DEAD_SUBSCRIPTION, outputPane, wakesWatcher } from './signals.js';
 
-/** How soon `watch` looks again at a dead pane whose exit status is not known yet. */
-const EXIT_RECHECK_MS = 25;
-/** How often `watch` looks at running panes' processes between tmux's notifications. */
-const PROCESS_CHECK_MS = 100;
-/** At most this many processes per look (about 1 ms of /proc reads): 10,000 sessions take 4 s. */
-const PROCESS_CHECK_BATCH = 256;
+/** How soon a dead pane whose exit status tmux does not know yet is looked at again: soon, then less often. */
+const EXIT_RECHECK_MS = [2, 4, 8, 16, 25];
 
 export class Watcher implements WatchLoop {
   private readonly stop = new AbortController();
@@ -29,10 +31,12 @@ export class Watcher implements WatchLoop {
   private panes = new Map<string, PaneWatch>();
   /** When the last reconcile began: a quiet deadline before it was that reconcile's to decide. */
   private lastLook = 0;
+  private fileWatch: FSWatcher | null = null;
 
   constructor(private readonly engine: Watched) {
     // The typed notifications decide (signals.ts), not the client's own summary of them.
     this.events = new TmuxEvents(engine.tmux, engine.group, () => undefined);
+    this.events.subscribe(PANE_DEAD_SUBSCRIPTION, '#{pane_dead}');
     this.events.onNotification((notification) => {
       const paneId = outputPane(notification);
       if (paneId !== null) {
@@ -40,38 +44,69 @@ export class Watcher implements WatchLoop {
         this.heard.set(paneId, Date.now());
         if (!this.panes.get(paneId)?.wakeOnOutput) return;
       } else if (!wakesWatcher(notification)) return;
-      this.changed = true;
-      this.wake?.();
+      this.wakeUp();
     });
   }
 
-  /** Whether some busy pane's quiet period ended since the last look: its screen is read now. */
-  private quietDue(now = Date.now()): boolean {
+  private wakeUp(): void {
+    this.changed = true;
+    this.wake?.();
+  }
+
+  /** The earliest quiet deadline of a busy pane not yet looked at, or null. */
+  private nextQuietDue(): number | null {
+    let next: number | null = null;
     for (const [paneId, watch] of this.panes) {
       if (watch.busySince === null) continue;
       const due = Math.max(watch.busySince, lastOutput(watch.activityAt, this.heard.get(paneId)) ?? 0) + watch.quietMs;
-      if (due <= now && due > this.lastLook) return true;
+      if (due > this.lastLook && (next === null || due < next)) next = due;
     }
-    return false;
+    return next;
+  }
+
+  /**
+   * Another process may start or resume a program while we watch (a CLI call): its write to the
+   * state file wakes the loop, which then knows the new session. inotify costs nothing at rest;
+   * our own writes are told apart by `syncFile` (nothing new to read).
+   */
+  private watchStateFile(): void {
+    if (this.fileWatch || !this.engine.stateFile) return;
+    const name = path.basename(this.engine.stateFile);
+    try {
+      this.fileWatch = watchDirectory(path.dirname(this.engine.stateFile), { persistent: false }, (_event, file) => {
+        if (file !== null && file !== name) return;
+        void this.engine.syncFile().then(
+          (changed) => changed && this.wakeUp(),
+          () => undefined,
+        );
+      });
+      this.fileWatch.on('error', () => undefined);
+    } catch {
+      // No inotify here (a network file system): the safety reconcile still reads the file.
+      this.fileWatch = null;
+    }
   }
 
   /** Ends the loop and its control client. */
   async close(): Promise<void> {
     this.stop.abort();
+    this.fileWatch?.close();
     await this.events.close();
   }
 
   async run(options: WatchOptions = {}): Promise<void> {
     const intervalMs = options.intervalMs ?? 500;
     const activity = options.activity !== false;
-    const safetyIntervalMs = options.safetyIntervalMs ?? Math.max(intervalMs, 10_000);
+    const safetyIntervalMs = options.safetyIntervalMs ?? Math.max(intervalMs, 60_000);
     const stop = this.stop;
     const onAbort = () => stop.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) stop.abort();
     const events = this.events;
+    this.watchStateFile();
     // A tmux that refuses the control client (too old, say) is asked again only now and then.
     let nextAttach = 0;
+    let rechecks = 0;
     try {
       while (!stop.signal.aborted && !this.engine.isClosed()) {
         this.changed = false;
@@ -89,57 +124,49 @@ export class Watcher implements WatchLoop {
           nextAttach = Date.now() + safetyIntervalMs;
         }
         if (this.changed || stop.signal.aborted) continue;
-        const wait = events.connected ? safetyIntervalMs : intervalMs;
-        // tmux reports a pane dead (and fires pane-died) before it has its exit status: look again soon.
-        const until = Date.now() + (exitsPending > 0 ? Math.min(wait, EXIT_RECHECK_MS) : wait);
-        await this.idle(until);
+        let wait = events.connected ? safetyIntervalMs : intervalMs;
+        // tmux reports a pane dead (and fires pane-died) a moment before it has its exit status.
+        rechecks = exitsPending > 0 ? rechecks + 1 : 0;
+        const recheck = EXIT_RECHECK_MS[Math.min(rechecks, EXIT_RECHECK_MS.length) - 1];
+        if (recheck !== undefined) wait = Math.min(wait, recheck);
+        const quiet = this.nextQuietDue();
+        if (quiet !== null) wait = Math.max(0, Math.min(wait, quiet - Date.now()));
+        // A restart the policy made due wakes the loop at its deadline, not at the next poll.
+        const restart = this.nextRestart();
+        if (restart !== Infinity) wait = Math.max(0, Math.min(wait, restart - Date.now()));
+        await this.sleep(wait);
       }
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
+      this.fileWatch?.close();
+      this.fileWatch = null;
       await events.close();
     }
   }
 
-  /**
-   * Waits until `until` or a wake-up. tmux 3.3a sometimes marks a pane dead without reaping its
-   * process or firing pane-died, so no notification comes: meanwhile, look at the running panes'
-   * processes locally, a bounded batch per tick so the cost stays flat however many sessions.
-   */
-  private async idle(until: number): Promise<void> {
+  /** Waits `ms`, or less when something changed or the loop is stopped. */
+  private sleep(ms: number): Promise<void> {
     const stop = this.stop;
-    const running = this.runningPids();
-    let cursor = 0;
-    while (!this.changed && !stop.signal.aborted && Date.now() < until && !this.quietDue()) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          stop.signal.removeEventListener('abort', done);
-          this.wake = null;
-          resolve();
-        };
-        const timer = setTimeout(done, Math.min(until - Date.now(), PROCESS_CHECK_MS));
-        this.wake = done;
-        stop.signal.addEventListener('abort', done, { once: true });
-      });
-      if (!this.events.connected) continue;
-      // Another process may have started or resumed a program since (defect 5): its pid is not
-      // among ours, and tmux 3.3a may never fire its pane-died hook. A file that changed (one
-      // stat) means look now, and watch the new pids from then on.
-      if (await this.engine.syncFile().catch(() => false)) return;
-      if (running.length === 0) continue;
-      const batch = Math.min(running.length, PROCESS_CHECK_BATCH);
-      const ended = Array.from({ length: batch }, (_, i) => running[(cursor + i) % running.length]!).some(processEnded);
-      cursor = (cursor + batch) % running.length;
-      if (ended) return;
-    }
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stop.signal.removeEventListener('abort', done);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      stop.signal.addEventListener('abort', done, { once: true });
+    });
   }
 
-  /** The pids of the programs of running sessions, as last made durable. */
-  private runningPids(): number[] {
-    const pids: number[] = [];
+  /** The earliest restart deadline of an exited session, as last made durable (Infinity: none). */
+  private nextRestart(): number {
+    let next = Infinity;
     for (const [, { snapshot }] of this.engine.records()) {
-      if (snapshot.context.pid !== null && isRunning(snapshot.value)) pids.push(snapshot.context.pid);
+      const at = snapshot.context.restartAt;
+      if (at && isRestartPending(snapshot.value)) next = Math.min(next, Date.parse(at));
     }
-    return pids;
+    return next;
   }
 }

@@ -33,7 +33,7 @@ export interface CliResult {
 export interface Warden {
   stateFile: string;
   /** Runs `warden --socket … --state … ARGS`; never rejects, look at `exitCode`. */
-  run(args: string[], options?: { env?: Record<string, string> }): Promise<CliResult>;
+  run(args: string[], options?: { env?: Record<string, string>; cwd?: string }): Promise<CliResult>;
   /** The exact bytes of the state file, or null when it does not exist. */
   stateBytes(): Buffer | null;
   /** The argv that runs this warden, for a shell in a tmux pane. */
@@ -47,7 +47,7 @@ export function warden(server: TmuxTestServer, stateFile = server.stateFile()): 
     argv,
     async run(args, options = {}) {
       const [bin, ...rest] = argv(args);
-      const result = await execa(bin!, rest, { reject: false, env: cleanEnv(options.env), extendEnv: false, stdin: 'ignore', stripFinalNewline: false });
+      const result = await execa(bin!, rest, { reject: false, env: cleanEnv(options.env), extendEnv: false, stdin: 'ignore', stripFinalNewline: false, cwd: options.cwd });
       return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
     },
     stateBytes: () => (existsSync(stateFile) ? readFileSync(stateFile) : null),

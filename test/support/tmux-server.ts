@@ -29,7 +29,8 @@ export function useTmuxServer(name: string): TmuxTestServer {
   afterAll(async () => {
     for (const engine of engines) await engine.close().catch(() => undefined);
     await tmux.killServer().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    // A pane's log pipe can still be writing its last bytes as the server dies: retry the removal.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   });
   const server: TmuxTestServer = {
     socket,

@@ -1,0 +1,50 @@
+/** Carrying out a plan of `up` or `down` through the engine's public API, one step at a time. */
+import type { Engine } from '../engine.js';
+import { toErrorData } from '../model/errors.js';
+import type { ErrorData, LaunchSpec, SessionInfo } from '../model/schema.js';
+import type { CurrentSession, FleetStep } from './plan.js';
+import type { DesiredSession } from './load.js';
+
+/** What one step came to: the session afterwards (ended: state `normal`), or the error. */
+export interface StepResult {
+  step: FleetStep;
+  session: SessionInfo | null;
+  error: ErrorData | null;
+}
+
+/** What the engine holds of every key, for the planner. */
+export function currentSessions(engine: Engine): Map<string, CurrentSession> {
+  return new Map(engine.list().map((info) => [info.key, { info, spec: engine.launchSpec(info.key) }]));
+}
+
+/** Spawn options that ask for exactly `spec`: a cleared resume command and restart policy included. */
+function optionsFor(spec: LaunchSpec) {
+  return {
+    command: spec.command,
+    cwd: spec.cwd,
+    env: spec.env,
+    labels: spec.labels,
+    group: spec.group,
+    resumeCommand: spec.resumeCommand ?? '',
+    restart: spec.restart ?? null,
+  };
+}
+
+/** Runs each step; a step that fails is reported and the others still run. */
+export async function applyPlan(engine: Engine, steps: readonly FleetStep[], desired: readonly DesiredSession[]): Promise<StepResult[]> {
+  const specs = new Map(desired.map((d) => [d.key, d.spec]));
+  const results: StepResult[] = [];
+  for (const step of steps) {
+    try {
+      const spec = specs.get(step.key);
+      let session: SessionInfo | null;
+      if (step.action === 'end') session = await engine.end(step.key);
+      else if (step.action === 'leave') session = engine.get(step.key) ?? null;
+      else session = await engine.spawn(step.key, { mode: step.action === 'restart' ? 'fresh' : 'ensure', ...optionsFor(spec!) });
+      results.push({ step, session, error: null });
+    } catch (err) {
+      results.push({ step, session: engine.get(step.key) ?? null, error: toErrorData(err) });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,92 @@
+/**
+ * Finding and reading a sessions file, and turning each entry into the launch spec it asks for:
+ * paths resolved against the file's directory, `passEnv` read from the caller's environment.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { InvalidInputError, StateFileError } from '../model/errors.js';
+import { RestartPolicySchema, type LaunchSpec } from '../model/schema.js';
+import { parseSourceFile, sourceIssue, type SourceFile } from '../model/source-file.js';
+import { SessionsFileSchema, unknownFleetKey, type FleetEntry } from './schema.js';
+
+/** The names `up` looks for in the current directory, in this order. */
+export const SESSIONS_FILE_NAMES = ['warden.yaml', 'warden.yml', 'warden.json'] as const;
+
+/** The label that marks a session as started from a sessions file (its absolute path). */
+export const FLEET_LABEL = 'warden.fleet';
+
+/** One session the file asks for, as a launch spec (the command a template). */
+export interface DesiredSession {
+  key: string;
+  spec: LaunchSpec;
+}
+
+/** A sessions file, read and resolved. */
+export interface Fleet {
+  file: string;
+  sessions: DesiredSession[];
+}
+
+/** `-f FILE`, else the first of `warden.yaml`, `warden.yml`, `warden.json` in `dir`. */
+export function locateSessionsFile(named: string | undefined, dir = process.cwd()): string {
+  if (named) return path.resolve(dir, named);
+  const found = SESSIONS_FILE_NAMES.map((name) => path.join(dir, name)).find((file) => existsSync(file));
+  if (!found) throw new InvalidInputError(`no ${SESSIONS_FILE_NAMES.join(', ')} in ${dir}: write one or name it with -f FILE`);
+  return found;
+}
+
+/**
+ * Reads and validates the sessions file and resolves its entries.
+ * @throws InvalidInputError naming the file, the line and the field.
+ */
+export async function readSessionsFile(file: string, options: { group: string; env?: NodeJS.ProcessEnv }): Promise<Fleet> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InvalidInputError(`sessions file ${file} does not exist: create it or fix -f`);
+    throw new StateFileError('STATE_IO', file, `cannot read sessions file ${file}: ${(err as Error).message}`, err);
+  }
+  const source = await parseSourceFile(file, text, 'sessions file');
+  const parsed = SessionsFileSchema.safeParse(source.data);
+  if (!parsed.success) throw sourceIssue(source, parsed.error, 'sessions file', { unknownKey: unknownFleetKey });
+  const sessions = Object.entries(parsed.data.sessions).map(([key, entry]) => ({
+    key,
+    spec: desiredSpec(source, key, entry, options.group, options.env ?? process.env),
+  }));
+  return { file, sessions };
+}
+
+/** The launch spec an entry asks for. */
+function desiredSpec(source: SourceFile, key: string, entry: FleetEntry, group: string, env: NodeJS.ProcessEnv): LaunchSpec {
+  const where = (field: string, extra: PropertyKey[] = []) => `sessions file ${source.file}:${source.lineOf(['sessions', key, field, ...extra])} sessions.${key}.${field}`;
+  const dir = path.dirname(source.file);
+  const cwd = entry.cwd ? path.resolve(dir, entry.cwd.replace(/^~(?=$|\/)/, homedir())) : dir;
+  if (!isDirectory(cwd)) throw new InvalidInputError(`invalid ${where('cwd')}: ${cwd} is not a directory: create it or fix the path`);
+  const passed: Record<string, string> = {};
+  (entry.passEnv ?? []).forEach((name, i) => {
+    const value = env[name];
+    if (value === undefined) throw new InvalidInputError(`invalid ${where('passEnv', [i])}: ${name} is not set in this environment: set it or drop it`);
+    passed[name] = value;
+  });
+  const restart = typeof entry.restart === 'string' ? RestartPolicySchema.parse({ policy: entry.restart }) : entry.restart;
+  return {
+    command: typeof entry.command === 'string' ? ['sh', '-c', entry.command] : entry.command,
+    cwd,
+    env: { ...passed, ...entry.env },
+    labels: { ...entry.labels, [FLEET_LABEL]: source.file },
+    group: entry.group ?? group,
+    resumeCommand: entry.resumeCommand ?? null,
+    ...(restart && restart.policy !== 'no' ? { restart } : {}),
+  };
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * `up` and `down` from a sessions file, driven through the built CLI against a real tmux server:
+ * up from nothing, up again (no change, same ids), a changed command restarts only that session,
+ * --prune ends only what came from the file, down, and up after kill-server brings every session
+ * back with its id and cwd. Bad files are refused naming the file, the line and the field.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { SessionInfoSchema } from '../src/model/schema.js';
+import { json, refused, warden, type Warden } from './support/cli.js';
+import { ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
+
+const server = useTmuxServer('fleet');
+const rebooted = useTmuxServer('fleet-reboot');
+
+const StepSchema = z.object({
+  key: z.string(),
+  action: z.enum(['start', 'resume', 'restart', 'leave', 'end']),
+  reason: z.string(),
+  changed: z.array(z.string()),
+  error: z.object({ code: z.string(), message: z.string() }).passthrough().nullable(),
+  session: SessionInfoSchema.nullable(),
+});
+const PlanSchema = z.object({ file: z.string(), dryRun: z.boolean(), plan: z.array(StepSchema) }).strict();
+
+/** A project directory with a sessions file; `XDG_CONFIG_HOME` points at an empty one of its own. */
+function project(name: string, base = server.dir) {
+  const dir = join(base, name);
+  mkdirSync(join(dir, 'api'), { recursive: true });
+  const file = join(dir, 'warden.yaml');
+  const env = { XDG_CONFIG_HOME: join(dir, 'config-home') };
+  return {
+    dir,
+    file,
+    env,
+    write: (text: string) => writeFileSync(file, text),
+    up: async (w: Warden, ...args: string[]) => PlanSchema.parse(json(PlanSchema, await w.run(['up', '-f', file, '--json', ...args], { env }))),
+  };
+}
+
+const THREE = `# three agents
+sessions:
+  api-fix:
+    command: [sh, -c, "pwd > where; sleep 600", "{sessionId}"]
+    cwd: api
+    labels: { ticket: T-12 }
+  reviewer:
+    command: sleep 600 # run by sh -c
+    env: { PORT: 8080 }
+  worker:
+    command: [sleep, "601"]
+    restart: on-failure
+`;
+
+describe('up [-f FILE] [KEY…] [--dry-run] [--prune] [--json]', () => {
+  it('from nothing: starts every session, recording the cwd (relative to the file) and where it came from', async () => {
+    const p = project('from-nothing');
+    p.write(THREE);
+    const w = warden(server);
+    const dry = await p.up(w, '--dry-run');
+    expect(dry.plan.map((s) => [s.key, s.action])).toEqual([['api-fix', 'start'], ['reviewer', 'start'], ['worker', 'start']]);
+    expect(w.stateBytes()).toBeNull();
+    const up = await p.up(w);
+    expect(up.dryRun).toBe(false);
+    const byKey = Object.fromEntries(up.plan.map((s) => [s.key, s.session!]));
+    expect(byKey['api-fix']).toMatchObject({ state: 'active', cwd: join(p.dir, 'api'), labels: { ticket: 'T-12', 'warden.fleet': p.file } });
+    expect(byKey.reviewer).toMatchObject({ command: ['sh', '-c', 'sleep 600'], cwd: p.dir });
+    expect(byKey.worker!.restartPolicy).toMatchObject({ policy: 'on-failure', maxRestarts: 5 });
+    for (const info of Object.values(byKey)) expect(await ownedWindows(server.tmux, info.sessionId!)).toEqual([info.windowId]);
+    await waitFor(() => readFileSync(join(p.dir, 'api', 'where'), 'utf8').trim() === join(p.dir, 'api'), 'api-fix to run in its cwd');
+  });
+
+  it('again: changes nothing and keeps every session id; a changed command restarts only that session', async () => {
+    const p = project('again');
+    p.write(THREE);
+    const w = warden(server);
+    const first = await p.up(w);
+    const ids = Object.fromEntries(first.plan.map((s) => [s.key, s.session!.sessionId]));
+    const bytes = w.stateBytes();
+    const again = await p.up(w);
+    expect(again.plan.map((s) => [s.key, s.action, s.reason])).toEqual([
+      ['api-fix', 'leave', 'running'],
+      ['reviewer', 'leave', 'running'],
+      ['worker', 'leave', 'running'],
+    ]);
+    expect(Object.fromEntries(again.plan.map((s) => [s.key, s.session!.sessionId]))).toEqual(ids);
+    expect(w.stateBytes()).toEqual(bytes);
+    const human = await w.run(['up', '-f', p.file], { env: p.env });
+    expect(human.exitCode).toBe(0);
+    expect(human.stdout).toMatch(/^leave\s+api-fix\s+\(running\)\n.*\n.*\neverything matches the file\n$/);
+
+    p.write(THREE.replace('command: sleep 600 # run by sh -c', 'command: sleep 599'));
+    const changed = await p.up(w);
+    expect(changed.plan.map((s) => [s.key, s.action, s.changed])).toEqual([
+      ['api-fix', 'leave', []],
+      ['reviewer', 'restart', ['command']],
+      ['worker', 'leave', []],
+    ]);
+    const after = Object.fromEntries(changed.plan.map((s) => [s.key, s.session!.sessionId]));
+    expect(after['api-fix']).toBe(ids['api-fix']);
+    expect(after.worker).toBe(ids.worker);
+    expect(after.reviewer).not.toBe(ids.reviewer);
+    expect(await ownedWindows(server.tmux, ids.reviewer!)).toEqual([]);
+  });
+
+  it('--prune ends what the file no longer names, never a session that did not come from it; KEY… limits the plan', async () => {
+    const p = project('prune');
+    p.write(THREE);
+    const w = warden(server);
+    await p.up(w);
+    expect((await w.run(['spawn', 'mine', '--', 'sleep', '600'])).exitCode).toBe(0);
+    p.write(THREE.replace(/ {2}worker:\n.*\n.*\n/, ''));
+    const kept = await p.up(w);
+    expect(kept.plan.map((s) => s.key)).toEqual(['api-fix', 'reviewer']);
+    const only = await p.up(w, '--prune', 'reviewer');
+    expect(only.plan.map((s) => [s.key, s.action])).toEqual([['reviewer', 'leave']]);
+    const pruned = await p.up(w, '--prune');
+    expect(pruned.plan.map((s) => [s.key, s.action, s.reason])).toEqual([
+      ['api-fix', 'leave', 'running'],
+      ['reviewer', 'leave', 'running'],
+      ['worker', 'end', 'not in the file'],
+    ]);
+    const ls = JSON.parse((await w.run(['ls', '--json'])).stdout).sessions.map((s: { key: string }) => s.key);
+    expect(ls).toEqual(['api-fix', 'mine', 'reviewer']);
+  });
+
+  it('reads warden.yaml from the current directory; an unknown KEY is bad usage', async () => {
+    const p = project('here');
+    p.write(THREE);
+    const w = warden(server);
+    const result = await w.run(['up', '--json', 'reviewer'], { env: p.env, cwd: p.dir });
+    expect(PlanSchema.parse(json(PlanSchema, result)).plan.map((s) => s.key)).toEqual(['reviewer']);
+    refused(await w.run(['up', 'nobody'], { env: p.env, cwd: p.dir }), 2, /nobody not in .*warden\.yaml: name sessions the file holds/);
+    refused(await w.run(['up'], { env: p.env, cwd: server.dir }), 2, /no warden\.yaml, warden\.yml, warden\.json in .*: write one or name it with -f FILE/);
+  });
+});
+
+describe('down [-f FILE] [KEY…]', () => {
+  it('ends the sessions of the file and nothing else', async () => {
+    const p = project('down');
+    p.write(THREE);
+    const w = warden(server);
+    await p.up(w);
+    expect((await w.run(['spawn', 'bystander', '--', 'sleep', '600'])).exitCode).toBe(0);
+    const down = PlanSchema.parse(json(PlanSchema, await w.run(['down', '-f', p.file, '--json'], { env: p.env })));
+    expect(down.plan.map((s) => [s.key, s.action, s.session?.state])).toEqual([
+      ['api-fix', 'end', 'normal'],
+      ['reviewer', 'end', 'normal'],
+      ['worker', 'end', 'normal'],
+    ]);
+    const ls = JSON.parse((await w.run(['ls', '--json'])).stdout).sessions.map((s: { key: string }) => s.key);
+    expect(ls).toEqual(['bystander']);
+    const again = await w.run(['down', '-f', p.file], { env: p.env });
+    expect(again).toMatchObject({ exitCode: 0, stdout: 'nothing to do\n' });
+  });
+});
+
+describe('after a reboot (kill-server), up brings every session back with its id and cwd', () => {
+  it('resumes each orphaned session: same session id, same cwd, the resume command where there is one', async () => {
+    const p = project('reboot', rebooted.dir);
+    p.write(`sessions:
+  agent:
+    command: [sh, -c, "sleep 600", "{sessionId}"]
+    resumeCommand: "pwd > resumed-{sessionId}; sleep 600"
+    cwd: api
+  plain:
+    command: [sleep, "600"]
+`);
+    const w = warden(rebooted);
+    const first = await p.up(w);
+    const ids = Object.fromEntries(first.plan.map((s) => [s.key, s.session!.sessionId]));
+    await rebooted.tmux.killServer();
+    const back = await p.up(w);
+    expect(back.plan.map((s) => [s.key, s.action, s.reason])).toEqual([
+      ['agent', 'resume', 'orphaned'],
+      ['plain', 'resume', 'orphaned'],
+    ]);
+    for (const step of back.plan) {
+      expect(step.session).toMatchObject({ state: 'active', sessionId: ids[step.key] });
+      expect(await ownedWindows(rebooted.tmux, ids[step.key]!)).toEqual([step.session!.windowId]);
+    }
+    expect(back.plan[0]!.session!.lastCommand).toEqual([`pwd > resumed-${ids.agent}; sleep 600`]);
+    const marker = join(p.dir, 'api', `resumed-${ids.agent}`);
+    await waitFor(() => readFileSync(marker, 'utf8').trim() === join(p.dir, 'api'), 'the resume to run in the recorded cwd');
+    const settled = await p.up(w);
+    expect(settled.plan.map((s) => s.action)).toEqual(['leave', 'leave']);
+  });
+});
+
+describe('bad files are refused with the file, the line and the field; nothing is written', () => {
+  it('a sessions file', async () => {
+    const p = project('bad-sessions');
+    const w = warden(server);
+    p.write('sessions:\n  api:\n    command: [claude]\n    comand: typo\n');
+    refused(await w.run(['up', '-f', p.file], { env: p.env }), 2, new RegExp(`invalid sessions file ${p.file}:4 sessions\\.api\\.comand: unknown field "comand": the fields are command, `));
+    p.write('sessions:\n  api:\n    command: [claude]\n  "bad key":\n    command: x\n');
+    refused(await w.run(['up', '-f', p.file], { env: p.env }), 2, new RegExp(`invalid sessions file ${p.file}:4 sessions`));
+    p.write('hooks:\n  orphaned: echo hi\nsessions: {}\n');
+    refused(await w.run(['up', '-f', p.file], { env: p.env }), 2, new RegExp(`invalid sessions file ${p.file}:1 hooks: hooks are not read from a sessions file`));
+    p.write('sessions:\n  api:\n    command: [claude]\n    cwd: nowhere\n');
+    refused(await w.run(['up', '-f', p.file], { env: p.env }), 2, new RegExp(`invalid sessions file ${p.file}:4 sessions\\.api\\.cwd: .*nowhere is not a directory`));
+    p.write('sessions:\n  api:\n    command: [claude\n');
+    refused(await w.run(['up', '-f', p.file], { env: p.env }), 2, new RegExp(`sessions file ${p.file}:\\d+ is not YAML`));
+    expect(w.stateBytes()).toBeNull();
+  });
+
+  it('the config file, in YAML', async () => {
+    const p = project('bad-config');
+    p.write(THREE);
+    const config = join(p.env.XDG_CONFIG_HOME, 'tmux-warden', 'config.yaml');
+    mkdirSync(join(p.env.XDG_CONFIG_HOME, 'tmux-warden'), { recursive: true });
+    writeFileSync(config, '# my hooks\nhookTimeoutMs: 5000\nhooks:\n  orphaned: notify-send gone\n  orphand: true\n');
+    const w = warden(server);
+    refused(await w.run(['up', '-f', p.file], { env: p.env }), 2, new RegExp(`invalid config ${config}:5 hooks\\.orphand: unknown state "orphand": use one of`));
+    writeFileSync(config, 'defaults:\n  restart:\n    policy: sometimes\n');
+    refused(await w.run(['ls'], { env: p.env }), 2, new RegExp(`invalid config ${config}:3 defaults\\.restart\\.policy: `));
+    expect(w.stateBytes()).toBeNull();
+  });
+});
