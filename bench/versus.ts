@@ -144,15 +144,18 @@ export async function benchIdle(env: BenchEnv, options: VersusOptions, report: R
     const watchCpu = perMin(cpuMs(watch.pid!) - before.watch);
     const pm2Cpu = perMin(cpuMs(daemon) - before.pm2);
     const tmuxCpu = perMin(cpuMs(tmuxPid) - before.tmux);
+    // /proc counts CPU in clock ticks: below one tick in the window, both read 0 and are equal.
+    const resolution = perMin(TICK_MS);
+    const cpuRatio = Math.max(watchCpu, resolution) / Math.max(pm2Cpu, resolution);
     const watchRss = rssMb(watch.pid!);
     const pm2Rss = rssMb(daemon);
     report.record(
-      { name: 'watch_idle_cpu_ms_per_min', what: `warden watch, ${count} sessions, CPU per minute at rest`, value: watchCpu, unit: 'ms', baseline: `${report.fmt(pm2Cpu)} ms pm2 ${version}`, ratio: report.fmt(watchCpu / pm2Cpu), goal: "<= pm2's" },
+      { name: 'watch_idle_cpu_ms_per_min', what: `warden watch, ${count} sessions, CPU per minute at rest`, value: watchCpu, unit: 'ms', baseline: `${report.fmt(pm2Cpu)} ms pm2 ${version}`, ratio: report.fmt(cpuRatio), goal: "<= pm2's" },
       watchCpu <= pm2Cpu,
     );
     report.record(
-      { name: 'watch_idle_cpu_vs_pm2', what: `watch ${report.fmt(watchCpu)} ÷ pm2 daemon ${report.fmt(pm2Cpu)} ms per minute`, value: watchCpu / pm2Cpu, unit: 'x', baseline: `${report.fmt(pm2Cpu)} ms/min pm2`, ratio: report.fmt(watchCpu / pm2Cpu), goal: '<= 1' },
-      watchCpu <= pm2Cpu,
+      { name: 'watch_idle_cpu_vs_pm2', what: `watch ${report.fmt(watchCpu)} ÷ pm2 daemon ${report.fmt(pm2Cpu)} ms per minute (resolution ${report.fmt(resolution)} ms/min)`, value: cpuRatio, unit: 'x', baseline: `${report.fmt(pm2Cpu)} ms/min pm2`, ratio: report.fmt(cpuRatio), goal: '<= 1' },
+      cpuRatio <= 1,
     );
     report.record(
       { name: 'watch_rss_vs_pm2', what: `watch ${report.fmt(watchRss)} MB ÷ pm2 daemon ${report.fmt(pm2Rss)} MB resident`, value: watchRss / pm2Rss, unit: 'x', baseline: `${report.fmt(pm2Rss)} MB pm2`, ratio: report.fmt(watchRss / pm2Rss), goal: '<= 1.2' },

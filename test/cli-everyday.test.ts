@@ -4,7 +4,7 @@
  * that see the same state file as the command that ran them.
  */
 import { execa } from 'execa';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -56,6 +56,62 @@ describe('messages that name the fix', () => {
     refused(await w.run(['spawn', 'k3', '--mdoe', 'fresh', '--', 'claude']), 2, /unknown option '--mdoe' \(Did you mean --mode\?\)/);
     expect(w.stateBytes()).toBeNull();
   });
+
+  it('a bad --group is echoed back', async () => {
+    refused(await warden(server).run(['spawn', 'k', '--group', 'a:b', ...LONG]), 2, /^warden: invalid --group "a:b": a group is 1-64 characters/);
+  });
+
+  it('a stored directory that is gone is named as such, not as a --cwd the user never passed', async () => {
+    const w = warden(server);
+    const dir = join(server.dir, 'was-here');
+    mkdirSync(dir);
+    const s = session(await w.run(['spawn', 'moved', '--json', '--cwd', dir, ...LONG]));
+    await execa('tmux', ['-L', server.socket, 'kill-window', '-t', s.windowId!]);
+    rmSync(dir, { recursive: true });
+    const resumed = await w.run(['spawn', 'moved', '--mode', 'resume']);
+    refused(resumed, 2, new RegExp(`^warden: moved ran in ${dir}, which is no longer a directory: recreate it, or start moved elsewhere with 'warden spawn moved --mode fresh --cwd DIR'\n$`));
+    expect(resumed.stderr).not.toContain('--cwd /');
+  });
+
+  it('doctor --repair with a bad backup does not suggest restoring the backup of the backup', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'kept', '--json', ...LONG]));
+    session(await w.run(['spawn', 'kept2', '--json', ...LONG]));
+    writeFileSync(w.stateFile, '{bad');
+    writeFileSync(`${w.stateFile}.bak`, '{bad');
+    const repaired = await w.run(['doctor', '--repair']);
+    expect(repaired.exitCode).toBe(1);
+    expect(repaired.stderr).toContain(`its backup ${w.stateFile}.bak is not a valid state file either`);
+    expect(`${repaired.stdout}${repaired.stderr}`).not.toContain('.bak.bak');
+  });
+
+  it('a lock a live process holds is waited for once per call, not once per commit (spawn, rollback, flush at close)', async () => {
+    const w = warden(server);
+    session(await w.run(['spawn', 'locked', '--json', ...LONG]));
+    // A live holder, as a long write of another warden would be.
+    const lock = join(import.meta.dirname, '..', 'dist', 'src', 'store', 'lock.js');
+    const paths = join(import.meta.dirname, '..', 'dist', 'src', 'store', 'paths.js');
+    const holder = execa(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `const { StateFileLock } = await import(${JSON.stringify(lock)});
+      const { stateFilePaths } = await import(${JSON.stringify(paths)});
+      await new StateFileLock(stateFilePaths(${JSON.stringify(w.stateFile)})).acquire();
+      setTimeout(() => {}, 120000);`,
+    ]);
+    try {
+      await waitFor(() => existsSync(`${w.stateFile}.lock`), 'the holder to take the lock');
+      const started = Date.now();
+      const blocked = await w.run(['spawn', 'waits', ...LONG]);
+      const elapsed = Date.now() - started;
+      refused(blocked, 1, new RegExp(`is locked by process ${holder.pid}, which is still running`));
+      // One wait of 15 s: three (45 s) before.
+      expect(elapsed).toBeLessThan(15_000 * 1.5);
+    } finally {
+      holder.kill();
+      await holder.catch(() => undefined);
+    }
+  }, 90_000);
 
   it('a value over 4096 characters is refused naming the ways around it', async () => {
     const w = warden(server);

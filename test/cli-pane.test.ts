@@ -168,33 +168,80 @@ describe.concurrent('watch', () => {
 });
 
 describe.concurrent('attach KEY', () => {
-  /** The clients of the warden server and the window each one shows. */
-  /** People's clients: a `watch` running alongside has a control-mode client, which is not one. */
-  async function clients(): Promise<string[]> {
+  /**
+   * The window each person's client shows, and the view (a session of its own, grouped with
+   * `group`) it shows it through. A `watch` running alongside has a control-mode client: not a person.
+   */
+  async function clients(group = 'warden'): Promise<{ view: string; windowId: string }[]> {
     const out = await tmux.run(['list-clients', '-F', '#{client_control_mode} #{client_session} #{window_id}']).catch(() => '');
     return out
       .split('\n')
-      .filter((line) => line.startsWith('0 '))
-      .map((line) => line.slice(2));
+      .filter((line) => line.startsWith(`0 ${group}-view-`))
+      .map((line) => {
+        const [, view, windowId] = line.split(' ');
+        return { view: view!, windowId: windowId! };
+      });
+  }
+  const sessions = async () => (await tmux.run(['list-sessions', '-F', '#{session_name}'])).split('\n').filter(Boolean);
+  /** A view younger than 2 s is spared by the cleanup (another attach may be about to show it): wait until it is older. */
+  async function pastGrace(view: string): Promise<void> {
+    const created = Number(await tmux.run(['display-message', '-p', '-t', `=${view}:`, '#{session_created}']));
+    await waitFor(() => Date.now() / 1000 > created + 2.5, `${view} to be older than the grace`);
   }
 
-  it('from another tmux (or a plain terminal) attaches to the window; from inside its own server switches the client', async () => {
+  /** A person in another tmux server (or a terminal) types `warden ARGS` in a shell. */
+  async function inTerminal(name: string, argv: string[]): Promise<void> {
+    await outer.tmux.run(['new-session', '-d', '-s', name, '-x', '120', '-y', '40', 'sh']);
+    await outer.tmux.run(['send-keys', '-t', `=${name}:`, '-l', shellLine(argv)]);
+    await outer.tmux.run(['send-keys', '-t', `=${name}:`, 'Enter']);
+  }
+
+  it('from another tmux (or a plain terminal) attaches in a view of its own; from inside its own server switches the client', async () => {
     const w = warden(server);
     const shell = session(await w.run(['spawn', 'shell', '--json', '--', 'sh']));
     const target = session(await w.run(['spawn', 'target', '--json', ...LONG]));
     expect(await clients()).toEqual([]);
 
     // A person in another tmux server runs `warden attach shell`: a nested client of ours appears.
-    await outer.tmux.run(['new-session', '-d', '-s', 'person', '-x', '120', '-y', '40', 'sh']);
-    await outer.tmux.run(['send-keys', '-t', '=person:', '-l', shellLine(w.argv(['attach', 'shell']))]);
-    await outer.tmux.run(['send-keys', '-t', '=person:', 'Enter']);
-    await waitFor(async () => (await clients()).includes(`warden ${shell.windowId}`), 'a client attached to the shell window');
+    await inTerminal('person', w.argv(['attach', 'shell']));
+    const first = await waitFor(async () => (await clients()).find((c) => c.windowId === shell.windowId), 'a client attached to the shell window');
+    await pastGrace(first.view);
 
     // In that window (inside our server, $TMUX is ours) `warden attach target` switches the client.
     await tmux.run(['send-keys', '-t', shell.paneId!, '-l', shellLine(w.argv(['attach', 'target']))]);
     await tmux.run(['send-keys', '-t', shell.paneId!, 'Enter']);
-    await waitFor(async () => (await clients()).includes(`warden ${target.windowId}`), 'the client switched to the target window');
+    await waitFor(async () => (await clients()).some((c) => c.windowId === target.windowId), 'the client switched to the target window');
     expect(await clients()).toHaveLength(1);
+    // The view it left shows nobody any more: tmux destroyed it.
+    await waitFor(async () => !(await sessions()).includes(first.view), 'the view left behind to be destroyed');
+  });
+
+  it('two terminals attaching two keys each keep showing their own; a detached view is destroyed', async () => {
+    const w = warden(server);
+    const left = session(await w.run(['spawn', 'left', '--json', '--group', 'side', ...LONG]));
+    const right = session(await w.run(['spawn', 'right', '--json', '--group', 'side', ...LONG]));
+    await inTerminal('left-terminal', w.argv(['attach', 'left']));
+    await waitFor(async () => (await clients('side')).some((c) => c.windowId === left.windowId), 'the left terminal to attach');
+    await inTerminal('right-terminal', w.argv(['attach', 'right']));
+    await waitFor(async () => (await clients('side')).some((c) => c.windowId === right.windowId), 'the right terminal to attach');
+    // The second attach did not move the first terminal.
+    const both = await clients('side');
+    expect(both.map((c) => c.windowId).sort()).toEqual([left.windowId, right.windowId].sort());
+    expect(new Set(both.map((c) => c.view)).size).toBe(2);
+
+    // A view shows the group's windows, yet each session is probed once and stays as it was.
+    const listed = z.object({ sessions: z.array(SessionInfoSchema.strict()) }).parse(JSON.parse((await w.run(['ls', '--json'])).stdout));
+    expect(listed.sessions.map((s) => [s.key, s.state, s.windowId])).toEqual([
+      ['left', 'active', left.windowId],
+      ['right', 'active', right.windowId],
+    ]);
+
+    const leftView = both.find((c) => c.windowId === left.windowId)!.view;
+    await pastGrace(leftView);
+    await tmux.run(['detach-client', '-s', `=${leftView}:`]);
+    await waitFor(async () => !(await sessions()).includes(leftView), 'the detached view to be destroyed');
+    expect(await clients('side')).toEqual([both.find((c) => c.windowId === right.windowId)]);
+    expect(await sessions()).toContain('side');
   });
 
   it('without a terminal is refused (exit 2); an unknown key is not found (4); an orphaned one a conflict (3)', async () => {

@@ -67,10 +67,10 @@ const table: [string, string[], RegExp][] = [
   ['command argument with a newline', ['spawn', 'k', '--', 'echo', 'a\nb'], /command\.1: control characters are not allowed/],
   ['command argument with a bell', ['spawn', 'k', '--', 'echo', 'a\u0007'], /command\.1: control characters are not allowed/],
   ['command argument over 4096 characters', ['spawn', 'k', '--', 'echo', long(5000)], /command\.1: 5000 characters, over the 4096 a value may have: keep long text in a file/],
-  ['resume command with a newline', ['spawn', 'k', '--resume-command', 'a\nb', '--', 'true'], /invalid --resume-command: control characters/],
+  ['resume command with a newline', ['spawn', 'k', '--resume-command', 'a\nb', '--', 'true'], /invalid --resume-command "a\\nb": control characters/],
   // groups and modes
-  ['group with a colon', ['spawn', 'k', '--group', 'a:b', '--', 'true'], /invalid --group: a group is 1-64 characters/],
-  ['empty group', ['spawn', 'k', '--group', '', '--', 'true'], /invalid --group: a group is 1-64 characters/],
+  ['group with a colon', ['spawn', 'k', '--group', 'a:b', '--', 'true'], /invalid --group "a:b": a group is 1-64 characters/],
+  ['empty group', ['spawn', 'k', '--group', '', '--', 'true'], /invalid --group "": a group is 1-64 characters/],
   ['unknown mode', ['spawn', 'k', '--mode', 'bogus', '--', 'true'], /^warden: option '--mode <mode>' argument 'bogus' is invalid.* \(see 'warden spawn --help'\)$/],
   ['unknown option', ['spawn', '-rf', '--', 'true'], /^warden: unknown option '-rf' \(see 'warden spawn --help'\)$/],
   ['status of an invalid key', ['status', 'a:b'], /invalid key "a:b"/],

@@ -48,7 +48,10 @@ describe('one spawn = one tmux process, one probe = one list-panes -a', () => {
 
   it('keeps the attach argv on the transport: binary and socket first', () => {
     const tmux = new Tmux({ socket: { name: 'sock' }, bin: '/opt/tmux' });
-    expect(tmux.attachCommand('@5', false)).toEqual(['/opt/tmux', '-L', 'sock', 'select-window', '-t', '@5', ';', 'attach-session', '-t', '@5']);
+    const argv = tmux.attachCommand('warden', '@5', false);
+    expect(argv.slice(0, 3)).toEqual(['/opt/tmux', '-L', 'sock']);
+    expect(argv.slice(3, 7)).toEqual(['new-session', '-d', '-t', '=warden:']);
+    expect(argv.slice(-3)).toEqual(['attach-session', '-t', `=${argv[8]}:`]);
   });
 });
 

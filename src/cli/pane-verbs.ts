@@ -7,14 +7,17 @@ import { examples, parseKey, printJson, withEngine, type RegisterVerb } from './
 export const registerAttach: RegisterVerb = (program, globals) => {
   program
     .command('attach')
-    .description("show the session's window: attach, or switch-client when already inside tmux")
+    .description("show the session's window in a view of your own: attach, or switch-client when already inside tmux")
     .argument('<key>', 'the session key', parseKey)
     .addHelpText('after', examples('warden attach api-fix   # detach again with C-b d'))
     .action(async (key: string) => {
       const g = globals();
       const { argv, inside } = await withEngine(g, async (engine) => {
         const onServer = await engine.clientOnServer(process.env.TMUX);
-        return { argv: engine.attachCommand(key, onServer), inside: onServer };
+        const pane = process.env.TMUX_PANE;
+        const client = onServer && pane ? await engine.clientShowing(pane) : null;
+        await engine.closeUnwatchedViews();
+        return { argv: engine.attachCommand(key, onServer, client), inside: onServer };
       });
       if (!inside && !process.stdin.isTTY) {
         throw new InvalidInputError(`attach needs a terminal: run it from an interactive shell (or inside tmux)`);
@@ -24,6 +27,8 @@ export const registerAttach: RegisterVerb = (program, globals) => {
       if (!inside) delete env.TMUX;
       const [bin, ...args] = argv;
       const result = await execa(bin!, args, { stdio: 'inherit', env, extendEnv: false, reject: false });
+      // Detached, or switched to another view: the view this showed, or the one it left, shows nobody now.
+      await withEngine(g, (engine) => engine.closeUnwatchedViews(), { reconcile: false });
       if (result.failed) {
         throw new WardenError('TMUX_FAILED', `${argv.join(' ')} failed (${result.exitCode ?? result.shortMessage})`);
       }

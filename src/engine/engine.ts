@@ -228,10 +228,23 @@ export class Engine {
     return ours !== null && tmuxEnv.split(',')[0] === ours;
   }
 
-  /** argv that shows the session's window to a person (switch-client inside tmux). */
-  attachCommand(key: string, insideTmux = Boolean(process.env.TMUX)): string[] {
+  /**
+   * argv that shows the session's window to a person in a view of their own (switch-client inside
+   * tmux, attach-session otherwise); `closeUnwatchedViews` afterwards.
+   */
+  attachCommand(key: string, insideTmux = Boolean(process.env.TMUX), client?: string | null): string[] {
     const info = this.requireActive(key);
-    return this.core.tmux.attachCommand(info.windowId!, insideTmux);
+    return this.core.tmux.attachCommand(info.group ?? this.group, info.windowId!, insideTmux, client);
+  }
+
+  /** The tmux client showing pane `paneId` (`$TMUX_PANE` of a program inside tmux), or null. */
+  async clientShowing(paneId: string): Promise<string | null> {
+    return this.core.tmux.clientShowing(paneId).catch(() => null);
+  }
+
+  /** Kills the views of `attachCommand` that no client shows any more. */
+  async closeUnwatchedViews(): Promise<void> {
+    await this.core.tmux.closeUnwatchedViews();
   }
 
   /** Ended sessions, oldest first; only those of `key` when given. */

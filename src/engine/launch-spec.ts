@@ -66,7 +66,7 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     resumeCommand: options.resumeCommand === '' ? null : options.resumeCommand ?? stored?.resumeCommand ?? null,
     profile: options.profile ?? stored?.profile ?? null,
     ...(restart && restart.policy !== 'no' ? { restart: RestartPolicySchema.parse(restart) } : {}),
-  });
+  }, { reportInput: true });
   if (!parsed.success) {
     throw new InvalidInputError(formatIssue(parsed.error, { subject: `spawn ${key}`, nameOf: (path) => SPEC_FLAGS[String(path[0])] }));
   }
@@ -81,7 +81,11 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     throw new InvalidInputError(`spawn ${key}: the command is empty: name a program after --`);
   }
   if (spec.cwd !== null && !isDirectory(spec.cwd)) {
-    throw new InvalidInputError(`--cwd ${spec.cwd} is not a directory: create it or pass an existing one`);
+    if (options.cwd) throw new InvalidInputError(`--cwd ${spec.cwd} is not a directory: create it or pass an existing one`);
+    // The stored directory: the user named none, so do not blame a --cwd.
+    throw new InvalidInputError(
+      `${key} ran in ${spec.cwd}, which is no longer a directory: recreate it, or start ${key} elsewhere with 'warden spawn ${key} --mode fresh --cwd DIR'`,
+    );
   }
   return spec;
 }

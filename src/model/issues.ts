@@ -9,6 +9,8 @@ export interface IssueLike {
   message: string;
   /** A record key's own issues (an env or label name that fails its pattern). */
   issues?: unknown;
+  /** The value refused, when the validation was asked to report it (`reportInput`). */
+  input?: unknown;
   /** `unrecognized_keys`, … */
   code?: string;
   /** The keys an object does not know (`unrecognized_keys`). */
@@ -32,7 +34,9 @@ export function formatIssue(error: { issues: readonly IssueLike[] }, naming: Iss
   if (named) {
     // A bad record key (env or label name) carries its reason one level down.
     const nested = (issue.issues as { message: string }[] | undefined)?.[0]?.message;
-    const field = issue.path.length > 1 ? ` ${JSON.stringify(String(issue.path[1]))}` : '';
+    // Echo what was given: a record key (`--env "1X"`), or a short value (`--group "a:b"`).
+    const given = typeof issue.input === 'string' && issue.input.length <= 100 ? issue.input : undefined;
+    const field = issue.path.length > 1 ? ` ${JSON.stringify(String(issue.path[1]))}` : given !== undefined ? ` ${JSON.stringify(given)}` : '';
     return `invalid ${named}${field}: ${nested ?? issue.message}`;
   }
   if (issue.code === 'unrecognized_keys' && issue.keys?.length) {

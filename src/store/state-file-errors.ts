@@ -34,6 +34,8 @@ export function stateIoError(file: string, message: string, cause?: unknown): St
 }
 
 function repairHint(file: string): string {
+  // The backup has no backup of its own to restore.
+  if (file.endsWith('.bak')) return 'fix or remove it';
   return `fix or remove it, or restore ${file}.bak with 'warden doctor --repair'`;
 }
 

@@ -8,7 +8,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerIdentity } from '../model/schema.js';
 import {
+  FIELD_SEP,
   literalArg,
+  NOT_A_VIEW,
   PANE_DIED_CHANNEL,
   PANE_DIED_HOOK,
   PANE_FORMAT,
@@ -18,6 +20,7 @@ import {
   parseWindowRef,
   shellQuote,
   TAG_OPTION,
+  VIEW_OPTION,
   WINDOW_REF_FORMAT,
   type PaneRecord,
   type WindowRef,
@@ -222,7 +225,7 @@ export class Tmux {
   /** Every pane of the server in one tmux process. Throws TMUX_NOT_FOUND when there is no tmux binary. */
   async probeAll(options: CallOptions = {}): Promise<ProbeResult> {
     try {
-      const stdout = await this.run(['list-panes', '-a', '-F', PANE_FORMAT], options);
+      const stdout = await this.run(['list-panes', '-a', '-f', NOT_A_VIEW, '-F', PANE_FORMAT], options);
       const panes: PaneRecord[] = [];
       for (const line of stdout.split('\n')) {
         if (line === '') continue;
@@ -450,14 +453,61 @@ export class Tmux {
   }
 
   /**
-   * The command that shows a window to a person: `switch-client` when already inside tmux,
-   * `attach-session` otherwise. Returned as argv for the caller to run with its own terminal.
+   * The command that shows a window to a person, in a view of their own: a new session grouped
+   * with `group` (the same windows, but its own current window). Two terminals attaching two keys
+   * each keep showing their own. `switch-client` when already inside tmux, `attach-session`
+   * otherwise; returned as argv for the caller to run with its own terminal. One tmux call, which
+   * tmux runs whole before any other: no one sees the view before it is shown.
+   * Once no client shows it, `closeUnwatchedViews` kills it. (Not `destroy-unattached`: tmux 3.3a
+   * crashes when it destroys one of two grouped sessions that way.)
    */
-  attachCommand(windowId: string, insideTmux: boolean): string[] {
-    const show = ['select-window', '-t', windowId, ';'];
-    return this.transport.commandLine(
-      insideTmux ? [...show, 'switch-client', '-t', windowId] : [...show, 'attach-session', '-t', windowId],
-    );
+  attachCommand(group: string, windowId: string, insideTmux: boolean, client?: string | null): string[] {
+    const view = `${group}-view-${randomUUID().slice(0, 8)}`;
+    const target = `=${view}:`;
+    // Name the client to switch: tmux's guess, the latest active client, may be someone else's.
+    const show = insideTmux ? ['switch-client', ...(client ? ['-c', client] : []), '-t', target] : ['attach-session', '-t', target];
+    return this.transport.commandLine([
+      'new-session', '-d', '-t', `=${group}:`, '-s', view, ';',
+      'set-option', '-t', target, VIEW_OPTION, '1', ';',
+      'select-window', '-t', `${target}${windowId}`, ';',
+      ...show,
+    ]);
+  }
+
+  /** The client showing pane `paneId` (the most recently active one, if several), or null. */
+  async clientShowing(paneId: string, options: CallOptions = {}): Promise<string | null> {
+    const listed = await this.run(['list-clients', '-F', ['#{client_name}', '#{pane_id}', '#{client_activity}'].join(FIELD_SEP)], options);
+    const showing = listed
+      .split('\n')
+      .map((line) => line.split(FIELD_SEP))
+      .filter(([, pane]) => pane === paneId)
+      .sort((a, b) => Number(b[2]) - Number(a[2]));
+    return showing[0]?.[0] ?? null;
+  }
+
+  /**
+   * Kills every view no client shows any more (detached, switched away from, or left by a killed
+   * attach). A view made in the last `graceS` seconds is left alone: another attach may be
+   * between making it and showing it.
+   */
+  async closeUnwatchedViews(options: CallOptions & { graceS?: number } = {}): Promise<void> {
+    let listed: string;
+    try {
+      const fields = ['#{session_name}', `#{${VIEW_OPTION}}`, '#{session_attached}', '#{session_created}'];
+      listed = await this.run(['list-sessions', '-F', fields.join(FIELD_SEP)], options);
+    } catch (err) {
+      if (err instanceof TmuxError && err.kind === 'no-server') return;
+      throw err;
+    }
+    const before = Date.now() / 1000 - (options.graceS ?? 2);
+    const unwatched = listed
+      .split('\n')
+      .map((line) => line.split(FIELD_SEP))
+      .filter(([, view, attached, created]) => view === '1' && attached === '0' && Number(created) < before)
+      .map(([name]) => name!);
+    if (unwatched.length === 0) return;
+    const args = unwatched.flatMap((name, i) => [...(i ? [';'] : []), 'kill-session', '-t', `=${name}:`]);
+    await this.run(args, options).catch(() => undefined);
   }
 
   /**

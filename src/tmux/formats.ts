@@ -20,6 +20,14 @@ export const PANE_TAG_OPTION = '@warden_pane';
 export const PANE_TAG_NOBODY = '-';
 
 /**
+ * The session option marking a view: a session grouped with a group, made for one attaching
+ * client (see `attachCommand`). It shows the group's windows, so a probe skips it (NOT_A_VIEW)
+ * and lists each pane once.
+ */
+export const VIEW_OPTION = '@warden_view';
+export const NOT_A_VIEW = `#{?${VIEW_OPTION},0,1}`;
+
+/**
  * The `wait-for` channel our windows signal when their pane dies. tmux 3.3 has no control-mode
  * notification for a pane death, so each window we create carries a `pane-died` hook (a window
  * hook: never global, never on the user's windows) that wakes whoever waits on this channel.
@@ -139,6 +147,4 @@ export function envArgs(env: Record<string, string> | undefined): string[] {
  * An argv as one POSIX shell word list: each argument in single quotes unless it is plainly
  * safe, for the places tmux or a remote host hand a command to `sh -c` (pipe-pane, ssh).
  */
-export function shellQuote(argv: readonly string[]): string {
-  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)).join(' ');
-}
+export { shellQuote } from '../model/shell.js';
