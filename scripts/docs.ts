@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { machineGraph, toMarkdownTable, toMermaid } from '../src/graph.js';
+import { machineGraph, toMarkdownTable, toMermaid } from '../src/observe/graph.js';
 
 /** docs/state-machine.md, from this file in scripts/ or compiled in dist/scripts/. */
 export const STATE_MACHINE_DOC = fileURLToPath(

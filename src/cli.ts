@@ -19,6 +19,7 @@ import { registerInspect } from './cli/inspect.js';
 import { registerService } from './cli/service.js';
 import { printError, useJsonErrors, wantsJson } from './cli/output.js';
 import type { GlobalOptions, RegisterVerb } from './cli/shared.js';
+import { registerUi } from './cli/ui.js';
 import { registerWatch } from './cli/watch.js';
 
 const require = createRequire(import.meta.url);
@@ -44,6 +45,7 @@ const VERBS: RegisterVerb[] = [
   registerGraph,
   registerInspect,
   registerService,
+  registerUi,
 ];
 
 /**

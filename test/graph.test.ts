@@ -10,7 +10,7 @@ import { getStateNodes } from 'xstate/graph';
 import { describe, expect, it } from 'vitest';
 import { SESSION_STATE_PATHS } from '../machines/paths.js';
 import { sessionMachine } from '../machines/session.js';
-import { machineGraph, renderGraph, toDefinition, toDot, toMermaid } from '../src/graph.js';
+import { machineGraph, renderGraph, toDefinition, toDot, toMermaid } from '../src/observe/graph.js';
 import { regenerate } from '../scripts/docs.js';
 import { waitFor } from './support/tmux-server.js';
 

@@ -12,8 +12,8 @@ import { execa, type ResultPromise } from 'execa';
 import WebSocket from 'ws';
 import type { InspectionEvent } from 'xstate';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StatelyInspectionEvent } from '../src/inspect.js';
-import { connectInspector, readInspectionLog, startInspectorServer } from '../src/inspect.js';
+import type { StatelyInspectionEvent } from '../src/observe/inspect.js';
+import { connectInspector, readInspectionLog, startInspectorServer } from '../src/observe/inspect.js';
 import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('inspect');
@@ -268,6 +268,34 @@ describe('warden inspect', () => {
     busy.close();
     expect(taken.exitCode).toBe(3);
     expect(taken.stderr).toContain(`port ${port} is in use`);
+  });
+
+  it('says when the Stately page cannot load from here, and points at warden ui', async () => {
+    // A port nothing listens on stands for the internet being out of reach.
+    const closed = createServer().listen(0);
+    await once(closed, 'listening');
+    const port = (closed.address() as { port: number }).port;
+    closed.close();
+    await once(closed, 'close');
+    const page = `http://127.0.0.1:${port}/inspect`;
+    const child = execa('node', [cli, 'inspect', '--port', '0'], {
+      reject: false,
+      env: { WARDEN_STATE: server.stateFile(), WARDEN_TMUX_SOCKET: server.socket, WARDEN_STATELY_URL: page },
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
+    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+    await waitFor(() => stderr.includes('cannot load'), `the offline notice (inspect printed: ${stdout} ${stderr})`);
+    expect(stderr).toContain(
+      `warden: the Stately inspector page (${page}) cannot load from here (ECONNREFUSED): it needs the internet; 'warden ui' shows every session and its statechart offline\n`,
+    );
+    // The page the inspector server serves embeds that same page.
+    const url = /open (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!;
+    expect(await (await fetch(url)).text()).toContain(`src="${page}"`);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
   });
 
   it('--json: the first line is the URL as JSON, then one JSON transition per line', async () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createMachine } from 'xstate';
 import { isRunning, isStateValueOf, stateString, statePathsOf } from '../machines/paths.js';
 import { sessionMachine, type SessionMachine } from '../machines/session.js';
-import { machineGraph, toMermaid } from '../src/graph.js';
+import { machineGraph, toMermaid } from '../src/observe/graph.js';
 import { hookFires } from '../src/hooks.js';
 import type { TransitionEvent } from '../src/engine.js';
 import { useTmuxServer } from './support/tmux-server.js';

@@ -5,12 +5,14 @@
  * `any`) and runs against tmux — from ES modules, from CommonJS (`require`), and from TypeScript
  * compiled with `module: nodenext` to either.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { useTmuxServer } from './support/tmux-server.js';
+import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('package');
 const run = promisify(execFile);
@@ -91,7 +93,7 @@ describe('npm pack → npm install in an empty project', () => {
     const files = manifest.files.map((f) => f.path);
     const unexpected = files.filter(
       (f) =>
-        !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|docs\/.+|schemas\/[a-z-]+\.schema\.json|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(f),
+        !/^(dist\/(src|machines)\/.+\.(c?js|d\.ts)|dist\/src\/observe\/ui\/assets\/page\.css|docs\/.+|schemas\/[a-z-]+\.schema\.json|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/.test(f),
     );
     expect(unexpected).toEqual([]);
     expect(files).toEqual(
@@ -106,6 +108,9 @@ describe('npm pack → npm install in an empty project', () => {
         'schemas/watch-event.schema.json',
         'schemas/state-file.schema.json',
         'schemas/config.schema.json',
+        // `warden ui`'s page, Mermaid bundled with it: it loads nothing from the internet.
+        'dist/src/observe/ui/assets/page.js',
+        'dist/src/observe/ui/assets/page.css',
       ]),
     );
 
@@ -118,6 +123,26 @@ describe('npm pack → npm install in an empty project', () => {
 
     const cli = await run('npx', ['--no', '--', 'warden', '--version'], { cwd: project });
     expect(cli.stdout.trim()).toBe(version);
+
+    // The installed `warden ui` finds its bundled page and serves it.
+    const ui = spawn(join(project, 'node_modules', '.bin', 'warden'), ['--json', '--state', join(project, 'ui.json'), '--socket', server.socket, 'ui'], {
+      cwd: project,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let printed = '';
+    ui.stdout.on('data', (chunk) => (printed += String(chunk)));
+    const started = await waitFor(() => (printed.includes('\n') ? printed.split('\n')[0] : undefined), 'the URL warden ui prints');
+    const { url } = JSON.parse(started) as { url: string };
+    expect((await fetch(url)).status).toBe(200);
+    const script = await fetch(new URL('/assets/page.js', url));
+    expect(script.status).toBe(200);
+    // The page loads Mermaid as chunks of the package, never from elsewhere.
+    const chunk = /["']\.\/(chunk-[\w-]+\.js)["']/.exec(await script.text())?.[1];
+    expect(chunk).toBeDefined();
+    expect((await fetch(new URL(`/assets/${chunk}`, url))).status).toBe(200);
+    expect(files.filter((f) => f.startsWith('dist/src/observe/ui/assets/chunk-')).length).toBeGreaterThan(10);
+    ui.kill('SIGTERM');
+    await once(ui, 'exit');
 
     writeFileSync(join(project, 'consumer.ts'), CONSUMER);
     writeFileSync(join(project, 'consumer-cjs.cts'), CTS_CONSUMER);
@@ -178,5 +203,7 @@ describe('npm install in a clone', () => {
     await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: clone });
     const { stdout } = await run(process.execPath, [join(clone, 'dist', 'src', 'warden.cjs'), '--version'], { cwd: clone });
     expect(stdout.trim()).toBe(version);
+    // The clone's node_modules (every dev dependency) takes longer to remove than a hook may run.
+    await rm(clone, { recursive: true, force: true });
   }, 300_000);
 });

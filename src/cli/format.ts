@@ -4,6 +4,7 @@
  */
 import { createColors } from 'picocolors';
 import type { ActivityExplanation, TransitionEvent } from '../engine.js';
+import { age } from '../model/age.js';
 import type { HistoryEntry, SessionInfo } from '../model/schema.js';
 import { shellQuote } from '../model/shell.js';
 
@@ -15,15 +16,6 @@ export function colorsFor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = p
   return createColors(enabled);
 }
 
-/** `42s`, `7m`, `3h`, `12d`: how long ago `iso` was. */
-export function age(iso: string | null, now = Date.now()): string {
-  if (!iso) return '-';
-  const seconds = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
-  return `${Math.floor(seconds / 86_400)}d`;
-}
 
 /** The state as a person reads it: an exited pane is `exited`, not just `active`. */
 export function stateLabel(info: Pick<SessionInfo, 'state' | 'exitStatus'>): string {

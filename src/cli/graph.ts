@@ -16,7 +16,7 @@ export const registerGraph: RegisterVerb = (program, globals) => {
       // `--json` alone asks for the JSON definition, as it asks every verb for JSON.
       const format = globals().json && command.getOptionValueSource('format') === 'default' ? 'json' : opts.format;
       // Loaded on demand: the other verbs' cold start does not pay for xstate/graph.
-      const { renderGraph } = await import('../graph.js');
+      const { renderGraph } = await import('../observe/graph.js');
       process.stdout.write(renderGraph(format));
     });
 };

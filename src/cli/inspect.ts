@@ -3,16 +3,10 @@
  * Stately inspector; `--replay FILE` plays a log written by `--inspect-log` into it instead.
  */
 import { createInterface } from 'node:readline';
-import { InvalidInputError } from '../model/errors.js';
 import { colorsFor, transitionLine } from './format.js';
-import { examples, reportProbe, withEngine, type RegisterVerb } from './shared.js';
+import { warn } from './output.js';
+import { examples, parsePort, reportProbe, withEngine, type RegisterVerb } from './shared.js';
 import { parseInterval } from './watch.js';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidInputError(`--port ${value} is not a port: pass 1-65535, or 0 for any free one`);
-  return port;
-}
 
 /** Aborts on Ctrl-C or SIGTERM, so the loop ends and everything is closed in order. */
 function untilStopped(): { signal: AbortSignal; release: () => void } {
@@ -53,7 +47,7 @@ export const registerInspect: RegisterVerb = (program, globals) => {
     .action(async (opts: { port: number; interval: number; replay?: string }) => {
       const g = globals();
       // Loaded on demand: the other verbs' cold start does not pay for the inspector.
-      const inspection = await import('../inspect.js');
+      const inspection = await import('../observe/inspect.js');
       // A bad log is refused before anything starts.
       const recorded = opts.replay ? await inspection.readInspectionLog(opts.replay) : null;
       const stopped = untilStopped();
@@ -65,6 +59,16 @@ export const registerInspect: RegisterVerb = (program, globals) => {
           say(`inspector: open ${server.url} in a browser; Ctrl-C to stop`);
           if (!recorded) say(`other warden commands show there too with WARDEN_INSPECT=${server.wsUrl}`);
         }
+        // Not awaited: the watch starts now; the answer comes within the check's timeout.
+        const page = inspection.statelyPageUrl();
+        void inspection.statelyPageProblem(page).then((problem) => {
+          if (problem) {
+            warn(
+              'INSPECTOR_OFFLINE',
+              `the Stately inspector page (${page}) cannot load from here (${problem}): it needs the internet; 'warden ui' shows every session and its statechart offline`,
+            );
+          }
+        });
 
         if (recorded) {
           const play = async () => {

@@ -44,27 +44,43 @@ export const registerLogs: RegisterVerb = (program, globals) => {
         throw new InvalidInputError(`--since ${JSON.stringify(opts.since)} is not a time: use e.g. --since 10m, --since 2h or --since 2026-11-30T14:00`);
       }
       if (opts.follow && g.json) throw new InvalidInputError(`--follow prints lines as they come, not JSON: drop --json (add --raw for the bytes)`);
-      const { source, captured } = await withEngine(g, async (engine) => {
-        const found = await findSource(engine, key, opts.session);
-        const source = { ...found, capture: found.capture && !(await logExists(found.logFile)) };
-        if (!source.capture) return { source, captured: null };
-        if (opts.follow) throw new NotFoundError(`${key} has no log to follow: it was started before warden kept logs; 'warden logs ${key}' shows its pane`);
-        return { source, captured: await engine.capture(key, { lines: opts.lines }) };
-      });
-      if (captured !== null) return printText(g.json ?? false, source, paneText(captured));
-      if (!(await logExists(source.logFile))) {
-        throw new NotFoundError(`${key} (session ${source.sessionId}) has no log at ${source.logFile}: it was removed, or never written`);
-      }
-      const view = await import('../logs/view.js');
       if (!opts.follow) {
-        const text = await view.viewLog(source.logFile, { lines: opts.lines, since, raw: opts.raw });
+        const { source, text } = await withEngine(g, (engine) => logsText(engine, key, { ...opts, since }));
         return printText(g.json ?? false, source, text);
       }
+      const source = await withEngine(g, async (engine) => {
+        const found = await findSource(engine, key, opts.session);
+        if (!found.capture || (await logExists(found.logFile))) return found;
+        throw new NotFoundError(`${key} has no log to follow: it was started before warden kept logs; 'warden logs ${key}' shows its pane`);
+      });
+      if (!(await logExists(source.logFile))) throw noLog(source);
+      const { followView } = await import('../logs/view.js');
       await followUntilInterrupted((signal) =>
-        view.followView(source.logFile, (text) => process.stdout.write(text), { lines: opts.lines, since, raw: opts.raw, signal }),
+        followView(source.logFile, (text) => process.stdout.write(text), { lines: opts.lines, since, raw: opts.raw, signal }),
       );
     });
 };
+
+function noLog(source: Source): NotFoundError {
+  return new NotFoundError(`${source.key} (session ${source.sessionId}) has no log at ${source.logFile}: it was removed, or never written`);
+}
+
+/**
+ * What `logs KEY` prints without --follow: the session's log rendered as its screen showed it (or
+ * raw), or the pane of a live session started before logs were kept. `warden ui` shows the same.
+ */
+export async function logsText(
+  engine: Engine,
+  key: string,
+  opts: { lines?: number | undefined; since?: number | undefined; raw?: boolean | undefined; session?: string | undefined },
+): Promise<{ source: Source; text: string }> {
+  const { logExists, viewLog } = await import('../logs/view.js');
+  const found = await findSource(engine, key, opts.session);
+  const source = { ...found, capture: found.capture && !(await logExists(found.logFile)) };
+  if (source.capture) return { source, text: paneText(await engine.capture(key, { lines: opts.lines })) };
+  if (!(await logExists(source.logFile))) throw noLog(source);
+  return { source, text: await viewLog(source.logFile, { lines: opts.lines, since: opts.since, raw: opts.raw }) };
+}
 
 /**
  * The session `logs` reads: `--session ID` among the key's record and history; otherwise the

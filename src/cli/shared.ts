@@ -59,7 +59,7 @@ export async function withEngine<T>(
   const profiles = config?.config.profiles;
   const liveUrl = process.env.WARDEN_INSPECT || undefined;
   // Loaded only when asked for: the inspector is not part of every verb's cold start.
-  const inspection = globals.inspectLog || liveUrl ? await import('../inspect.js') : null;
+  const inspection = globals.inspectLog || liveUrl ? await import('../observe/inspect.js') : null;
   const log = inspection && globals.inspectLog ? await inspection.openInspectionLog(globals.inspectLog) : null;
   const live = inspection && liveUrl ? inspection.streamToInspector(liveUrl) : null;
   const inspect = inspection
@@ -178,6 +178,13 @@ export function collectPair(flag: string) {
  * than commander's, so the message is ours alone, and a bad key stops before anything opens.
  */
 export const parseKey = (value: string): string => validateKey(value);
+
+/** A commander option parser for a TCP port; 0 picks a free one. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidInputError(`--port ${value} is not a port: pass 1-65535, or 0 for any free one`);
+  return port;
+}
 
 /** A commander option parser for a whole number given to `flag`. */
 export function parseCount(flag: string) {

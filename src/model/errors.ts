@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   WORKTREE_FAILED: 1,
   /** The session ended but its worktree was kept: it holds work nobody else has (or was not warden's). */
   WORKTREE_KEPT: 3,
+  /** The `warden ui` server could not start (port, missing page assets). */
+  UI_FAILED: 1,
 } as const;
 
 /** A stable error code: branch on it, never on a message. */

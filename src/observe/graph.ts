@@ -5,7 +5,7 @@
  */
 import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import type { AnyStateMachine } from 'xstate';
-import { sessionMachine } from '../machines/session.js';
+import { sessionMachine } from '../../machines/session.js';
 
 export const GRAPH_FORMATS = ['mermaid', 'dot', 'json'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -136,7 +136,8 @@ export function transitionLabel(t: GraphTransition): string {
   return `${t.trigger}${guard}${actions}`;
 }
 
-function mermaidId(path: string): string {
+/** The id a state has in the Mermaid text (and in the SVG Mermaid draws from it). */
+export function mermaidId(path: string): string {
   return path.replaceAll('.', '_');
 }
 

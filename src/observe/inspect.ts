@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createInspector, createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { InspectionEvent, Observer } from 'xstate';
-import { ConflictError, InvalidInputError, WardenError } from './model/errors.js';
+import { ConflictError, InvalidInputError, WardenError } from '../model/errors.js';
 
 export type { StatelyInspectionEvent };
 
@@ -196,10 +196,11 @@ const LOOPBACK = '127.0.0.1';
 const REPLAY_BUFFER = 200;
 
 /** The page: the Stately inspector in a frame, fed the relayed events (it needs the internet). */
-function bridgePage(wsUrl: string): string {
+function bridgePage(wsUrl: string, pageUrl: string): string {
+  const src = pageUrl.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
   return `<!DOCTYPE html>
 <html><head><title>warden inspect</title><style>*{margin:0;padding:0}html,body{height:100%}iframe{width:100%;height:100%;border:none}</style></head>
-<body><iframe id="inspector" src="${STATELY_INSPECTOR_URL}"></iframe>
+<body><iframe id="inspector" src="${src}"></iframe>
 <script>
 const frame = document.getElementById('inspector');
 const buffer = [];
@@ -218,7 +219,29 @@ ws.onmessage = (m) => {
 };
 </script></body></html>`;
 }
-const STATELY_INSPECTOR_URL = 'https://stately.ai/inspect';
+
+/** The hosted Stately inspector, which the inspector server's page embeds. */
+export const STATELY_INSPECTOR_URL = 'https://stately.ai/inspect';
+
+/** The page to embed: `$WARDEN_STATELY_URL` (a self-hosted copy, say), else Stately's. */
+export function statelyPageUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return env.WARDEN_STATELY_URL || STATELY_INSPECTOR_URL;
+}
+
+/**
+ * Whether the Stately page can load from this machine: null when it answers, else why not (a
+ * name that does not resolve, a refused connection, a timeout). Offline, the browser shows only
+ * a grey frame with no word of explanation, so the CLI says it instead.
+ */
+export async function statelyPageProblem(url: string = statelyPageUrl(), timeoutMs = 3000): Promise<string | null> {
+  try {
+    const response = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+    return response.status >= 500 ? `HTTP ${response.status}` : null;
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    return cause?.code ?? (err instanceof Error ? err.name : String(err));
+  }
+}
 
 /**
  * The inspector server: an HTTP page that embeds the Stately inspector, and a WebSocket relay that
@@ -226,10 +249,10 @@ const STATELY_INSPECTOR_URL = 'https://stately.ai/inspect';
  * `@statelyai/inspect/server` does, but on 127.0.0.1 only (that server has no host option and
  * listens on every interface). A browser page of another site is refused (its Origin is not ours).
  */
-export async function startInspectorServer(port = 8080): Promise<InspectorServer> {
+export async function startInspectorServer(port = 8080, pageUrl: string = statelyPageUrl()): Promise<InspectorServer> {
   let url = '';
   const http = createHttpServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(bridgePage(url.replace(/^http/, 'ws')));
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(bridgePage(url.replace(/^http/, 'ws'), pageUrl));
   });
   const relay = new WebSocketServer({
     server: http,
