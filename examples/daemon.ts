@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   const hooks = config
     ? new HookRunner(config, { stateFile, socket: args.socket, onResult: (r) => r.ok || log({ hookFailed: r.message }) })
     : null;
-  const engine = await createEngine({ stateFile, socket: args.socket, onTransition: hooks?.listener });
+  const engine = await createEngine({ stateFile, socket: args.socket, outbox: hooks?.outbox });
   engine.subscribe(({ key, from, to, event, at }) => log({ transition: { key, from, to, event, at } }));
   const token = await writeToken(tokenFile);
 

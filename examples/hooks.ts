@@ -12,11 +12,11 @@ const hooks = new HookRunner(
   { onResult: (result) => console.log(`hook: ${result.message}`) },
 );
 
-// onTransition is subscribed before the engine opens: hooks hear what opening changes, too.
+// The engine's outbox: hooks hear what opening changes too, and none is lost if this process ends first.
 const engine = await createEngine({
   stateFile: process.env.WARDEN_STATE,
   socket: process.env.WARDEN_TMUX_SOCKET,
-  onTransition: hooks.listener,
+  outbox: hooks.outbox,
 });
 
 const stopWatching = new AbortController();

@@ -5,19 +5,15 @@
  * next hook runs. A session's hooks run in the order of its transitions; different sessions' run
  * side by side, a few at a time.
  *
- * With a spool directory (the CLI uses `state.json.hooks/`), each transition that has hooks is
- * written there, synced, before any of them runs, and removed once they all ran: a process that
- * exits first (Ctrl-C, a short wait that ran out, a crash) leaves it, and the next process with the
- * same config delivers it once the writer is gone (at least once, invariant 14).
+ * Given to an engine as its outbox (`createEngine({ outbox: runner.outbox })`, as the CLI does),
+ * each transition that has hooks is written into the state file in the same commit as the
+ * transition, and leaves it once its hooks all ran: a process that exits first (Ctrl-C, a short
+ * wait that ran out, a crash) leaves it there, and the next process with hooks delivers it once
+ * the first is gone (at least once, invariant 14).
  */
-import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { execa } from 'execa';
-import type { TransitionEvent, TransitionListener } from './engine.js';
+import type { OutboxDelivery, TransitionEvent, TransitionListener, TransitionOutbox } from './engine.js';
 import { SESSION_STATE_PATHS } from '../machines/paths.js';
-import { processAlive, processStartTime } from './tmux/host.js';
 
 /**
  * The states a hook can be attached to. A top-level state (`active`) fires when a session enters
@@ -71,54 +67,11 @@ export interface HookRunnerOptions {
   cwd?: string | undefined;
   /** Hears every hook run, failed or not, once it has ended. */
   onResult?: ((result: HookResult) => void) | undefined;
-  /**
-   * A directory where transitions with hooks are kept until their hooks ran (created 0700), so
-   * none is lost when this process ends first; the transitions other (gone) processes left there
-   * are delivered when the runner starts.
-   */
-  spoolDir?: string | undefined;
   /** Hooks of different sessions running at once (4 by default). */
   parallel?: number | undefined;
 }
 
-/** A transition waiting for its hooks, as kept in the spool. */
-interface Spooled {
-  id: string;
-  event: TransitionEvent;
-  /** Deliveries cut short by their process ending (not by the hook's own timeout). */
-  attempts: number;
-}
-
-/** A transition whose delivery was cut short this many times is dropped (and reported). */
-const MAX_ATTEMPTS = 5;
 const DEFAULT_PARALLEL = 4;
-/** How often a running runner looks for transitions gone processes left in the spool. */
-const SPOOL_SWEEP_MS = 1000;
-
-/** This process in a spool file's name: `<id>.<pid>.<startTicks>.json`. */
-function selfTag(): string {
-  return `${process.pid}.${processStartTime(process.pid)?.startTicks ?? 0}`;
-}
-
-/** Whether the process named in a spool file's name still runs. */
-function writerAlive(name: string): boolean {
-  const match = /^[0-9a-f-]+\.(\d+)\.(\d+)\.json$/.exec(name);
-  if (!match) return false;
-  const pid = Number(match[1]);
-  const ticks = Number(match[2]);
-  const boot = processStartTime(process.pid)?.bootId;
-  return processAlive(pid, ticks && boot ? { bootId: boot, startTicks: ticks } : null);
-}
-
-function writeDurably(file: string, text: string): void {
-  const fd = openSync(file, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 interface PlannedHook {
   hook: string;
@@ -173,15 +126,18 @@ function plan(config: HooksConfig): PlannedHook[] {
 }
 
 /**
- * Runs the hooks of a config on the transitions it is given. Wire `runner.listener` to an engine
- * (`createEngine({ onTransition: runner.listener })` hears even the transitions of opening;
- * `engine.subscribe(runner.listener)` the ones after). Each hook runs as `sh -c COMMAND` in a
- * process group of its own, with the session JSON on stdin and `WARDEN_*` variables in its
+ * Runs the hooks of a config on the transitions it is given. Give `runner.outbox` to an engine
+ * (`createEngine({ outbox: runner.outbox })`) for hooks that are never lost (invariant 14); or wire
+ * `runner.listener` (`createEngine({ onTransition: runner.listener })`, `engine.subscribe(...)`)
+ * for hooks run by this process alone, lost if it ends first. Each hook runs as `sh -c COMMAND` in
+ * a process group of its own, with the session JSON on stdin and `WARDEN_*` variables in its
  * environment; at its timeout the whole group is killed.
  */
 export class HookRunner {
-  /** The transition listener that queues this config's hooks. */
+  /** The transition listener that queues this config's hooks (not kept durably). */
   readonly listener: TransitionListener;
+  /** The engine's outbox consumer: the transitions with hooks, kept in the state file until their hooks ran. */
+  readonly outbox: TransitionOutbox;
   private readonly hooks: PlannedHook[];
   private readonly options: HookRunnerOptions;
   /** Per session key: the end of its chain of deliveries, so its hooks keep their order. */
@@ -197,89 +153,52 @@ export class HookRunner {
     this.hooks = plan(config);
     this.options = options;
     this.slots = Math.max(1, options.parallel ?? DEFAULT_PARALLEL);
-    this.listener = (event) => this.enqueue(event);
-    const dir = options.spoolDir;
-    if (dir && this.hooks.length > 0) {
-      this.recover(dir);
-      // A long-running process (watch) also delivers what short ones leave behind as they exit.
-      this.sweeper = setInterval(() => this.closed || this.recover(dir), SPOOL_SWEEP_MS);
-      this.sweeper.unref();
-    }
+    this.listener = (event) => {
+      // The process that made a transition runs its hooks; one that only read it does not run them again.
+      if (event.origin === 'elsewhere' || !this.wants(event)) return;
+      this.deliver(event, null);
+    };
+    this.outbox = {
+      wants: (transition) => this.wants(transition),
+      deliver: (delivery) => this.deliver(delivery.transition, delivery),
+      dropped: (transition, why) => this.options.onResult?.(dropped(transition, why)),
+    };
   }
-
-  private sweeper: NodeJS.Timeout | undefined;
 
   /** How many hooks the config names. */
   get size(): number {
     return this.hooks.length;
   }
 
-  private enqueue(event: TransitionEvent): void {
-    // The process that made a transition runs its hooks; one that only read it does not run them again.
-    if (this.closed || event.origin === 'elsewhere') return;
-    if (!this.hooks.some((hook) => hookFires(hook.state, event))) return;
-    const entry: Spooled = { id: randomUUID(), event, attempts: 0 };
-    this.deliver(entry, this.spool(entry));
+  private wants(transition: Pick<TransitionEvent, 'from' | 'to'>): boolean {
+    return this.hooks.some((hook) => hookFires(hook.state, transition));
   }
 
-  /** Keeps `entry` in the spool (synced) before its hooks run; returns its file, or null without a spool. */
-  private spool(entry: Spooled): string | null {
-    const dir = this.options.spoolDir;
-    if (!dir) return null;
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const file = path.join(dir, `${entry.id}.${selfTag()}.json`);
-      writeDurably(file, JSON.stringify(entry));
-      return file;
-    } catch {
-      return null; // the hooks still run now; only the redelivery is lost
-    }
-  }
-
-  /** Takes over what gone processes left in the spool (renamed to our name: one taker each). */
-  private recover(dir: string): void {
-    let names: string[];
-    try {
-      names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
-    } catch {
+  /**
+   * Runs the transition's hooks after the session's earlier ones, within the parallelism bound;
+   * then marks its outbox entry delivered, or, when close() cut it short, releases it.
+   */
+  private deliver(event: TransitionEvent, delivery: OutboxDelivery | null): void {
+    if (this.closed) {
+      void delivery?.release().catch(() => undefined);
       return;
     }
-    for (const name of names) {
-      if (writerAlive(name)) continue;
-      const id = name.split('.')[0]!;
-      const file = path.join(dir, `${id}.${selfTag()}.json`);
-      try {
-        renameSync(path.join(dir, name), file);
-        const entry = JSON.parse(readFileSync(file, 'utf8')) as Spooled;
-        entry.attempts += 1;
-        if (entry.attempts > MAX_ATTEMPTS) {
-          unlinkSync(file);
-          this.options.onResult?.(dropped(entry));
-          continue;
-        }
-        writeDurably(file, JSON.stringify(entry));
-        this.deliver(entry, file);
-      } catch {
-        // taken by another process first, or unreadable: not ours
-      }
-    }
-  }
-
-  /** Runs the entry's hooks after the session's earlier ones, within the parallelism bound; then unspools it. */
-  private deliver(entry: Spooled, file: string | null): void {
-    const key = entry.event.key;
+    const key = event.key;
     const run = (this.chains.get(key) ?? Promise.resolve())
       .then(async () => {
+        let delivered = false;
         await this.slot();
         try {
           for (const hook of this.hooks) {
-            if (this.stopped) return; // left in the spool for the next process
+            if (this.stopped) return;
             // A hook's failure is reported by run(); a throwing onResult must not stop the rest.
-            if (hookFires(hook.state, entry.event)) await this.run(hook, entry.event).catch(() => undefined);
+            if (hookFires(hook.state, event)) await this.run(hook, event).catch(() => undefined);
           }
-          if (file && !this.stopped) unlinkSync(file);
+          delivered = !this.stopped;
         } finally {
           this.release();
+          // Cut short: left in the outbox, ownerless, for the next process to deliver.
+          if (delivery) await (delivered ? delivery.done() : delivery.release()).catch(() => undefined);
         }
       })
       .catch(() => undefined);
@@ -331,7 +250,7 @@ export class HookRunner {
     this.children.delete(handle);
     clearTimeout(deadline);
     clearTimeout(forceKill);
-    // Cut short by close(): not delivered; the spool keeps it for the next process.
+    // Cut short by close(): not delivered; the outbox keeps it for the next process.
     if (this.stopped) throw new Error('stopped');
     const stderr = String(outcome.stderr ?? '').slice(-STDERR_TAIL_CHARS);
     const exitCode = outcome.exitCode ?? null;
@@ -368,12 +287,11 @@ export class HookRunner {
   /**
    * Stops taking transitions and waits for the queued hooks (each bounded by its timeout), or, with
    * `waitMs`, at most that long: hooks still running then are stopped (their process group gets
-   * SIGTERM) and, with a spool, left there for the next process to deliver.
+   * SIGTERM) and their transitions left in the outbox for the next process to deliver.
    * Close the engine first, so the transitions it writes while closing still get their hooks.
    */
   async close(options: { waitMs?: number } = {}): Promise<void> {
     this.closed = true;
-    clearInterval(this.sweeper);
     if (options.waitMs === undefined) return this.idle();
     let timer: NodeJS.Timeout | undefined;
     const waited = await Promise.race([
@@ -391,9 +309,8 @@ export class HookRunner {
   }
 }
 
-/** What a dropped spool entry is reported as. */
-function dropped(entry: Spooled): HookResult {
-  const { event } = entry;
+/** What a transition dropped from the outbox undelivered is reported as. */
+function dropped(event: TransitionEvent, why: string): HookResult {
   return {
     hook: '*',
     command: '',
@@ -404,7 +321,7 @@ function dropped(entry: Spooled): HookResult {
     timedOut: false,
     durationMs: 0,
     stderr: '',
-    message: `hooks for ${event.key} (${event.from} → ${event.to}) were cut short ${MAX_ATTEMPTS} times and are dropped: run 'warden watch' to give slow hooks the time they need`,
+    message: `hooks for ${event.key} (${event.from} → ${event.to}) were dropped: ${why}`,
   };
 }
 

@@ -1,15 +1,15 @@
 /**
- * Invariant 14: a transition's hooks are kept (spooled beside the state file) before they run, run
- * off the verb's critical path with bounded parallelism, and are delivered at least once even
- * when the verb that made the transition is interrupted: the next process, the watcher first,
- * delivers what it left.
+ * Invariant 14: a transition's hooks are queued in the state file's outbox in the same write as
+ * the transition, run off the verb's critical path with bounded parallelism, and are delivered at
+ * least once even when the verb that made the transition is interrupted or killed: the next
+ * process, the watcher first, delivers what it left.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
-import { CLI, readState, startWarden, type CliTarget } from './support/warden-cli.js';
+import { CLI, processStopped, readState, startWarden, type CliTarget } from './support/warden-cli.js';
 
 const server = useTmuxServer('outbox');
 
@@ -31,7 +31,8 @@ async function orphansPending(name: string, count: number, hooks: object): Promi
   return { t, keys, dir };
 }
 
-const spooled = (t: CliTarget) => (existsSync(`${t.state}.hooks`) ? readdirSync(`${t.state}.hooks`) : []);
+/** The transitions of the outbox whose hooks have not all run. */
+const queued = (t: CliTarget) => readState(t.state).outbox ?? [];
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 
 describe('hooks off the critical path, at least once (invariant 14)', () => {
@@ -43,13 +44,14 @@ describe('hooks off the critical path, at least once (invariant 14)', () => {
     const ls = await run(t, ['ls']);
     expect(ls.exitCode, ls.stderr).toBe(0);
     for (const key of keys) expect(readState(t.state).sessions[key]!.snapshot.value).toBe('orphaned');
-    // Cut short, not lost: every transition is still in the spool.
-    expect(spooled(t)).toHaveLength(5);
+    // Cut short, not lost: every transition is still in the outbox, released for the next process.
+    expect(queued(t)).toHaveLength(5);
+    expect(queued(t).map((entry) => entry.owner)).toEqual([null, null, null, null, null]);
 
     writeFileSync(`${seen}.go`, '');
     const watch = startWarden(t, ['watch']);
     try {
-      await waitFor(() => spooled(t).length === 0, 'the watcher to deliver the spooled hooks', { timeoutMs: 20_000 });
+      await waitFor(() => queued(t).length === 0, 'the watcher to deliver the hooks left in the outbox', { timeoutMs: 20_000 });
     } finally {
       watch.kill('SIGTERM');
       await watch;
@@ -68,16 +70,35 @@ describe('hooks off the critical path, at least once (invariant 14)', () => {
     // The next calls (any verb: they all load the hooks) deliver what is left, until none is.
     await waitFor(async () => {
       await run(t, ['ls']);
-      return spooled(t).length === 0;
-    }, 'the spool to empty', { timeoutMs: 30_000 });
+      return queued(t).length === 0;
+    }, 'the outbox to empty', { timeoutMs: 30_000 });
     await waitFor(() => keys.every((key) => lines(seen).includes(key)), 'every orphaned hook to have run');
+  });
+
+  it('a call killed right after its transitions are written loses none: they were written with their hooks', async () => {
+    const seen = join(server.dir, 'kill-seen');
+    const { t, keys } = await orphansPending('kill', 3, { orphaned: `echo "$WARDEN_KEY" >> ${seen}` });
+    // Stopped just after the write that makes them orphaned, before anything else runs; then killed.
+    const ls = startWarden(t, ['ls'], { env: { WARDEN_TEST_PAUSE: 'after-replace' } });
+    await waitFor(() => processStopped(ls.pid!), 'ls to stop right after its write');
+    for (const key of keys) expect(readState(t.state).sessions[key]!.snapshot.value).toBe('orphaned');
+    expect(queued(t).map((entry) => entry.transition.key).sort()).toEqual([...keys].sort());
+    ls.kill('SIGKILL');
+    await ls.catch(() => undefined);
+    expect(lines(seen)).toEqual([]);
+
+    // The next call (any verb) finds the hooks of a gone process in the outbox and delivers them.
+    expect((await run(t, ['ls'])).exitCode).toBe(0);
+    await waitFor(() => keys.every((key) => lines(seen).includes(key)), 'every orphaned hook to have run');
+    await waitFor(() => queued(t).length === 0, 'the outbox to empty');
+    expect(lines(seen).sort()).toEqual([...keys].sort());
   });
 
   it('runs the hooks of different sessions side by side, never more than 4 at once', async () => {
     const log = join(server.dir, 'par-log');
     const { t } = await orphansPending('par', 7, { orphaned: `echo start >> ${log}; sleep 0.5; echo end >> ${log}` });
     expect((await run(t, ['ls'])).exitCode).toBe(0);
-    await waitFor(() => lines(log).length === 14 || spooled(t).length === 0, 'the hooks to run');
+    await waitFor(() => lines(log).length === 14 || queued(t).length === 0, 'the hooks to run');
     await waitFor(() => lines(log).filter((l) => l === 'end').length === lines(log).filter((l) => l === 'start').length, 'the hooks to end');
     let now = 0;
     let most = 0;

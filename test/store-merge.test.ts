@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError, StateFileError } from '../src/model/errors.js';
-import { HISTORY_LIMIT, SCHEMA_VERSION } from '../src/model/schema.js';
-import type { HistoryEntry, PersistedSnapshot, SessionRecord, StateDocument } from '../src/model/schema.js';
+import { HISTORY_LIMIT, OUTBOX_LIMIT, SCHEMA_VERSION, SessionInfoSchema } from '../src/model/schema.js';
+import type { HistoryEntry, OutboxEntry, PersistedSnapshot, RecordOwner, SessionRecord, StateDocument } from '../src/model/schema.js';
 import { checkOps, mergeOps } from '../src/store/merge.js';
 import type { CheckedOp } from '../src/store/merge.js';
 import type { CommitOp, RecordStamp } from '../src/store/store.js';
@@ -184,5 +184,57 @@ describe('ops are checked before anything is locked or written', () => {
 
   it('gives every checked op a history, empty when it had none', () => {
     expect(checkOps([putOp('a', null)])[0]?.history).toEqual([]);
+  });
+});
+
+describe('the outbox: written with its transition, one taker, delivered entries leave (invariant 14)', () => {
+  const me: RecordOwner = { pid: 100, host: 'h', bootId: 'b', startTicks: 7 };
+  const gone: RecordOwner = { pid: 200, host: 'h', bootId: 'b', startTicks: 9 };
+  const other: RecordOwner = { pid: 300, host: 'h', bootId: 'b', startTicks: 3 };
+  const session = (key: string) =>
+    SessionInfoSchema.parse({ key, state: 'orphaned', sessionId: null, group: null, windowId: null, paneId: null, pid: null, command: [], cwd: null, labels: {}, createdAt: null, updatedAt: null, exitStatus: null });
+  const entry = (id: string, owner: RecordOwner | null, key = 'a'): OutboxEntry => ({
+    id,
+    owner,
+    attempts: 0,
+    transition: { key, sessionId: null, from: 'active.running.busy', to: 'orphaned', event: 'WINDOW_GONE', at: iso(T0), session: session(key) },
+  });
+  const withOutbox = (document: StateDocument, outbox: OutboxEntry[]): StateDocument => Object.freeze({ ...document, outbox });
+
+  it("adds an op's entries only when the op applies, stamped with the record as written", () => {
+    const a = stored('a', 1);
+    const merge = mergeOps(
+      documentOf([a]),
+      checked({ ...putOp('a', stampOf(a)), outbox: [entry('x', me)] }, { ...putOp('b', stampOf(a)), outbox: [entry('y', me, 'b')] }),
+      { clock: at(T0 + 10) },
+    );
+    expect(merge.document.outbox?.map((e) => e.id)).toEqual(['x']);
+    expect(merge.document.outbox?.[0]?.transition.session.updatedAt).toBe(iso(T0 + 10));
+  });
+
+  it('claims an entry only while its owner is still the one the claimer saw gone: one taker', () => {
+    const before = withOutbox(documentOf([]), [entry('x', gone), entry('y', null)]);
+    const first = mergeOps(before, [], { outbox: { by: me, claim: [{ id: 'x', from: gone }, { id: 'y', from: null }] } });
+    expect(first.claimed.map((e) => [e.id, e.owner, e.attempts])).toEqual([['x', me, 1], ['y', me, 1]]);
+    // A second process read the same outbox and claims after the first: it gets nothing.
+    const second = mergeOps(first.document, [], { outbox: { by: other, claim: [{ id: 'x', from: gone }, { id: 'y', from: null }] } });
+    expect(second.claimed).toEqual([]);
+    expect(second.changed).toBe(false);
+  });
+
+  it('releases only its own entries, and removes delivered ones', () => {
+    const before = withOutbox(documentOf([]), [entry('x', me), entry('y', other), entry('z', me)]);
+    const merge = mergeOps(before, [], { outbox: { by: me, release: ['x', 'y'], remove: ['z'] } });
+    expect(merge.document.outbox?.map((e) => [e.id, e.owner])).toEqual([['x', null], ['y', other]]);
+    const emptied = mergeOps(merge.document, [], { outbox: { by: other, remove: ['x', 'y'] } });
+    expect(emptied.document.outbox).toBeUndefined();
+  });
+
+  it(`keeps the newest OUTBOX_LIMIT (${OUTBOX_LIMIT}) entries, reporting those it drops`, () => {
+    const full = Array.from({ length: OUTBOX_LIMIT }, (_, n) => entry(`e${n}`, me));
+    const merge = mergeOps(withOutbox(documentOf([]), full), checked({ ...putOp('a', null), outbox: [entry('new', me)] }));
+    expect(merge.document.outbox).toHaveLength(OUTBOX_LIMIT);
+    expect(merge.trimmed.map((e) => e.id)).toEqual(['e0']);
+    expect(merge.document.outbox?.at(-1)?.id).toBe('new');
   });
 });

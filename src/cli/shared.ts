@@ -9,7 +9,6 @@ import { InvalidInputError, WardenError } from '../model/errors.js';
 import { HookRunner } from '../hooks.js';
 import { locateConfig, readConfigFile, userConfigPath, type Config } from '../config/index.js';
 import { parseLogSettingsText } from '../model/log-settings.js';
-import { resolveLinks } from '../store/trust.js';
 import { defaultStatePath } from '../store.js';
 import { warn } from './output.js';
 
@@ -25,7 +24,7 @@ export interface GlobalOptions {
 /** A verb registers itself on the program; `globals()` reads the global options at run time. */
 export type RegisterVerb = (program: Command, globals: () => GlobalOptions) => void;
 
-/** How long a verb waits for its hooks before leaving them in the spool for the next process. */
+/** How long a verb waits for its hooks before leaving them in the outbox for the next process. */
 export const CLI_HOOK_WAIT_MS = 1500;
 
 export function engineOptions(globals: GlobalOptions): EngineOptions {
@@ -66,8 +65,9 @@ export async function withEngine<T>(
     ? inspection.combineObservers([overrides.inspect, log?.observer, live?.observer])
     : overrides.inspect;
   let engine: Engine | null = null;
-  // Ctrl-C while transitions are landing: let them land and be spooled for their hooks before
-  // exiting, so none is lost (invariant 14). Verbs with their own handler (watch) stop themselves.
+  // Ctrl-C while transitions are landing: let them land (their hooks in the outbox with them) and
+  // release the hooks not run yet before exiting, so none is lost (invariant 14). Verbs with their
+  // own handler (watch) stop themselves.
   const onInterrupt = () => {
     if (process.listenerCount('SIGINT') > 1) return;
     void (async () => {
@@ -78,7 +78,7 @@ export async function withEngine<T>(
   };
   if (hooks) process.on('SIGINT', onInterrupt);
   try {
-    engine = await createEngine({ ...opened, profiles, inspect, onTransition: hooks?.listener, reconcileOnOpen: false });
+    engine = await createEngine({ ...opened, profiles, inspect, outbox: hooks?.outbox, reconcileOnOpen: false });
     try {
       // Activity is decided (a screen captured, a change written) only for the verbs that show it.
       const probe = reconcile ? await engine.reconcile({ activity }).catch((err: unknown) => unrecorded(err, activity)) : null;
@@ -128,8 +128,6 @@ function cliHooks(config: Config, file: string, options: EngineOptions): HookRun
     stateFile,
     socket: typeof options.socket === 'string' ? options.socket : undefined,
     cwd: path.dirname(file),
-    // Beside the state file (its target, when it is a link): transitions whose hooks have not run yet.
-    spoolDir: `${resolveLinks(stateFile)}.hooks`,
     onResult: (result) => {
       if (!result.ok) warn('HOOK_FAILED', result.message);
     },

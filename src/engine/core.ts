@@ -15,10 +15,11 @@ import { ActivityReader } from './activity.js';
 import { ActorPool } from './actor-pool.js';
 import { DurableView } from './durable-view.js';
 import { LogUpkeep } from './log-upkeep.js';
-import { Ownership } from './ownership.js';
+import { Outbox } from './outbox.js';
+import { Ownership, ownerAlive, selfOwner } from './ownership.js';
 import { PureStepper } from './pure-step.js';
 import { SessionServices, type ServiceOptions } from './services.js';
-import type { SessionLogSink, TransitionListener } from './types.js';
+import type { SessionLogSink, TransitionListener, TransitionOutbox } from './types.js';
 import type { Workspaces } from './workspaces.js';
 import { WriteBehind } from './write-behind.js';
 
@@ -31,6 +32,8 @@ export interface CoreOptions {
   probeTimeoutMs: number;
   inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
   onTransition?: TransitionListener | undefined;
+  /** Who delivers the outbox's transitions (the hooks). */
+  outbox?: TransitionOutbox | undefined;
   /** The statechart: the session machine, or a variant of it (another substate, a region). */
   machine: SessionMachine;
   /** The activity profiles: built-ins and the user's. */
@@ -58,6 +61,7 @@ export class EngineCore {
   readonly steps: PureStepper;
   readonly activity: ActivityReader;
   readonly upkeep: LogUpkeep;
+  readonly outbox: Outbox | undefined;
   private readonly inspecting: boolean;
   private closed = false;
 
@@ -87,7 +91,11 @@ export class EngineCore {
       onStep: (step) => this.writes.takeStep(step),
       onFailure: (key, message) => this.view.setProblem(key, message),
     });
+    this.outbox = options.outbox
+      ? new Outbox({ store: this.store, consumer: options.outbox, self: selfOwner(), alive: ownerAlive })
+      : undefined;
     this.writes = new WriteBehind({
+      outbox: this.outbox,
       store: this.store,
       view: this.view,
       pool: this.pool,
@@ -120,7 +128,8 @@ export class EngineCore {
 
   /** Reads the state file and rehydrates; resumes abandoned work unless `resume: false`. */
   async open(options: { resume?: boolean } = {}): Promise<void> {
-    await this.view.load();
+    const document = await this.view.load();
+    void this.outbox?.take(document);
     if (options.resume !== false) this.owners.resumeAbandoned();
     this.showToInspector();
   }
@@ -129,6 +138,7 @@ export class EngineCore {
   async sync(force = false) {
     const document = await this.view.sync(force);
     if (document) {
+      void this.outbox?.take(document);
       this.owners.resumeAbandoned();
       this.showToInspector();
     }
@@ -187,6 +197,9 @@ export class EngineCore {
   async close(): Promise<void> {
     this.closed = true;
     await this.writes.flush().catch(() => undefined);
+    // What it claimed while opening is in its consumer's hands: wait for the claim to be written.
+    await this.outbox?.idle();
+    this.outbox?.close();
     this.pool.stopAll();
     this.writes.rejectWaiters(null, new WardenError('STATE_IO', 'the engine was closed'));
     this.writes.clearListeners();

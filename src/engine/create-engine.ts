@@ -38,6 +38,7 @@ export function composeEngine(options: EngineOptions = {}): Engine {
     probeTimeoutMs: options.probeTimeoutMs ?? 5000,
     inspect: options.inspect,
     onTransition: options.onTransition,
+    outbox: options.outbox,
     machine: options.machine ?? sessionMachine,
     profiles: profileBook(options.profiles),
     workspaces: options.workspaces ?? new GitWorkspaces({ dir: options.worktreeDir, bin: options.gitBin }),

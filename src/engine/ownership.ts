@@ -13,6 +13,22 @@ import type { WriteBehind } from './write-behind.js';
 
 const HOST = hostname();
 
+/**
+ * Whether the process an owner names still runs (invariant 11: liveness, never age). One on
+ * another host cannot be checked, so it counts as alive.
+ */
+export function ownerAlive(owner: RecordOwner): boolean {
+  if (owner.host !== HOST) return true;
+  const start = owner.bootId && owner.startTicks != null ? { bootId: owner.bootId, startTicks: owner.startTicks } : null;
+  return processAlive(owner.pid, start);
+}
+
+/** This process, as an owner. */
+export function selfOwner(): RecordOwner {
+  const start = processStartTime(process.pid);
+  return { pid: process.pid, host: HOST, bootId: start?.bootId ?? null, startTicks: start?.startTicks ?? null };
+}
+
 export class Ownership {
   /** Session ids restored in `spawning`: their launch must look for an existing window first. */
   private readonly resumedLaunches = new Set<string>();
@@ -26,10 +42,7 @@ export class Ownership {
     private readonly isClosed: () => boolean,
   ) {}
 
-  private readonly self: RecordOwner = (() => {
-    const start = processStartTime(process.pid);
-    return { pid: process.pid, host: HOST, bootId: start?.bootId ?? null, startTicks: start?.startTicks ?? null };
-  })();
+  private readonly self: RecordOwner = selfOwner();
 
   /** This process, as stamped on the records whose service it runs. */
   owner(): RecordOwner {
@@ -53,10 +66,8 @@ export class Ownership {
     if (this.isOurs(record) && this.pool.has(record.snapshot.context.key)) return false;
     const owner = record.owner;
     if (!owner) return false;
-    if (owner.host !== HOST) return true;
-    if (owner.pid === process.pid) return false;
-    const start = owner.bootId && owner.startTicks != null ? { bootId: owner.bootId, startTicks: owner.startTicks } : null;
-    return processAlive(owner.pid, start);
+    if (owner.host === HOST && owner.pid === process.pid) return false;
+    return ownerAlive(owner);
   }
 
   /** A launch of `sessionId` that may have run before: it adopts a window carrying its id first. */

@@ -44,6 +44,12 @@ export interface EngineOptions {
    */
   onTransition?: TransitionListener | undefined;
   /**
+   * Where the transitions it wants are delivered from the state file's outbox (invariant 14): each
+   * is written with its transition, handed to `deliver` once durable, and removed once delivered;
+   * what a gone process left undelivered is taken over. A `HookRunner`'s `outbox`.
+   */
+  outbox?: TransitionOutbox | undefined;
+  /**
    * How tmux is reached: the local tmux binary through execa by default. Pass a wrapper of a
    * `LocalTransport` to observe or fault the calls (tests), or another transport.
    */
@@ -174,6 +180,26 @@ export interface TransitionEvent {
 
 /** Hears transitions once durable; what it throws is ignored (the transition stands). */
 export type TransitionListener = (event: TransitionEvent) => void;
+
+/** One transition of the outbox, handed to its consumer to deliver. */
+export interface OutboxDelivery {
+  transition: TransitionEvent;
+  /** Deliveries of it cut short before this one (their process ended first). */
+  attempts: number;
+  /** Delivered: it leaves the outbox (resolves once that is durable). */
+  done(): Promise<void>;
+  /** Not delivered, and this process stops trying: the next process takes it (resolves once durable). */
+  release(): Promise<void>;
+}
+
+/** What consumes the state file's outbox (the hooks, invariant 14). */
+export interface TransitionOutbox {
+  /** Whether a transition has anything to deliver: only those are written to the outbox. */
+  wants(transition: Pick<TransitionEvent, 'from' | 'to'>): boolean;
+  deliver(delivery: OutboxDelivery): void;
+  /** A transition dropped undelivered: cut short too many times, or beyond the outbox's limit. */
+  dropped?(transition: TransitionEvent, why: string): void;
+}
 
 /** What `gc` ended (state `normal`), or with `dryRun` would end (state `orphaned`). */
 export interface GcResult {

@@ -7,11 +7,12 @@ import { historyEntryFor } from '../../machines/history.js';
 import { isNormal, runsService, stateString } from '../../machines/paths.js';
 import { SESSION_MACHINE_VERSION } from '../../machines/session.js';
 import { ConflictError } from '../model/errors.js';
-import type { HistoryEntry, PersistedSnapshot, RecordOwner, SessionRecord } from '../model/schema.js';
+import type { HistoryEntry, OutboxEntry, PersistedSnapshot, RecordOwner, SessionRecord } from '../model/schema.js';
 import { SerialQueue } from '../model/serial-queue.js';
 import type { CommitOp, SessionStore } from '../store/store.js';
 import type { ActorPool, ActorStep } from './actor-pool.js';
 import type { DurableView } from './durable-view.js';
+import type { Outbox } from './outbox.js';
 import { sessionInfo, topStateOf } from './session-info.js';
 import type { TransitionEvent, TransitionListener } from './types.js';
 
@@ -49,6 +50,8 @@ export interface WriteBehindOptions {
   owner: () => RecordOwner;
   /** Our commit lost to another process's change of `key`: forget ours, take theirs. */
   onConflict: (key: string, before: SessionRecord | undefined, current: SessionRecord | null) => void;
+  /** Where the transitions its consumer wants are written with them (invariant 14). */
+  outbox?: Outbox | undefined;
 }
 
 export class WriteBehind {
@@ -203,7 +206,7 @@ export class WriteBehind {
   }
 
   private commitOps(batch: Map<string, Pending>): CommitOp[] {
-    const { view, pool } = this.options;
+    const { view, pool, outbox } = this.options;
     const owner = this.options.owner();
     const ops: CommitOp[] = [];
     for (const [key, entry] of batch) {
@@ -214,6 +217,7 @@ export class WriteBehind {
       if (!snapshot) continue;
       const normal = isNormal(snapshot.value);
       if (normal && !known && entry.history.length === 0) continue;
+      const info = outbox && this.info(key, snapshot.value, snapshot.context, null);
       ops.push({
         key,
         expect,
@@ -221,6 +225,10 @@ export class WriteBehind {
           ? null
           : { machineVersion: SESSION_MACHINE_VERSION, snapshot, owner: runsService(snapshot.value) ? owner : null },
         history: entry.history,
+        // The hooks of these transitions, queued in the same write as the transitions themselves.
+        outbox: info
+          ? entry.transitions.filter((t) => outbox.wants(t)).map((t) => outbox.entryFor({ ...t, session: { ...info, state: topStateOf(t.to) } }))
+          : [],
       });
     }
     return ops;
@@ -231,8 +239,9 @@ export class WriteBehind {
     const batch = new Map(this.pending);
     this.pending.clear();
     let result;
+    const ops = this.commitOps(batch);
     try {
-      result = await store.commit(this.commitOps(batch));
+      result = await store.commit(ops);
     } catch (err) {
       for (const [key, entry] of batch) {
         const again = this.pendingFor(key);
@@ -262,6 +271,13 @@ export class WriteBehind {
     }
     for (const [key, current] of result.conflicts) this.options.onConflict(key, view.record(key), current);
     view.tookCommit(result.document, new Set(batch.keys()));
+    const written: OutboxEntry[] = [];
+    for (const op of ops) {
+      if (!result.applied.has(op.key)) continue;
+      const updatedAt = result.applied.get(op.key)?.updatedAt ?? null;
+      for (const e of op.outbox ?? []) written.push({ ...e, transition: { ...e.transition, session: { ...e.transition.session, updatedAt } } });
+    }
+    this.options.outbox?.written(written, result.trimmed);
     for (const report of reports) this.report(report);
   }
 

@@ -302,18 +302,6 @@ export const SCHEMA_VERSION = 1;
 /** How many history entries the state file keeps (the oldest go first). */
 export const HISTORY_LIMIT = 1000;
 
-/** The whole state file. */
-export const StateDocumentSchema = z.object({
-  schemaVersion: z.literal(SCHEMA_VERSION),
-  sessions: z.record(KeySchema, SessionRecordSchema),
-  history: z.array(HistoryEntrySchema),
-});
-export type StateDocument = z.infer<typeof StateDocumentSchema>;
-
-export function emptyDocument(): StateDocument {
-  return { schemaVersion: SCHEMA_VERSION, sessions: {}, history: [] };
-}
-
 /** The JSON session object of the CLI and the library (DESIGN: "JSON session object"). */
 export const SessionInfoSchema = z.object({
   key: z.string(),
@@ -372,3 +360,36 @@ export const TransitionEventSchema = z.object({
   /** The session object after the transition. */
   session: SessionInfoSchema,
 });
+
+/**
+ * A transition whose hooks have not all run (invariant 14): written into the state file in the
+ * same commit as the transition, delivered by its owner, removed once delivered. An entry whose
+ * owner is gone (or null: released by a process that stopped delivering it) is claimed by the next
+ * process that delivers hooks, one taker per entry.
+ */
+export const OutboxEntrySchema = z.object({
+  id: z.string(),
+  /** The process delivering it; null once released for any process to take. */
+  owner: RecordOwnerSchema.nullable(),
+  /** Deliveries cut short so far (their process ended or stopped first). */
+  attempts: z.number().int().nonnegative(),
+  transition: TransitionEventSchema.omit({ origin: true }),
+});
+export type OutboxEntry = z.infer<typeof OutboxEntrySchema>;
+
+/** How many undelivered transitions the outbox keeps (the oldest are dropped, and reported, first). */
+export const OUTBOX_LIMIT = 1000;
+
+/** The whole state file. */
+export const StateDocumentSchema = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  sessions: z.record(KeySchema, SessionRecordSchema),
+  history: z.array(HistoryEntrySchema),
+  /** Transitions whose hooks have not all run; absent when there are none. */
+  outbox: z.array(OutboxEntrySchema).optional(),
+});
+export type StateDocument = z.infer<typeof StateDocumentSchema>;
+
+export function emptyDocument(): StateDocument {
+  return { schemaVersion: SCHEMA_VERSION, sessions: {}, history: [] };
+}

@@ -168,6 +168,7 @@ export class DurableStateFile implements Adapter<StateDocument> {
       await this.beforeReplace?.();
       pausePoint('before-replace');
       await rename(temp, this.file);
+      pausePoint('after-replace');
       tempExists = false;
       this.seen = written;
       // The first file is kept as .bak at once, so deleting the state file never leaves nothing

@@ -4,7 +4,7 @@
  */
 import { StateFileError } from '../model/errors.js';
 import { SCHEMA_VERSION, StateDocumentSchema, emptyDocument } from '../model/schema.js';
-import type { HistoryEntry, SessionRecord, StateDocument } from '../model/schema.js';
+import type { HistoryEntry, OutboxEntry, SessionRecord, StateDocument } from '../model/schema.js';
 import { describeIssues, invalidStateFile, oneLine } from './state-file-errors.js';
 
 /**
@@ -57,7 +57,7 @@ export function parseStateDocument(text: string, file: string): StateDocument {
   if (!result.success) {
     throw invalidStateFile(file, `does not match the state schema (${oneLine(describeIssues(result.error))})`, result.error);
   }
-  return freezeDocument(result.data.sessions, result.data.history);
+  return freezeDocument(result.data.sessions, result.data.history, result.data.outbox);
 }
 
 /** What a missing state file reads as. */
@@ -67,15 +67,16 @@ export function emptyStateDocument(): StateDocument {
 
 /**
  * Documents are shared between the store's cache and its callers, so they are frozen (the
- * document, the sessions map, the history array and each record; not the snapshots inside).
+ * document, the sessions map, the history and outbox arrays and each record; not the snapshots inside).
  * The sessions map has no prototype, so `sessions['constructor']` is undefined, not a function.
  */
-function freezeDocument(sessions: Record<string, SessionRecord>, history: HistoryEntry[]): StateDocument {
+function freezeDocument(sessions: Record<string, SessionRecord>, history: HistoryEntry[], outbox?: OutboxEntry[]): StateDocument {
   const map = Object.assign(Object.create(null) as Record<string, SessionRecord>, sessions);
   for (const key in map) Object.freeze(map[key]);
   return Object.freeze({
     schemaVersion: SCHEMA_VERSION,
     sessions: Object.freeze(map),
     history: Object.freeze(history) as HistoryEntry[],
+    ...(outbox && outbox.length > 0 ? { outbox: Object.freeze(outbox.map((entry) => Object.freeze(entry))) as OutboxEntry[] } : {}),
   });
 }

@@ -19,7 +19,7 @@ import type { CheckedOp } from './merge.js';
 import { STATE_DIRECTORY_MODE, STATE_FILE_MODE, stateFilePaths, temporarySibling } from './paths.js';
 import { describeError, stateIoError } from './state-file-errors.js';
 import { assertTrustedStateDirectories, assertTrustedStateFile, resolveLinks } from './trust.js';
-import type { CommitOp, CommitResult, LockState, RestoredBackup, SessionStore } from './store.js';
+import type { CommitOp, CommitResult, LockState, OutboxChange, RestoredBackup, SessionStore } from './store.js';
 
 export type StateStoreOptions = StateFileLockOptions;
 
@@ -76,11 +76,11 @@ export class StateStore implements SessionStore {
   }
 
   /** Lock, read + validate, apply each op whose expect matches the file, write durably if anything was applied, unlock. */
-  commit(ops: CommitOp[]): Promise<CommitResult> {
+  commit(ops: CommitOp[], outbox?: OutboxChange): Promise<CommitResult> {
     return this.serialised(async () => {
       const checked = checkOps(ops);
       // Nothing to apply: a plain read (replacing the file is atomic, so no lock is needed).
-      if (checked.length === 0) return { applied: new Map(), conflicts: new Map(), document: await this.readCurrent() };
+      if (checked.length === 0 && !outbox) return { applied: new Map(), conflicts: new Map(), document: await this.readCurrent() };
       const dir = path.dirname(this.path);
       try {
         await mkdir(dir, { recursive: true, mode: STATE_DIRECTORY_MODE });
@@ -92,7 +92,7 @@ export class StateStore implements SessionStore {
         try {
           await this.sweepAbandonedTemps();
           const before = await this.readCurrent();
-          return await this.mergeAndWrite(before, checked, lock);
+          return await this.mergeAndWrite(before, checked, lock, outbox);
         } catch (err) {
           // Nothing was written: take the lock again, read again, merge again.
           if (err instanceof LockLostError && attempt < LOCK_LOST_RETRIES) continue;
@@ -245,11 +245,11 @@ export class StateStore implements SessionStore {
     return this.readFresh();
   }
 
-  private async mergeAndWrite(before: StateDocument, ops: CheckedOp[], lock: HeldLock): Promise<CommitResult> {
-    const merge = mergeOps(before, ops, { tombstones: this.tombstones, file: this.path });
+  private async mergeAndWrite(before: StateDocument, ops: CheckedOp[], lock: HeldLock, outbox?: OutboxChange): Promise<CommitResult> {
+    const merge = mergeOps(before, ops, { tombstones: this.tombstones, file: this.path, outbox });
     this.tombstones = merge.tombstones;
-    const { applied, conflicts, document: after } = merge;
-    if (!merge.changed) return { applied, conflicts, document: before };
+    const { applied, conflicts, document: after, claimed, trimmed } = merge;
+    if (!merge.changed) return { applied, conflicts, document: before, claimed, trimmed };
 
     this.cachedAs = null; // until the write is known to have landed
     this.db.data = after;
@@ -264,6 +264,6 @@ export class StateStore implements SessionStore {
     }
     this.writes += 1;
     this.cachedAs = this.adapter.seen;
-    return { applied, conflicts, document: after };
+    return { applied, conflicts, document: after, claimed, trimmed };
   }
 }

@@ -4,10 +4,10 @@
  * caller last saw, so a stale writer gets a conflict, never a win.
  */
 import { InvalidInputError } from '../model/errors.js';
-import { HISTORY_LIMIT, HistoryEntrySchema, KeySchema, SCHEMA_VERSION, SessionRecordSchema } from '../model/schema.js';
-import type { HistoryEntry, SessionRecord, StateDocument } from '../model/schema.js';
+import { HISTORY_LIMIT, HistoryEntrySchema, KeySchema, OUTBOX_LIMIT, OutboxEntrySchema, SCHEMA_VERSION, SessionRecordSchema } from '../model/schema.js';
+import type { HistoryEntry, OutboxEntry, RecordOwner, SessionRecord, StateDocument } from '../model/schema.js';
 import { describeIssues, oneLine, stateIoError } from './state-file-errors.js';
-import type { CommitOp, RecordContent, RecordStamp } from './store.js';
+import type { CommitOp, OutboxChange, RecordContent, RecordStamp } from './store.js';
 
 /**
  * The last line of defence against a bug that would wipe the file: a write may leave zero
@@ -47,13 +47,15 @@ export function stampAfter(floorMs: number, clock: () => number = Date.now): str
 
 const RecordContentSchema = SessionRecordSchema.omit({ rev: true, updatedAt: true });
 const HistoryListSchema = HistoryEntrySchema.array();
+const OutboxListSchema = OutboxEntrySchema.array();
 
-/** A CommitOp that passed `checkOps`: valid key, record and history, its key alone in its commit. */
+/** A CommitOp that passed `checkOps`: valid key, record, history and outbox entries, its key alone in its commit. */
 export interface CheckedOp {
   key: string;
   expect: RecordStamp | null;
   record: RecordContent | null;
   history: HistoryEntry[];
+  outbox: OutboxEntry[];
 }
 
 /** Refuses, before anything is locked or written, ops that would make the file invalid. */
@@ -76,7 +78,13 @@ export function checkOps(ops: readonly CommitOp[]): CheckedOp[] {
       if (!parsed.success) throw new InvalidInputError(`${where}: invalid history (${oneLine(describeIssues(parsed.error))})`);
       history = parsed.data;
     }
-    return { key: op.key, expect: op.expect, record, history };
+    let outbox: OutboxEntry[] = [];
+    if (op.outbox && op.outbox.length > 0) {
+      const parsed = OutboxListSchema.safeParse(op.outbox);
+      if (!parsed.success) throw new InvalidInputError(`${where}: invalid outbox entry (${oneLine(describeIssues(parsed.error))})`);
+      outbox = parsed.data;
+    }
+    return { key: op.key, expect: op.expect, record, history, outbox };
   });
 }
 
@@ -92,6 +100,8 @@ export interface MergeOptions {
   clock?: () => number;
   /** Named in the error when the merge would empty the file. */
   file?: string;
+  /** What the commit changes in the outbox besides its ops' entries. */
+  outbox?: OutboxChange | undefined;
 }
 
 export interface Merge {
@@ -102,6 +112,10 @@ export interface Merge {
   changed: boolean;
   /** The tombstones to pass to the next merge: those still within their millisecond, and this merge's deletions. */
   tombstones: Map<string, number>;
+  /** Outbox entries claimed, as written. */
+  claimed: OutboxEntry[];
+  /** Outbox entries dropped to keep within OUTBOX_LIMIT. */
+  trimmed: OutboxEntry[];
 }
 
 /**
@@ -115,6 +129,7 @@ export function mergeOps(before: StateDocument, ops: readonly CheckedOp[], optio
   const conflicts = new Map<string, SessionRecord | null>();
   const deleted = new Set<string>();
   const newHistory: HistoryEntry[] = [];
+  const newOutbox: OutboxEntry[] = [];
   let sessions: Record<string, SessionRecord> | null = null; // copied on the first applied op
 
   const now = clock();
@@ -135,6 +150,7 @@ export function mergeOps(before: StateDocument, ops: readonly CheckedOp[], optio
         tombstones.set(op.key, Date.parse(current.updatedAt));
       }
       applied.set(op.key, null);
+      newOutbox.push(...op.outbox);
     } else {
       const floor = current !== null ? Date.parse(current.updatedAt) : (tombstones.get(op.key) ?? Number.NaN);
       const record: SessionRecord = Object.freeze({
@@ -144,22 +160,73 @@ export function mergeOps(before: StateDocument, ops: readonly CheckedOp[], optio
       });
       sessions[op.key] = record;
       applied.set(op.key, record);
+      // The session object the hooks get is the record as written.
+      for (const entry of op.outbox) newOutbox.push({ ...entry, transition: { ...entry.transition, session: { ...entry.transition.session, updatedAt: record.updatedAt } } });
     }
     newHistory.push(...op.history);
   }
 
-  if (sessions === null) return { applied, conflicts, document: before, changed: false, tombstones };
+  const box = changeOutbox(before.outbox ?? [], newOutbox, options.outbox);
+  if (sessions === null && box === null) return { applied, conflicts, document: before, changed: false, tombstones, claimed: [], trimmed: [] };
+  sessions ??= before.sessions;
 
   let history = before.history;
   if (newHistory.length > 0) {
     history = [...before.history, ...newHistory];
     if (history.length > HISTORY_LIMIT) history = history.slice(history.length - HISTORY_LIMIT);
   }
-  const after = Object.freeze({
+  const outbox = box ? box.outbox : (before.outbox ?? []);
+  const after: StateDocument = Object.freeze({
     schemaVersion: SCHEMA_VERSION,
-    sessions: Object.freeze(sessions),
+    sessions: Object.isFrozen(sessions) ? sessions : Object.freeze(sessions),
     history: history === before.history ? history : (Object.freeze(history) as HistoryEntry[]),
+    ...(outbox.length > 0 ? { outbox } : {}),
   });
   assertNotPromotingEmpty(before, after, deleted, options.file);
-  return { applied, conflicts, document: after, changed: true, tombstones };
+  return { applied, conflicts, document: after, changed: true, tombstones, claimed: box?.claimed ?? [], trimmed: box?.trimmed ?? [] };
+}
+
+export function sameOwner(a: RecordOwner | null | undefined, b: RecordOwner | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.pid === b.pid && a.host === b.host && (a.bootId ?? null) === (b.bootId ?? null) && (a.startTicks ?? null) === (b.startTicks ?? null);
+}
+
+/**
+ * The outbox after a commit: entries delivered removed, released ones ownerless, claimed ones
+ * owned by the claimer (only while their owner is still the one the claimer saw gone: one taker),
+ * the ops' new entries appended, the oldest dropped beyond OUTBOX_LIMIT. Null: nothing changed.
+ */
+function changeOutbox(
+  before: readonly OutboxEntry[],
+  added: readonly OutboxEntry[],
+  change: OutboxChange | undefined,
+): { outbox: OutboxEntry[]; claimed: OutboxEntry[]; trimmed: OutboxEntry[] } | null {
+  const remove = new Set(change?.remove ?? []);
+  const release = new Set(change?.release ?? []);
+  const claims = new Map((change?.claim ?? []).map((c) => [c.id, c.from]));
+  if (added.length === 0 && remove.size === 0 && release.size === 0 && claims.size === 0) return null;
+  let changed = added.length > 0;
+  const claimed: OutboxEntry[] = [];
+  const outbox: OutboxEntry[] = [];
+  for (const entry of before) {
+    if (remove.has(entry.id)) {
+      changed = true;
+      continue;
+    }
+    if (change && release.has(entry.id) && sameOwner(entry.owner, change.by)) {
+      outbox.push(Object.freeze({ ...entry, owner: null }));
+      changed = true;
+    } else if (change && claims.has(entry.id) && sameOwner(entry.owner, claims.get(entry.id))) {
+      const taken = Object.freeze({ ...entry, owner: change.by, attempts: entry.attempts + 1 });
+      outbox.push(taken);
+      claimed.push(taken);
+      changed = true;
+    } else {
+      outbox.push(entry);
+    }
+  }
+  if (!changed) return null;
+  for (const entry of added) outbox.push(Object.freeze(entry));
+  const trimmed = outbox.length > OUTBOX_LIMIT ? outbox.splice(0, outbox.length - OUTBOX_LIMIT) : [];
+  return { outbox: Object.freeze(outbox) as OutboxEntry[], claimed, trimmed };
 }

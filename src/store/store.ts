@@ -3,7 +3,7 @@
  * store, so a test can wrap one and a second store (another file, a database) can stand in for
  * the lowdb file, applying the same merge rules (merge.ts).
  */
-import type { HistoryEntry, SessionRecord, StateDocument } from '../model/schema.js';
+import type { HistoryEntry, OutboxEntry, RecordOwner, SessionRecord, StateDocument } from '../model/schema.js';
 
 export interface RecordStamp {
   rev: number;
@@ -24,6 +24,23 @@ export interface CommitOp {
   record: RecordContent | null;
   /** Entries appended to `history` only if this op is applied. */
   history?: HistoryEntry[];
+  /**
+   * Transitions appended to the outbox only if this op is applied (invariant 14: with the
+   * transition, in the same write); their session object gets the record's new `updatedAt`.
+   */
+  outbox?: OutboxEntry[];
+}
+
+/** What a commit changes in the outbox besides the entries its ops add. */
+export interface OutboxChange {
+  /** Who claims and releases: this process. */
+  by: RecordOwner;
+  /** Delivered entries: removed. */
+  remove?: readonly string[];
+  /** Entries `by` stops delivering: their owner becomes null, for the next process to take. */
+  release?: readonly string[];
+  /** Entries to take over, each only while its owner is still `from` (a process now gone); attempts + 1. */
+  claim?: readonly { id: string; from: RecordOwner | null }[];
 }
 
 export interface CommitResult {
@@ -33,6 +50,10 @@ export interface CommitResult {
   conflicts: Map<string, SessionRecord | null>;
   /** The document as written (or as read, if nothing was applied). Shared and frozen: never mutate it. */
   document: StateDocument;
+  /** Outbox entries this commit claimed, as written (owned by the claimer). */
+  claimed?: OutboxEntry[];
+  /** Outbox entries dropped to keep it within OUTBOX_LIMIT, oldest first (never delivered). */
+  trimmed?: OutboxEntry[];
 }
 
 /**
@@ -65,8 +86,11 @@ export interface SessionStore {
   readonly writeCount: number;
   /** Read and validate; a missing file is an empty document and writes nothing. */
   load(): Promise<StateDocument>;
-  /** Applies each op whose `expect` matches what the store holds, atomically, and reports the rest as conflicts. */
-  commit(ops: CommitOp[]): Promise<CommitResult>;
+  /**
+   * Applies each op whose `expect` matches what the store holds, and the outbox change, atomically;
+   * reports the rest as conflicts.
+   */
+  commit(ops: CommitOp[], outbox?: OutboxChange): Promise<CommitResult>;
   /** Cheap check whether another writer may have changed the state since this instance last read or wrote it. */
   changed(): Promise<boolean>;
   /** For `doctor`: is a lock held, and is it stale. */
