@@ -264,7 +264,7 @@ describe('warden doctor', () => {
       expect(r.stderr).toBe(`warden: state file ${file} is missing but ${bak} holds 2 session(s): 'warden doctor --repair' restores it (or remove ${bak} to start with no sessions)`);
     }
     // logs/ holds the logs of the sessions spawned before the file was deleted; the refused spawn wrote none.
-    expect(files(dir)).toEqual(['logs', 'state.json.bak']);
+    expect(files(dir)).toEqual(['logs', 'state.json.bak', 'state.json.valid']);
     expect(files(join(dir, 'logs')).includes('deleted-new')).toBe(false);
     expect(stateBytes(bak)).toEqual(kept);
     // No second window beside the old tagged one, and the old ones are untouched.

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -144,7 +145,8 @@ describe('the state file: lowdb over a durable adapter', () => {
 
     await store.commit([put('a', stampOf(second.applied.get('a')))]);
     expect(await fs.readFile(store.backupPath, 'utf8')).toBe(afterSecond);
-    expect((await fs.readdir(dir)).sort()).toEqual(['state.json', 'state.json.bak']);
+    // state.json.valid: the digest of the bytes last written, so the next read need not validate them again.
+    expect((await fs.readdir(dir)).sort()).toEqual(['state.json', 'state.json.bak', 'state.json.valid']);
   });
 
   it('returns frozen documents, so a caller cannot corrupt the cached copy', async () => {
@@ -196,13 +198,32 @@ describe('the state file: validated on every read, never overwritten when invali
     expect(await fs.readFile(file, 'utf8')).toBe(bytes);
     expect(existsSync(store.backupPath)).toBe(false);
     expect(store.writeCount).toBe(0);
-    expect((await fs.readdir(dir)).sort()).toEqual(['state.json']);
+    // Nothing of the refused file's own (the .valid of the file it was copied from is not its).
+    expect((await fs.readdir(dir)).filter((name) => !name.endsWith('.valid')).sort()).toEqual(['state.json']);
     return loadErr;
   }
 
   it('refuses a garbage file with a one-line message naming it and the fix', async () => {
     const err = await expectRefused('garbage\n{{{\nmore garbage', /is not valid JSON \(.+\): fix or remove it/);
     expect(err.message).toContain(`restore ${file}.bak with 'warden doctor --repair'`);
+  });
+
+  it('skips validating only the exact bytes it wrote: a byte changed by anyone else is validated, and refused', async () => {
+    const store = new StateStore(file);
+    await store.commit([put('a', null)]);
+    const written = await fs.readFile(file, 'utf8');
+    const record = JSON.parse(await fs.readFile(`${file}.valid`, 'utf8')) as { sha256: string };
+    expect(record.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The digest matches: read without validating, and read right.
+    expect(Object.keys((await new StateStore(file).load()).sessions)).toEqual(['a']);
+    // Same length, still JSON, no longer valid (rev 0): the digest no longer matches, so it is validated and refused.
+    const bad = written.replace('"rev":1', '"rev":0');
+    await fs.writeFile(file, bad);
+    expect((await caught(new StateStore(file).load())).code).toBe('STATE_INVALID');
+    // A record naming these very bytes, made under another schema (another version of tmux-warden): refused too.
+    const sha256 = createHash('sha256').update(bad).digest('hex');
+    await fs.writeFile(`${file}.valid`, JSON.stringify({ schema: 'an older schema', sha256 }));
+    expect((await caught(new StateStore(file).load())).code).toBe('STATE_INVALID');
   });
 
   it('refuses a truncated file', async () => {
@@ -281,7 +302,8 @@ describe('the state file: I/O errors name the path and leave the file as it was'
     expect(err.path).toBe(file);
     expect(err.message).toMatch(new RegExp(`^cannot write state file ${file} \\(.+\\): .*left as it was \\(last good copy: ${file}\\.bak\\)$`));
     expect(await fs.readFile(file, 'utf8')).toBe(before);
-    expect((await fs.readdir(dir)).sort()).toEqual(['state.json', 'state.json.bak']);
+    // state.json.valid: the digest of the bytes last written, so the next read need not validate them again.
+    expect((await fs.readdir(dir)).sort()).toEqual(['state.json', 'state.json.bak', 'state.json.valid']);
     expect(store.writeCount).toBe(1);
 
     // The store did not keep the failed merge: once .bak is writable again it starts from the file.

@@ -16,6 +16,7 @@ import { describeError, errnoCode, stateIoError } from './state-file-errors.js';
 import { assertTrustedStateFile } from './trust.js';
 import { processAlive } from '../tmux/host.js';
 import { pausePoint } from '../model/pause-point.js';
+import { recordValidated, wasValidated } from './validated.js';
 
 /** What identifies one version of the file without reading it. */
 export interface FileIdentity {
@@ -118,7 +119,7 @@ export class DurableStateFile implements Adapter<StateDocument> {
     } finally {
       await handle.close().catch(() => {});
     }
-    const document = parseStateDocument(text, this.file);
+    const document = parseStateDocument(text, this.file, { validated: await wasValidated(this.file, text) });
     this.seen = identity;
     return document;
   }
@@ -171,6 +172,8 @@ export class DurableStateFile implements Adapter<StateDocument> {
       pausePoint('after-replace');
       tempExists = false;
       this.seen = written;
+      // These bytes were validated: the next read of them, by any process, need not do it again.
+      await recordValidated(this.file, json);
       // The first file is kept as .bak at once, so deleting the state file never leaves nothing
       // to notice it by (invariant 12); an existing .bak is left alone.
       if (firstWrite) await link(this.file, this.backupFile).catch(() => {});

@@ -44,13 +44,21 @@ export function migrateDocument(
   return doc;
 }
 
-/** Parses file bytes into a validated, current-version document, or throws STATE_INVALID. */
-export function parseStateDocument(text: string, file: string): StateDocument {
+/**
+ * Parses file bytes into a validated, current-version document, or throws STATE_INVALID.
+ * `validated`: these exact bytes were validated by this schema when they were written
+ * (validated.ts), so they are parsed without validating again.
+ */
+export function parseStateDocument(text: string, file: string, options: { validated?: boolean } = {}): StateDocument {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
     throw invalidStateFile(file, `is not valid JSON (${oneLine(err instanceof Error ? err.message : String(err))})`, err);
+  }
+  if (options.validated && (raw as { schemaVersion?: unknown } | null)?.schemaVersion === SCHEMA_VERSION) {
+    const known = raw as StateDocument;
+    return freezeDocument(known.sessions, known.history, known.outbox);
   }
   const migrated = migrateDocument(raw, file);
   const result = StateDocumentSchema.safeParse(migrated);

@@ -1,0 +1,70 @@
+/**
+ * Reading what was validated already. Every write records beside the state file
+ * (`state.json.valid`) the SHA-256 of the bytes it wrote, and the fingerprint of the schema that
+ * validated them (the published `schemas/state-file.schema.json`, which a test keeps equal to the
+ * zod schema). A read whose bytes hash to that digest, under the same schema, skips zod: those
+ * exact bytes were validated before they were written. Any other bytes — edited by hand, written by
+ * another version of tmux-warden, torn — are validated in full, so a bad file is never trusted.
+ * The record is only a hint: never synced, and a missing, torn or foreign one costs a validation.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { open, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { STATE_FILE_MODE } from './paths.js';
+import { untrustedBecause } from './trust.js';
+
+/** The record's file, beside the state file. */
+export function validatedRecordPath(stateFile: string): string {
+  return `${stateFile}.valid`;
+}
+
+let fingerprint: string | null | undefined;
+
+/** The SHA-256 of the published state-file schema of this install, or null when it is not found. */
+function schemaFingerprint(): string | null {
+  if (fingerprint !== undefined) return fingerprint;
+  fingerprint = null;
+  try {
+    for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+      if (!existsSync(join(dir, 'package.json'))) continue;
+      fingerprint = digest(readFileSync(join(dir, 'schemas', 'state-file.schema.json'), 'utf8'));
+      break;
+    }
+  } catch {
+    // No schema to name: every read validates.
+  }
+  return fingerprint;
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Whether `text`, the state file's bytes, is what a write of this schema recorded as validated. */
+export async function wasValidated(stateFile: string, text: string): Promise<boolean> {
+  const schema = schemaFingerprint();
+  if (schema === null) return false;
+  let record: { schema?: unknown; sha256?: unknown };
+  try {
+    const handle = await open(validatedRecordPath(stateFile), 'r');
+    try {
+      // Only the user's own record counts, as for the state file itself.
+      if (untrustedBecause(await handle.stat()) !== null) return false;
+      record = JSON.parse(await handle.readFile('utf8')) as typeof record;
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  } catch {
+    return false;
+  }
+  return record.schema === schema && record.sha256 === digest(text);
+}
+
+/** After a write of `text` (validated): records it, or, when that fails, nothing (the next read validates). */
+export async function recordValidated(stateFile: string, text: string): Promise<void> {
+  const schema = schemaFingerprint();
+  if (schema === null) return;
+  await writeFile(validatedRecordPath(stateFile), JSON.stringify({ schema, sha256: digest(text) }), { mode: STATE_FILE_MODE }).catch(() => {});
+}
