@@ -105,9 +105,24 @@ export interface SnapshotLike {
   context: { error: unknown };
 }
 
-/** Is the state a session machine snapshot holds one of `path` (`'active'` matches `active.running`)? */
+/**
+ * Is the state a session machine snapshot holds one of `path` (`'active'` matches `active.running`)?
+ * XState's `matchesState(path, value)`, with the path split once rather than on every call: every
+ * listing asks this a few times per session.
+ */
 function inState(path: string) {
-  return (value: unknown): boolean => matchesState(path, value as StateValue);
+  const segments = path.split('.');
+  const last = segments.length - 1;
+  return (value: unknown): boolean => {
+    if (typeof value === 'string' && value.includes('.')) return matchesState(path, value as StateValue);
+    let node = value;
+    for (let i = 0; i <= last; i++) {
+      if (typeof node === 'string') return i === last && node === segments[i];
+      if (node === null || typeof node !== 'object' || !Object.hasOwn(node, segments[i]!)) return false;
+      node = (node as Record<string, unknown>)[segments[i]!];
+    }
+    return true;
+  };
 }
 
 /** Named predicates over a state value: the only way code outside `machines/` asks what state a session is in. */
