@@ -119,7 +119,7 @@ export class DurableStateFile implements Adapter<StateDocument> {
     } finally {
       await handle.close().catch(() => {});
     }
-    const document = parseStateDocument(text, this.file, { validated: await wasValidated(this.file, text) });
+    const document = parseStateDocument(text, this.file, { validated: wasValidated(this.file, text) });
     this.seen = identity;
     return document;
   }
@@ -173,7 +173,7 @@ export class DurableStateFile implements Adapter<StateDocument> {
       tempExists = false;
       this.seen = written;
       // These bytes were validated: the next read of them, by any process, need not do it again.
-      await recordValidated(this.file, json);
+      recordValidated(this.file, json);
       // The first file is kept as .bak at once, so deleting the state file never leaves nothing
       // to notice it by (invariant 12); an existing .bak is left alone.
       if (firstWrite) await link(this.file, this.backupFile).catch(() => {});

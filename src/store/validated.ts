@@ -8,8 +8,7 @@
  * The record is only a hint: never synced, and a missing, torn or foreign one costs a validation.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { open, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STATE_FILE_MODE } from './paths.js';
@@ -42,19 +41,21 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+// The record is a few bytes, never synced: read and written synchronously, as cheap as a stat.
+
 /** Whether `text`, the state file's bytes, is what a write of this schema recorded as validated. */
-export async function wasValidated(stateFile: string, text: string): Promise<boolean> {
+export function wasValidated(stateFile: string, text: string): boolean {
   const schema = schemaFingerprint();
   if (schema === null) return false;
   let record: { schema?: unknown; sha256?: unknown };
   try {
-    const handle = await open(validatedRecordPath(stateFile), 'r');
+    const fd = openSync(validatedRecordPath(stateFile), 'r');
     try {
       // Only the user's own record counts, as for the state file itself.
-      if (untrustedBecause(await handle.stat()) !== null) return false;
-      record = JSON.parse(await handle.readFile('utf8')) as typeof record;
+      if (untrustedBecause(fstatSync(fd)) !== null) return false;
+      record = JSON.parse(readFileSync(fd, 'utf8')) as typeof record;
     } finally {
-      await handle.close().catch(() => {});
+      closeSync(fd);
     }
   } catch {
     return false;
@@ -63,8 +64,12 @@ export async function wasValidated(stateFile: string, text: string): Promise<boo
 }
 
 /** After a write of `text` (validated): records it, or, when that fails, nothing (the next read validates). */
-export async function recordValidated(stateFile: string, text: string): Promise<void> {
+export function recordValidated(stateFile: string, text: string): void {
   const schema = schemaFingerprint();
   if (schema === null) return;
-  await writeFile(validatedRecordPath(stateFile), JSON.stringify({ schema, sha256: digest(text) }), { mode: STATE_FILE_MODE }).catch(() => {});
+  try {
+    writeFileSync(validatedRecordPath(stateFile), JSON.stringify({ schema, sha256: digest(text) }), { mode: STATE_FILE_MODE });
+  } catch {
+    // The next read validates.
+  }
 }
