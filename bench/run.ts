@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createEngine, type Engine, type TransitionEvent } from '../src/engine.js';
 import type { SessionRecord } from '../src/model/schema.js';
 import { StateStore } from '../src/store.js';
+import { recordValidated } from '../src/store/validated.js';
 import { benchActivity } from './activity.js';
 import { scaleChart, type ScalePoint } from './chart.js';
 import { benchDetectVsPm2, benchIdle, benchLs5000, benchSpawnVsPlain, type Reporter, type VersusOptions } from './versus.js';
@@ -234,11 +235,18 @@ async function benchRehydrate(env: BenchEnv, template: SessionRecord): Promise<v
   writeStateFile(pristine, syntheticSessions(template, N.rehydrate));
   const engineRuns: { ms: number; cpuMs?: number; rssMb: number }[] = [];
   const parseRuns: { ms: number; rssMb: number }[] = [];
+  const recordedRuns: { ms: number; rssMb: number }[] = [];
+  const pristineText = readFileSync(pristine, 'utf8');
   for (let run = -1; run < N.rehydrateRuns; run++) {
     const file = env.stateFile('rehydrate');
     copyFileSync(pristine, file);
     const parsed = runChild('parse', file, env.socket);
     const opened = runChild('engine', file, env.socket);
+    // The same file as tmux-warden itself would have left it: its bytes recorded as validated.
+    const recorded = env.stateFile('rehydrate-recorded');
+    copyFileSync(pristine, recorded);
+    recordValidated(recorded, pristineText);
+    recordedRuns.push(runChild('engine', recorded, env.socket));
     if (opened.sessions !== N.rehydrate) throw new Error(`rehydrated ${opened.sessions} of ${N.rehydrate}`);
     const after = JSON.parse(readFileSync(file, 'utf8')) as { sessions: Record<string, { snapshot: { value: unknown } }> };
     if (Object.values(after.sessions).some((r) => r.snapshot.value !== 'orphaned')) throw new Error('not every session was orphaned');
@@ -253,14 +261,15 @@ async function benchRehydrate(env: BenchEnv, template: SessionRecord): Promise<v
   const parseRss = median(parseRuns.map((r) => r.rssMb));
   const cpuMs = median(engineRuns.map((r) => r.cpuMs ?? Number.NaN));
   info.push(`rehydrate ${N.rehydrate}: ${fmt(cpuMs)} ms of CPU (whole process) for ${fmt(ms)} ms of wall time`);
+  info.push(`rehydrate ${N.rehydrate} of a file tmux-warden wrote (its bytes recorded as validated, state.json.valid): ${fmt(median(recordedRuns.slice(1).map((r) => r.ms)))} ms, ${fmt(median(recordedRuns.slice(1).map((r) => r.rssMb)))} MB`);
   process.stdout.write(`  info ${info.at(-1)}\n`);
   record(
-    { name: 'rehydrate_10000_ms', what: `open + validate + reconcile + write ${N.rehydrate} orphaned`, value: ms, unit: 'ms', baseline: `${fmt(parseMs)} ms JSON.parse`, ratio: fmt(ms / parseMs), goal: '< 1000' },
-    ms < 1000,
+    { name: 'rehydrate_10000_ms', what: `open + validate + reconcile + write ${N.rehydrate} orphaned`, value: ms, unit: 'ms', baseline: `${fmt(parseMs)} ms JSON.parse`, ratio: fmt(ms / parseMs), goal: '< 500' },
+    ms < 500,
   );
   record(
-    { name: 'rehydrate_10000_rss_mb', what: 'resident memory after that', value: rss, unit: 'MB', baseline: `${fmt(parseRss)} MB JSON.parse`, ratio: fmt(rss / parseRss), goal: '< 200' },
-    rss < 200,
+    { name: 'rehydrate_10000_rss_mb', what: 'resident memory after that', value: rss, unit: 'MB', baseline: `${fmt(parseRss)} MB JSON.parse`, ratio: fmt(rss / parseRss), goal: '< 150' },
+    rss < 150,
   );
 }
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createEngine, type TransitionEvent } from '../src/engine.js';
+import { isExited } from '../machines/paths.js';
 import type { SessionRecord } from '../src/model/schema.js';
 import { GROUP, LONG_RUNNING, inParallel, keyOf, median, percentile, syntheticSessions, writeStateFile, type BenchEnv } from './lib.js';
 import { Pm2Daemon, pm2Package } from './pm2.js';
@@ -191,7 +192,7 @@ async function wardenKillLatencies(env: BenchEnv, template: SessionRecord, sampl
       await waitUntil(async () => (await env.tmux.run(['list-clients', '-F', '#{client_control_mode}']).catch(() => '')).includes('1'), 'control client');
       const exited = new Promise<number>((resolve) => {
         heard = (event) => {
-          if (event.key === key && event.to === 'active.exited') resolve(performance.now());
+          if (event.key === key && isExited(event.to)) resolve(performance.now());
         };
       });
       const start = performance.now();

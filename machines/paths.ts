@@ -80,15 +80,27 @@ export function isStateValueOf(machine: AnyStateMachine, value: unknown): boolea
   return fits(rootOf(machine), value);
 }
 
+/** Per machine, the answers of `invokesServiceIn` by state value (a machine has few; a listing asks per session). */
+const serviceAnswers = new WeakMap<AnyStateMachine, Map<string, boolean>>();
+const SERVICE_ANSWERS_KEPT = 1000;
+
 /** Whether any state of `value` (or an ancestor of one) invokes a service: then an actor must be running for it. */
 export function invokesServiceIn(machine: AnyStateMachine, value: unknown): boolean {
+  let answers = serviceAnswers.get(machine);
+  if (!answers) serviceAnswers.set(machine, (answers = new Map()));
+  const key = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+  const known = answers.get(key);
+  if (known !== undefined) return known;
   const walk = (node: NodeShape, v: unknown): boolean => {
     if (node.invoke.length > 0) return true;
     if (typeof v === 'string') return (node.states[v]?.invoke.length ?? 0) > 0;
     if (!v || typeof v !== 'object') return false;
     return Object.entries(v).some(([k, sub]) => node.states[k] !== undefined && walk(node.states[k]!, sub));
   };
-  return walk(rootOf(machine), value);
+  const answer = walk(rootOf(machine), value);
+  // Values read from a file could be anything: only so many are remembered.
+  if (answers.size < SERVICE_ANSWERS_KEPT) answers.set(key, answer);
+  return answer;
 }
 
 /**
