@@ -104,8 +104,11 @@ export class Watcher implements WatchLoop {
     if (options.signal?.aborted) stop.abort();
     const events = this.events;
     this.watchStateFile();
-    // A tmux that refuses the control client (too old, say) is asked again only now and then.
+    // A client that could not attach is tried again soon (the group may have been going away as
+    // it tried: the last session ended just then), then less and less often up to the safety
+    // interval (a tmux that refuses control mode altogether, say).
     let nextAttach = 0;
+    let attachBackoff = 0;
     let rechecks = 0;
     try {
       while (!stop.signal.aborted && !this.engine.isClosed()) {
@@ -120,8 +123,12 @@ export class Watcher implements WatchLoop {
         if (options.control !== false && !events.connected && group.exists && Date.now() >= nextAttach) {
           // Windows made before the pane-died hook existed get it now; then listen.
           await this.engine.tmux.hookPaneDeaths(group.taggedWindows).catch(() => undefined);
-          if (await events.connect({ output: activity })) continue; // look once more: something may have changed meanwhile
-          nextAttach = Date.now() + safetyIntervalMs;
+          if (await events.connect({ output: activity })) {
+            attachBackoff = 0;
+            continue; // look once more: something may have changed meanwhile
+          }
+          attachBackoff = Math.min(safetyIntervalMs, Math.max(intervalMs, attachBackoff * 2));
+          nextAttach = Date.now() + attachBackoff;
         }
         if (this.changed || stop.signal.aborted) continue;
         let wait = events.connected ? safetyIntervalMs : intervalMs;
