@@ -12,7 +12,7 @@
  * the first is gone (at least once, invariant 14).
  */
 import { execa } from 'execa';
-import type { OutboxDelivery, TransitionEvent, TransitionListener, TransitionOutbox } from './engine.js';
+import type { OutboxDelivery, OutboxWork, TransitionEvent, TransitionListener, TransitionOutbox } from './engine.js';
 import { SESSION_STATE_PATHS } from '../machines/paths.js';
 
 /**
@@ -155,14 +155,22 @@ export class HookRunner {
     this.slots = Math.max(1, options.parallel ?? DEFAULT_PARALLEL);
     this.listener = (event) => {
       // The process that made a transition runs its hooks; one that only read it does not run them again.
-      if (event.origin === 'elsewhere' || !this.wants(event)) return;
-      this.deliver(event, null);
+      const work = event.origin === 'elsewhere' ? null : this.plan(event);
+      if (work) this.deliver(event, work, null);
     };
     this.outbox = {
-      wants: (transition) => this.wants(transition),
-      deliver: (delivery) => this.deliver(delivery.transition, delivery),
+      plan: (transition) => this.plan(transition),
+      deliver: (delivery) => this.deliver(delivery.transition, delivery, delivery),
       dropped: (transition, why) => this.options.onResult?.(dropped(transition, why)),
     };
+  }
+
+  /** The hooks of this config that `transition` fires, in config order, and where they run; null: none. */
+  private plan(transition: Pick<TransitionEvent, 'from' | 'to'>): OutboxWork | null {
+    const hooks = this.hooks
+      .filter((hook) => hookFires(hook.state, transition))
+      .map(({ hook, command, timeoutMs }) => ({ hook, command, timeoutMs }));
+    return hooks.length > 0 ? { hooks, cwd: this.options.cwd ?? null } : null;
   }
 
   /** How many hooks the config names. */
@@ -170,35 +178,34 @@ export class HookRunner {
     return this.hooks.length;
   }
 
-  private wants(transition: Pick<TransitionEvent, 'from' | 'to'>): boolean {
-    return this.hooks.some((hook) => hookFires(hook.state, transition));
-  }
-
   /**
-   * Runs the transition's hooks after the session's earlier ones, within the parallelism bound;
-   * then marks its outbox entry delivered, or, when close() cut it short, releases it.
+   * Runs the hooks of `work` (for an outbox entry: the ones queued with it) after the session's
+   * earlier ones, within the parallelism bound; then marks its outbox entry delivered, or, when
+   * close() cut it short, releases it for the next process.
    */
-  private deliver(event: TransitionEvent, delivery: OutboxDelivery | null): void {
+  private deliver(event: TransitionEvent, work: OutboxWork, delivery: OutboxDelivery | null): void {
     if (this.closed) {
-      void delivery?.release().catch(() => undefined);
+      void delivery?.release(false).catch(() => undefined);
       return;
     }
     const key = event.key;
     const run = (this.chains.get(key) ?? Promise.resolve())
       .then(async () => {
         let delivered = false;
+        let started = false;
         await this.slot();
         try {
-          for (const hook of this.hooks) {
+          for (const hook of work.hooks) {
             if (this.stopped) return;
+            started = true;
             // A hook's failure is reported by run(); a throwing onResult must not stop the rest.
-            if (hookFires(hook.state, event)) await this.run(hook, event).catch(() => undefined);
+            await this.run(hook, event, work.cwd ?? this.options.cwd).catch(() => undefined);
           }
           delivered = !this.stopped;
         } finally {
           this.release();
           // Cut short: left in the outbox, ownerless, for the next process to deliver.
-          if (delivery) await (delivered ? delivery.done() : delivery.release()).catch(() => undefined);
+          if (delivery) await (delivered ? delivery.done() : delivery.release(started)).catch(() => undefined);
         }
       })
       .catch(() => undefined);
@@ -224,12 +231,12 @@ export class HookRunner {
     else this.slots += 1;
   }
 
-  private async run(hook: PlannedHook, transition: TransitionEvent): Promise<void> {
+  private async run(hook: Pick<PlannedHook, 'hook' | 'command' | 'timeoutMs'>, transition: TransitionEvent, cwd: string | undefined): Promise<void> {
     const started = Date.now();
     const child = execa('sh', ['-c', hook.command], {
       input: `${JSON.stringify(transition.session)}\n`,
       env: hookEnvironment(transition, hook.hook, this.options),
-      cwd: this.options.cwd,
+      cwd,
       stdout: 'ignore',
       stderr: 'pipe',
       // Its own process group, so a timeout ends whatever the shell started, not just the shell.
@@ -305,7 +312,15 @@ export class HookRunner {
     this.stopped = true;
     for (const waiting of this.waiting.splice(0)) waiting();
     for (const child of this.children) killGroup(child.pid, 'SIGTERM');
-    await this.idle();
+    // A hook that ignores SIGTERM does not hold the caller past a short grace.
+    const forceKill = setTimeout(() => {
+      for (const child of this.children) killGroup(child.pid, 'SIGKILL');
+    }, KILL_GRACE_MS);
+    try {
+      await this.idle();
+    } finally {
+      clearTimeout(forceKill);
+    }
   }
 }
 

@@ -4,12 +4,17 @@
  * least once even when the verb that made the transition is interrupted or killed: the next
  * process, the watcher first, delivers what it left.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
 import { CLI, processStopped, readState, startWarden, type CliTarget } from './support/warden-cli.js';
+import { Outbox } from '../src/engine/outbox.js';
+import { selfOwner } from '../src/engine/ownership.js';
+import { HookRunner } from '../src/hooks.js';
+import { SessionInfoSchema, type OutboxEntry } from '../src/model/schema.js';
+import { StateStore } from '../src/store/file-store.js';
 
 const server = useTmuxServer('outbox');
 
@@ -109,4 +114,67 @@ describe('hooks off the critical path, at least once (invariant 14)', () => {
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(4);
   });
+});
+
+describe('the outbox across processes with other configs and short waits', () => {
+  const session = (key: string) =>
+    SessionInfoSchema.parse({ key, state: 'orphaned', sessionId: null, group: null, windowId: null, paneId: null, pid: null, command: [], cwd: null, labels: {}, createdAt: null, updatedAt: null, exitStatus: null });
+  const queuedEntry = (key: string, command: string): OutboxEntry => ({
+    id: `id-${key}`,
+    hooks: [{ hook: 'orphaned', command, timeoutMs: 60_000 }],
+    cwd: null,
+    owner: null,
+    attempts: 0,
+    transition: { key, sessionId: null, from: 'active.running.busy', to: 'orphaned', event: 'WINDOW_GONE', at: new Date().toISOString(), session: session(key) },
+  });
+  const self = selfOwner();
+
+  it('a taker runs the hooks queued with the transition, not its own config; one never begun is not an attempt', async () => {
+    const dir = join(server.dir, 'takers');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, 'state.json');
+    const seen = join(dir, 'seen');
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    // k0's hook outlasts every short wait below; the others take no time.
+    const command = `[ "$WARDEN_KEY" = k0 ] && sleep 5; echo "$WARDEN_KEY" >> ${seen}`;
+    writeFileSync(file, JSON.stringify({ schemaVersion: 1, sessions: {}, history: [], outbox: keys.map((k) => queuedEntry(k, command)) }), { mode: 0o600 });
+    const store = new StateStore(file);
+    const other = join(dir, 'other-config-ran');
+    // Five short-lived takers, one hook at a time, each waiting 300 ms: each begins k0 and no other.
+    for (let call = 0; call < 5; call++) {
+      const runner = new HookRunner({ hookTimeoutMs: 60_000, hooks: { orphaned: `echo "$WARDEN_KEY" >> ${other}` } }, { parallel: 1 });
+      const outbox = new Outbox({ store, consumer: runner.outbox, self, alive: () => false });
+      await outbox.take(await store.load());
+      await runner.close({ waitMs: 300 });
+      outbox.close();
+    }
+    const left = (await store.load()).outbox ?? [];
+    // k0 was begun and cut short five times; the others were claimed five times and never begun: no attempt counted.
+    expect(left.map((e) => [e.transition.key, e.attempts, e.owner])).toEqual(keys.map((k) => [k, k === 'k0' ? 5 : 0, null]));
+    expect(lines(seen)).toEqual([]);
+    // The next taker drops k0 (cut short too often, and says so) and delivers the rest: the queued hook, not its own config's.
+    const reports: string[] = [];
+    const runner = new HookRunner(
+      { hookTimeoutMs: 60_000, hooks: { orphaned: `echo "$WARDEN_KEY" >> ${other}` } },
+      { onResult: (result) => result.ok || reports.push(result.message) },
+    );
+    const outbox = new Outbox({ store, consumer: runner.outbox, self, alive: () => false });
+    await outbox.take(await store.load());
+    await runner.close();
+    outbox.close();
+    expect(lines(seen).sort()).toEqual(keys.slice(1));
+    expect(lines(other)).toEqual([]);
+    expect(reports).toEqual([expect.stringMatching(/^hooks for k0 \(active.running.busy → orphaned\) were dropped: its delivery was cut short/)]);
+    expect((await store.load()).outbox).toBeUndefined();
+  }, 60_000);
+
+  it('a hook that ignores SIGTERM does not hold the caller past the short wait and a grace', async () => {
+    const started = join(server.dir, 'stubborn-started');
+    const runner = new HookRunner({ hookTimeoutMs: 60_000, hooks: { orphaned: `trap '' TERM; touch ${started}; sleep 60` } });
+    runner.listener({ ...queuedEntry('stubborn', '').transition, origin: 'here' });
+    await waitFor(() => existsSync(started), 'the hook to start');
+    const closing = runner.close({ waitMs: 100 }).then(() => 'closed');
+    // Before, close waited for the hook's own 60 s timeout; now SIGKILL follows SIGTERM after a grace.
+    expect(await Promise.race([closing, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))])).toBe('closed');
+  }, 20_000);
 });

@@ -195,6 +195,8 @@ describe('the outbox: written with its transition, one taker, delivered entries 
     SessionInfoSchema.parse({ key, state: 'orphaned', sessionId: null, group: null, windowId: null, paneId: null, pid: null, command: [], cwd: null, labels: {}, createdAt: null, updatedAt: null, exitStatus: null });
   const entry = (id: string, owner: RecordOwner | null, key = 'a'): OutboxEntry => ({
     id,
+    hooks: [{ hook: 'orphaned', command: 'notify-me', timeoutMs: 1000 }],
+    cwd: null,
     owner,
     attempts: 0,
     transition: { key, sessionId: null, from: 'active.running.busy', to: 'orphaned', event: 'WINDOW_GONE', at: iso(T0), session: session(key) },
@@ -220,6 +222,17 @@ describe('the outbox: written with its transition, one taker, delivered entries 
     const second = mergeOps(first.document, [], { outbox: { by: other, claim: [{ id: 'x', from: gone }, { id: 'y', from: null }] } });
     expect(second.claimed).toEqual([]);
     expect(second.changed).toBe(false);
+  });
+
+  it('a claim counts as an attempt; released before it began, it no longer does', () => {
+    const before = withOutbox(documentOf([]), [entry('x', gone)]);
+    const claimed = mergeOps(before, [], { outbox: { by: me, claim: [{ id: 'x', from: gone }] } });
+    expect(claimed.claimed[0]?.attempts).toBe(1);
+    const unclaimed = mergeOps(claimed.document, [], { outbox: { by: me, unclaim: ['x'] } });
+    expect(unclaimed.document.outbox?.map((e) => [e.owner, e.attempts])).toEqual([[null, 0]]);
+    const again = mergeOps(unclaimed.document, [], { outbox: { by: other, claim: [{ id: 'x', from: null }] } });
+    const released = mergeOps(again.document, [], { outbox: { by: other, release: ['x'] } });
+    expect(released.document.outbox?.map((e) => [e.owner, e.attempts])).toEqual([[null, 1]]);
   });
 
   it('releases only its own entries, and removes delivered ones', () => {

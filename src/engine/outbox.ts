@@ -11,7 +11,9 @@ import { sameOwner } from '../store/merge.js';
 import type { SessionStore } from '../store/store.js';
 import type { TransitionEvent, TransitionOutbox } from './types.js';
 
-/** A transition whose delivery was cut short this many times is dropped (and reported). */
+
+
+/** A transition whose delivery was cut short (or whose deliverer died) this many times is dropped (and reported). */
 export const OUTBOX_MAX_ATTEMPTS = 5;
 /** While another live process owns entries, how often we look whether it is gone. */
 const WATCH_OWNERS_MS = 1000;
@@ -30,6 +32,7 @@ export class Outbox {
   private readonly handed = new Set<string>();
   private readonly removals = new Set<string>();
   private readonly releases = new Set<string>();
+  private readonly unclaims = new Set<string>();
   private settling: Promise<void> | null = null;
   private claiming: Promise<void> = Promise.resolve();
   /** Entries other live processes own, as last seen: claimed once their owner is gone. */
@@ -39,20 +42,21 @@ export class Outbox {
 
   constructor(private readonly options: OutboxOptions) {}
 
-  /** Whether `transition` goes into the outbox. */
+  /** Whether `transition` has hooks: only those go into the outbox. */
   wants(transition: Pick<TransitionEvent, 'from' | 'to'>): boolean {
-    return this.options.consumer.wants(transition);
+    return this.options.consumer.plan(transition) !== null;
   }
 
-  /** A new entry for `transition`, owned by this process, to commit with it. */
-  entryFor(transition: Omit<TransitionEvent, 'origin'>): OutboxEntry {
-    return { id: randomUUID(), owner: this.options.self, attempts: 0, transition };
+  /** A new entry for `transition`, owned by this process, to commit with it; null when it has no hooks. */
+  entryFor(transition: Omit<TransitionEvent, 'origin'>): OutboxEntry | null {
+    const work = this.options.consumer.plan(transition);
+    return work && { id: randomUUID(), hooks: work.hooks, cwd: work.cwd, owner: this.options.self, attempts: 0, transition };
   }
 
   /** Our commit wrote these entries (and dropped `trimmed`): deliver them. */
   written(entries: readonly OutboxEntry[], trimmed: readonly OutboxEntry[] = []): void {
     this.reportTrimmed(trimmed);
-    for (const entry of entries) this.deliver(entry);
+    for (const entry of entries) if (!this.handed.has(entry.id)) this.deliver(entry);
   }
 
   /**
@@ -82,8 +86,11 @@ export class Outbox {
     const claims: { id: string; from: RecordOwner | null }[] = [];
     const foreign: OutboxEntry[] = [];
     for (const entry of entries) {
-      if (this.handed.has(entry.id) || sameOwner(entry.owner, self)) continue;
-      if (entry.owner === null || !alive(entry.owner)) claims.push({ id: entry.id, from: entry.owner });
+      if (this.handed.has(entry.id)) continue;
+      // Ours, yet in no one's hands here: a settle that failed, or a write that failed after it
+      // landed. Ours to deliver again.
+      if (sameOwner(entry.owner, self)) this.deliver(entry);
+      else if (entry.owner === null || !alive(entry.owner)) claims.push({ id: entry.id, from: entry.owner });
       else foreign.push(entry);
     }
     this.watchOwners(foreign);
@@ -100,7 +107,7 @@ export class Outbox {
     for (const entry of dropped) {
       this.options.consumer.dropped?.(
         { ...entry.transition, origin: 'here' },
-        `its delivery was cut short ${OUTBOX_MAX_ATTEMPTS} times: run 'warden watch' to give slow hooks the time they need`,
+        `its delivery was cut short (or its deliverer died) ${OUTBOX_MAX_ATTEMPTS} times: run 'warden watch' to give slow hooks the time they need`,
       );
     }
   }
@@ -125,9 +132,11 @@ export class Outbox {
     this.handed.add(entry.id);
     this.options.consumer.deliver({
       transition: { ...entry.transition, origin: 'here' },
+      hooks: entry.hooks,
+      cwd: entry.cwd,
       attempts: entry.attempts,
       done: () => this.settle(this.removals, entry.id),
-      release: () => this.settle(this.releases, entry.id),
+      release: (started) => this.settle(started ? this.releases : this.unclaims, entry.id),
     });
   }
 
@@ -138,12 +147,16 @@ export class Outbox {
       this.settling = null;
       const remove = [...this.removals];
       const release = [...this.releases];
+      const unclaim = [...this.unclaims];
       this.removals.clear();
       this.releases.clear();
+      this.unclaims.clear();
       try {
-        await this.options.store.commit([], { by: this.options.self, remove, release });
+        await this.options.store.commit([], { by: this.options.self, remove, release, unclaim });
       } finally {
-        for (const id of [...remove, ...release]) this.handed.delete(id);
+        // Written or not, out of our hands: an entry still ours in the file is delivered again by
+        // the next take (at least once), or by the next process once this one is gone.
+        for (const id of [...remove, ...release, ...unclaim]) this.handed.delete(id);
       }
     });
     return this.settling;

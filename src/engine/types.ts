@@ -3,7 +3,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import type { SessionMachine } from '../../machines/session.js';
 import type { ProfilesInput } from '../activity/profiles.js';
 import type { LogSettingsInput } from '../model/log-settings.js';
-import type { ErrorData, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
+import type { ErrorData, OutboxHook, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
 import type { Workspaces } from './workspaces.js';
@@ -181,21 +181,32 @@ export interface TransitionEvent {
 /** Hears transitions once durable; what it throws is ignored (the transition stands). */
 export type TransitionListener = (event: TransitionEvent) => void;
 
+/** What a transition queues in the outbox: the hooks to run for it, and where. */
+export interface OutboxWork {
+  hooks: OutboxHook[];
+  /** Where they run; null: where the delivering process runs. */
+  cwd: string | null;
+}
+
 /** One transition of the outbox, handed to its consumer to deliver. */
-export interface OutboxDelivery {
+export interface OutboxDelivery extends OutboxWork {
   transition: TransitionEvent;
-  /** Deliveries of it cut short before this one (their process ended first). */
+  /** Deliveries of it begun and cut short before this one, or taken over from a process that died. */
   attempts: number;
   /** Delivered: it leaves the outbox (resolves once that is durable). */
   done(): Promise<void>;
-  /** Not delivered, and this process stops trying: the next process takes it (resolves once durable). */
-  release(): Promise<void>;
+  /**
+   * Not delivered, and this process stops trying: the next process takes it (resolves once
+   * durable). `started`: some of its hooks ran (or began) and were cut short; one that never
+   * started does not count as an attempt.
+   */
+  release(started: boolean): Promise<void>;
 }
 
 /** What consumes the state file's outbox (the hooks, invariant 14). */
 export interface TransitionOutbox {
-  /** Whether a transition has anything to deliver: only those are written to the outbox. */
-  wants(transition: Pick<TransitionEvent, 'from' | 'to'>): boolean;
+  /** What a transition queues: its hooks and where they run, or null when it has none (nothing is queued). */
+  plan(transition: Pick<TransitionEvent, 'from' | 'to'>): OutboxWork | null;
   deliver(delivery: OutboxDelivery): void;
   /** A transition dropped undelivered: cut short too many times, or beyond the outbox's limit. */
   dropped?(transition: TransitionEvent, why: string): void;

@@ -226,9 +226,7 @@ export class WriteBehind {
           : { machineVersion: SESSION_MACHINE_VERSION, snapshot, owner: runsService(snapshot.value) ? owner : null },
         history: entry.history,
         // The hooks of these transitions, queued in the same write as the transitions themselves.
-        outbox: info
-          ? entry.transitions.filter((t) => outbox.wants(t)).map((t) => outbox.entryFor({ ...t, session: { ...info, state: topStateOf(t.to) } }))
-          : [],
+        outbox: info ? entry.transitions.flatMap((t) => outbox.entryFor({ ...t, session: { ...info, state: topStateOf(t.to) } }) ?? []) : [],
       });
     }
     return ops;

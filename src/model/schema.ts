@@ -367,11 +367,27 @@ export const TransitionEventSchema = z.object({
  * owner is gone (or null: released by a process that stopped delivering it) is claimed by the next
  * process that delivers hooks, one taker per entry.
  */
+/** One hook as queued with its transition: the config entry, its command and its timeout. */
+export const OutboxHookSchema = z.object({
+  hook: z.string(),
+  command: z.string(),
+  timeoutMs: z.number().int().positive(),
+});
+export type OutboxHook = z.infer<typeof OutboxHookSchema>;
+
 export const OutboxEntrySchema = z.object({
   id: z.string(),
+  /**
+   * The hooks to run, as the user's config named them when the transition was made: whichever
+   * process delivers the entry runs exactly these (the state file is the user's own, like the
+   * commands of its sessions).
+   */
+  hooks: z.array(OutboxHookSchema),
+  /** Where they run (the config file's directory); null: where the delivering process runs. */
+  cwd: z.string().nullable(),
   /** The process delivering it; null once released for any process to take. */
   owner: RecordOwnerSchema.nullable(),
-  /** Deliveries cut short so far (their process ended or stopped first). */
+  /** Deliveries begun and cut short so far, or taken over from a process that died. */
   attempts: z.number().int().nonnegative(),
   transition: TransitionEventSchema.omit({ origin: true }),
 });

@@ -192,7 +192,8 @@ export function sameOwner(a: RecordOwner | null | undefined, b: RecordOwner | nu
 }
 
 /**
- * The outbox after a commit: entries delivered removed, released ones ownerless, claimed ones
+ * The outbox after a commit: entries delivered removed, released ones ownerless (one released
+ * before it began no longer counts its claim as an attempt), claimed ones
  * owned by the claimer (only while their owner is still the one the claimer saw gone: one taker),
  * the ops' new entries appended, the oldest dropped beyond OUTBOX_LIMIT. Null: nothing changed.
  */
@@ -203,8 +204,9 @@ function changeOutbox(
 ): { outbox: OutboxEntry[]; claimed: OutboxEntry[]; trimmed: OutboxEntry[] } | null {
   const remove = new Set(change?.remove ?? []);
   const release = new Set(change?.release ?? []);
+  const unclaim = new Set(change?.unclaim ?? []);
   const claims = new Map((change?.claim ?? []).map((c) => [c.id, c.from]));
-  if (added.length === 0 && remove.size === 0 && release.size === 0 && claims.size === 0) return null;
+  if (added.length === 0 && remove.size === 0 && release.size === 0 && unclaim.size === 0 && claims.size === 0) return null;
   let changed = added.length > 0;
   const claimed: OutboxEntry[] = [];
   const outbox: OutboxEntry[] = [];
@@ -213,8 +215,9 @@ function changeOutbox(
       changed = true;
       continue;
     }
-    if (change && release.has(entry.id) && sameOwner(entry.owner, change.by)) {
-      outbox.push(Object.freeze({ ...entry, owner: null }));
+    if (change && (release.has(entry.id) || unclaim.has(entry.id)) && sameOwner(entry.owner, change.by)) {
+      const attempts = unclaim.has(entry.id) ? Math.max(0, entry.attempts - 1) : entry.attempts;
+      outbox.push(Object.freeze({ ...entry, owner: null, attempts }));
       changed = true;
     } else if (change && claims.has(entry.id) && sameOwner(entry.owner, claims.get(entry.id))) {
       const taken = Object.freeze({ ...entry, owner: change.by, attempts: entry.attempts + 1 });

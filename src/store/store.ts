@@ -39,6 +39,8 @@ export interface OutboxChange {
   remove?: readonly string[];
   /** Entries `by` stops delivering: their owner becomes null, for the next process to take. */
   release?: readonly string[];
+  /** Entries `by` took and never began: released too, and their claim no longer counts as an attempt. */
+  unclaim?: readonly string[];
   /** Entries to take over, each only while its owner is still `from` (a process now gone); attempts + 1. */
   claim?: readonly { id: string; from: RecordOwner | null }[];
 }
