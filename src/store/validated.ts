@@ -1,8 +1,8 @@
 /**
  * Reading what was validated already. Every write records beside the state file
- * (`state.json.valid`) the SHA-256 of the bytes it wrote, and the fingerprint of the schema that
- * validated them (the published `schemas/state-file.schema.json`, which a test keeps equal to the
- * zod schema). A read whose bytes hash to that digest, under the same schema, skips zod: those
+ * (`state.json.valid`) the SHA-256 of the bytes it wrote, and a fingerprint of what validated
+ * them: the package version and the published `schemas/state-file.schema.json` (which a test keeps
+ * equal to the zod schema). A read whose bytes hash to that digest, under the same schema, skips zod: those
  * exact bytes were validated before they were written. Any other bytes — edited by hand, written by
  * another version of tmux-warden, torn — are validated in full, so a bad file is never trusted.
  * The record is only a hint: never synced, and a missing, torn or foreign one costs a validation.
@@ -21,14 +21,19 @@ export function validatedRecordPath(stateFile: string): string {
 
 let fingerprint: string | null | undefined;
 
-/** The SHA-256 of the published state-file schema of this install, or null when it is not found. */
+/**
+ * The SHA-256 of this install's version and published state-file schema, or null when they are
+ * not found (then every read validates).
+ */
 function schemaFingerprint(): string | null {
   if (fingerprint !== undefined) return fingerprint;
   fingerprint = null;
   try {
     for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
       if (!existsSync(join(dir, 'package.json'))) continue;
-      fingerprint = digest(readFileSync(join(dir, 'schemas', 'state-file.schema.json'), 'utf8'));
+      // The version too: rules the JSON Schema cannot express (refinements) change with it.
+      const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: unknown };
+      fingerprint = digest(`${String(version)}\n${readFileSync(join(dir, 'schemas', 'state-file.schema.json'), 'utf8')}`);
       break;
     }
   } catch {

@@ -120,6 +120,8 @@ export class Watcher implements WatchLoop {
         this.panes = activity ? this.engine.paneWatches() : new Map();
         for (const paneId of heard.keys()) if (!this.panes.has(paneId)) heard.delete(paneId);
         const group = this.engine.groupSeen();
+        // No group, no attach to try: when it comes back, the first pass that sees it tries at once.
+        if (!group.exists) nextAttach = attachBackoff = 0;
         if (options.control !== false && !events.connected && group.exists && Date.now() >= nextAttach) {
           // Windows made before the pane-died hook existed get it now; then listen.
           await this.engine.tmux.hookPaneDeaths(group.taggedWindows).catch(() => undefined);
