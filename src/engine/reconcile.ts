@@ -21,6 +21,11 @@ export interface GroupSeen {
 /** How much of an exited program's output its record keeps. */
 const LAST_OUTPUT_LINES = 10;
 const LAST_OUTPUT_CHARS = 2000;
+/** tmux's line under a dead pane (remain-on-exit-format): written once it has read all the program wrote. */
+const DEAD_LINE = /^Pane is dead/;
+/** Looks again without that line: this many times, this far apart. */
+const LAST_OUTPUT_LOOKS = 3;
+const LAST_OUTPUT_RELOOK_MS = 15;
 
 export class Reconciler {
   groupSeen: GroupSeen = { exists: false, taggedWindows: [] };
@@ -99,14 +104,27 @@ export class Reconciler {
     return paneWatches(core.activity, current, this.paneActivity);
   }
 
-  /** The last lines a dead pane shows (at most LAST_OUTPUT_LINES), or null when tmux cannot say. */
+  /**
+   * The last lines a dead pane shows (at most LAST_OUTPUT_LINES), or null when tmux cannot say.
+   * tmux can report a pane dead (its process reaped) before it has read the last bytes the program
+   * wrote; it writes its "Pane is dead" line only once it has them all. Without that line the
+   * screen is looked at again, a few times, a few ms apart.
+   */
   private async lastOutput(paneId: string): Promise<string | null> {
-    try {
-      const text = await this.core.tmux.capturePane(paneId, { lines: LAST_OUTPUT_LINES }, { timeoutMs: this.core.probeTimeoutMs });
-      const lines = text.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '' && !/^Pane is dead/.test(l));
+    for (let look = 0; ; look++) {
+      let text: string;
+      try {
+        text = await this.core.tmux.capturePane(paneId, { lines: LAST_OUTPUT_LINES }, { timeoutMs: this.core.probeTimeoutMs });
+      } catch {
+        return null;
+      }
+      const all = text.split('\n').map((l) => l.trimEnd());
+      if (!all.some((l) => DEAD_LINE.test(l)) && look < LAST_OUTPUT_LOOKS) {
+        await new Promise((resolve) => setTimeout(resolve, LAST_OUTPUT_RELOOK_MS));
+        continue;
+      }
+      const lines = all.filter((l) => l !== '' && !DEAD_LINE.test(l));
       return lines.slice(-LAST_OUTPUT_LINES).join('\n').slice(-LAST_OUTPUT_CHARS) || null;
-    } catch {
-      return null;
     }
   }
 
