@@ -55,6 +55,31 @@ sessions:
 `;
 
 describe('up [-f FILE] [KEY…] [--dry-run] [--prune] [--json]', () => {
+  it('passEnv stores only the names: the program gets the value, state.json never holds it; profile is kept', async () => {
+    const p = project('secrets');
+    p.write(`sessions:\n  agent:\n    command: [sh, -c, 'echo "$TOKEN" > token; sleep 600']\n    passEnv: [TOKEN]\n    profile: shell\n`);
+    const w = warden(server);
+    const secret = `tok-${process.pid}-${Date.now()}`;
+    const up = (extra: Record<string, string>) => w.run(['up', '-f', p.file, '--json'], { env: { ...p.env, ...extra } });
+    const first = PlanSchema.parse(json(PlanSchema, await up({ TOKEN: secret })));
+    expect(first.plan.map((s) => [s.key, s.action, s.error])).toEqual([['agent', 'start', null]]);
+    await waitFor(() => {
+      try {
+        return readFileSync(join(p.dir, 'token'), 'utf8').trim() === secret;
+      } catch {
+        return false;
+      }
+    }, 'the program to get the value');
+    expect(readFileSync(w.stateFile, 'utf8')).not.toContain(secret);
+    expect(readFileSync(`${w.stateFile}.bak`, 'utf8')).not.toContain(secret);
+    const spec = JSON.parse(readFileSync(w.stateFile, 'utf8')).sessions.agent.snapshot.context.spec;
+    expect([spec.env, spec.passEnv, spec.profile]).toEqual([{}, ['TOKEN'], 'shell']);
+    // Again, with another value: the spec (names only) is unchanged, so nothing restarts.
+    const again = PlanSchema.parse(json(PlanSchema, await up({ TOKEN: 'another' })));
+    expect(again.plan.map((s) => [s.key, s.action])).toEqual([['agent', 'leave']]);
+    refused(await w.run(['up', '-f', p.file], { env: p.env }), 2, /sessions\.agent\.passEnv.*TOKEN is not set in this environment/);
+  });
+
   it('from nothing: starts every session, recording the cwd (relative to the file) and where it came from', async () => {
     const p = project('from-nothing');
     p.write(THREE);

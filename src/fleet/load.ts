@@ -65,17 +65,17 @@ function desiredSpec(source: SourceFile, key: string, entry: FleetEntry, group: 
   const dir = path.dirname(source.file);
   const cwd = entry.cwd ? path.resolve(dir, entry.cwd.replace(/^~(?=$|\/)/, homedir())) : dir;
   if (!isDirectory(cwd)) throw new InvalidInputError(`invalid ${where('cwd')}: ${cwd} is not a directory: create it or fix the path`);
-  const passed: Record<string, string> = {};
+  // Checked now, so `up` says which is missing; only the names are stored (invariant 15).
   (entry.passEnv ?? []).forEach((name, i) => {
-    const value = env[name];
-    if (value === undefined) throw new InvalidInputError(`invalid ${where('passEnv', [i])}: ${name} is not set in this environment: set it or drop it`);
-    passed[name] = value;
+    if (env[name] === undefined) throw new InvalidInputError(`invalid ${where('passEnv', [i])}: ${name} is not set in this environment: set it or drop it`);
   });
   const restart = typeof entry.restart === 'string' ? RestartPolicySchema.parse({ policy: entry.restart }) : entry.restart;
   return {
     command: typeof entry.command === 'string' ? ['sh', '-c', entry.command] : entry.command,
     cwd,
-    env: { ...passed, ...entry.env },
+    env: { ...entry.env },
+    ...(entry.passEnv?.length ? { passEnv: entry.passEnv } : {}),
+    profile: entry.profile ?? null,
     labels: { ...entry.labels, [FLEET_LABEL]: source.file },
     group: entry.group ?? group,
     resumeCommand: entry.resumeCommand ?? null,

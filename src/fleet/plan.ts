@@ -30,7 +30,7 @@ export interface CurrentSession {
 
 /** The fields in which `stored` differs from what is asked for (the restart policy compared with its defaults applied). */
 export function specChanges(desired: LaunchSpec, stored: LaunchSpec): string[] {
-  const fields = ['command', 'cwd', 'env', 'labels', 'group', 'resumeCommand', 'restart'] as const;
+  const fields = ['command', 'cwd', 'env', 'passEnv', 'labels', 'group', 'resumeCommand', 'restart', 'profile'] as const;
   return fields.filter((field) => !isDeepStrictEqual(desired[field] ?? null, stored[field] ?? null));
 }
 

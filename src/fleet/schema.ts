@@ -17,8 +17,13 @@ export const FleetEntrySchema = z.strictObject({
   /** Relative to the file's directory; `~` is the home directory. The file's directory by default. */
   cwd: z.string().min(1).optional(),
   env: z.record(EnvNameSchema, EnvValueSchema).optional(),
-  /** Names whose values `up` reads from its own environment. */
+  /**
+   * Names whose values are read from the environment of the process that launches the program, at
+   * each launch (`up`, a later resume or restart): only the names are stored, never the values.
+   */
   passEnv: z.array(EnvNameSchema).optional(),
+  /** The activity profile (`claude`, `codex`, one of the config's `profiles`); chosen from the command by default. */
+  profile: z.string().min(1).optional(),
   labels: z.record(LabelNameSchema, PlainTextSchema).optional(),
   group: GroupSchema.optional(),
   /** `no`, `on-failure`, `always`, or the policy with its limits. */
