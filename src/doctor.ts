@@ -9,6 +9,7 @@ import { composeEngine } from './engine/create-engine.js';
 import type { Engine } from './engine/engine.js';
 import type { EngineOptions, SnapshotProblem } from './engine/types.js';
 import { describeContents, strayWorktrees, type StrayWorktree } from './engine/workspaces.js';
+import { describeLookalike, lookalikeWindows } from './engine/lookalikes.js';
 import { WardenError } from './model/errors.js';
 import { StateStore, defaultStatePath, parseStateDocument } from './store.js';
 import { Tmux, type PaneRecord } from './tmux.js';
@@ -252,6 +253,8 @@ async function examineSessions(report: DoctorReport, engine: Engine, options: Do
         report.orphaned.push(s.key);
       }
     }
+    const orphanedGroups = new Map(sessions.filter((s) => report.orphaned.includes(s.key)).map((s) => [s.key, s.group ?? engine.group]));
+    for (const window of lookalikeWindows(orphanedGroups, panes)) report.problems.push(describeLookalike(window));
     for (const [sessionId, windows] of windowsById) {
       if (windows.size > 1) report.duplicateWindows.push({ sessionId, windowIds: [...windows.keys()] });
       if (known.has(sessionId)) continue;

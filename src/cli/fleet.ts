@@ -4,7 +4,7 @@ import { DEFAULT_GROUP, type Engine } from '../engine.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
 import { applyPlan, currentSessions, locateSessionsFile, planDown, planUp, readSessionsFile, type Fleet, type FleetStep, type StepResult } from '../fleet/index.js';
 import { colorsFor } from './format.js';
-import { cliConfig, examples, parseKey, printJson, withEngine, type GlobalOptions, type RegisterVerb } from './shared.js';
+import { cliConfig, examples, parseKey, printJson, reportLookalikes, withEngine, type GlobalOptions, type RegisterVerb } from './shared.js';
 
 interface FleetOptions {
   file?: string;
@@ -79,7 +79,8 @@ export const registerUp: RegisterVerb = (program, globals) => {
     .action(async (keys: string[] = [], opts: FleetOptions) => {
       const g = globals();
       const fleet = await readFleet(g, opts);
-      await withEngine(g, async (engine) => {
+      await withEngine(g, async (engine, probe) => {
+        reportLookalikes(probe);
         checkKeys(fleet, keys, engine, opts.prune === true);
         const steps = planUp(fleet.file, fleet.sessions, currentSessions(engine), { keys, prune: opts.prune === true });
         const work = steps.filter((s) => s.action !== 'leave');

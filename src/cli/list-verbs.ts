@@ -3,7 +3,7 @@ import { describeContents, strayWorktrees } from '../engine/workspaces.js';
 import { WardenError } from '../model/errors.js';
 import { warn } from './output.js';
 import { colorsFor, historyTable, sessionTable } from './format.js';
-import { collectPair, examples, parseKey, printJson, withEngine, type RegisterVerb } from './shared.js';
+import { collectPair, examples, parseKey, printJson, reportLookalikes, withEngine, type RegisterVerb } from './shared.js';
 
 export const registerLs: RegisterVerb = (program, globals) => {
   program
@@ -18,6 +18,7 @@ export const registerLs: RegisterVerb = (program, globals) => {
       const g = globals();
       // withEngine reconciles once first: the list is what tmux shows now.
       const { sessions, confirmed } = await withEngine(g, async (engine, probe) => {
+        reportLookalikes(probe);
         const unloadable = engine.snapshotProblems().map((p) => p.key);
         if (unloadable.length > 0) {
           warn('SNAPSHOT_INVALID', `not listed, cannot be loaded: ${unloadable.join(', ')}: run 'warden doctor'`);

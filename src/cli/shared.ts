@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { createEngine, validateKey, type Engine, type EngineOptions, type ReconcileResult } from '../engine.js';
+import { describeLookalike } from '../engine/lookalikes.js';
 import { InvalidInputError, WardenError } from '../model/errors.js';
 import { HookRunner } from '../hooks.js';
 import { locateConfig, readConfigFile, userConfigPath, type Config } from '../config/index.js';
@@ -156,6 +157,11 @@ export function reportProbe(result: ReconcileResult): void {
     return;
   }
   warn('TMUX_UNKNOWN', `tmux did not answer (${result.error?.message ?? 'unknown error'}): showing the state last recorded, not confirmed`);
+}
+
+/** Untagged windows named like an orphaned session (tmux-resurrect's): pointed out on stderr, never touched. */
+export function reportLookalikes(result: ReconcileResult | null): void {
+  for (const window of result?.lookalikes ?? []) warn('UNTAGGED_WINDOW', describeLookalike(window));
 }
 
 export function printJson(value: unknown): void {

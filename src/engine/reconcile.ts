@@ -2,7 +2,7 @@
  * Reconcile: one probe of everything (one tmux process), then each session is told what tmux
  * shows, as the machine's own probe mapping says. An unknown answer changes nothing.
  */
-import { isActive, isRunning } from '../../machines/paths.js';
+import { isActive, isOrphaned, isRunning } from '../../machines/paths.js';
 import { EXIT_PENDING, probeEvent, windowSeen } from '../../machines/probe.js';
 import type { SessionEvent } from '../../machines/session.js';
 import { panesBySession } from '../tmux/commands.js';
@@ -10,6 +10,7 @@ import type { SessionContext } from '../model/schema.js';
 import type { PaneRecord } from '../tmux/formats.js';
 import { paneWatches, type OutputHints, type PaneWatch } from './activity.js';
 import type { EngineCore } from './core.js';
+import { lookalikeWindows, type Lookalike } from './lookalikes.js';
 import type { ReconcileResult, TransitionEvent } from './types.js';
 
 /** What the last probe saw of the group: whether a control client can attach, which windows to hook. */
@@ -94,7 +95,16 @@ export class Reconciler {
     } finally {
       stop();
     }
-    return { probe: probe.kind, transitions, exitsPending };
+    return { probe: probe.kind, transitions, exitsPending, lookalikes: this.lookalikes(panes) };
+  }
+
+  /** Untagged windows named like an orphaned session, in that session's tmux session. */
+  private lookalikes(panes: readonly PaneRecord[]): Lookalike[] {
+    const orphaned = new Map<string, string>();
+    for (const [key, record] of this.core.view.entries()) {
+      if (isOrphaned(record.snapshot.value)) orphaned.set(key, record.snapshot.context.spec?.group ?? this.core.group);
+    }
+    return orphaned.size === 0 ? [] : lookalikeWindows(orphaned, panes);
   }
 
   /** The running sessions' panes as a watcher should treat their output (see PaneWatch). */

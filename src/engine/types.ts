@@ -6,6 +6,7 @@ import type { LogSettingsInput } from '../model/log-settings.js';
 import type { ErrorData, OutboxHook, SessionInfo, SpawnMode, WorktreeDisposal } from '../model/schema.js';
 import type { SessionStore } from '../store/store.js';
 import type { TmuxSocket, TmuxTransport } from '../tmux/transport.js';
+import type { Lookalike } from './lookalikes.js';
 import type { Workspaces } from './workspaces.js';
 
 /** The tmux session that holds the windows unless told otherwise. */
@@ -231,6 +232,8 @@ export interface ReconcileResult {
    */
   exitsPending: number;
   error?: ErrorData | undefined;
+  /** Untagged windows named like an orphaned session (tmux-resurrect's): pointed out, never touched. */
+  lookalikes?: Lookalike[] | undefined;
 }
 
 /** A persisted record that could not be rehydrated; it is left in the file untouched. */
