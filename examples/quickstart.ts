@@ -28,13 +28,21 @@ try {
   console.log(`refused (${err.code}, exit code ${err.exitCode}): ${err.message}`);
 }
 
-await engine.send('quickstart', 'ping');
-const deadline = Date.now() + 5000;
-let screen = await engine.capture('quickstart');
-while (!screen.includes('got ping') && Date.now() < deadline) {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  screen = await engine.capture('quickstart');
+// Read the screen until it shows `text` (or 5 s pass).
+async function screenShowing(text: string): Promise<string> {
+  const deadline = Date.now() + 5000;
+  let screen = await engine.capture('quickstart');
+  while (!screen.includes(text) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    screen = await engine.capture('quickstart');
+  }
+  return screen;
 }
+
+// Type a line once the program has greeted us (Enter is pressed after it).
+await screenShowing('hello from');
+await engine.send('quickstart', 'ping');
+const screen = await screenShowing('got ping');
 console.log(`screen: ${screen.trim().split('\n').join(' | ')}`);
 
 // One tmux process probes every session; list() is then the truth.

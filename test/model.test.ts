@@ -383,7 +383,8 @@ async function perform(key: string, trigger: SessionEvent, outcomes: string[], e
         // `end` retries a failed cleanup, as the next reconcile does; a reconcile could not be
         // used while tmux fails, its probe would be unknown and send nothing.
         if (failsCleanup) await expectOutcome(engine.end(key), true);
-        else await engine.reconcile();
+        // The retried cleanup may hand over to a fresh spawn's launch: reconcile until it is where the path goes.
+        else await settled(engine, key, endState);
         return;
       case 'WINDOW_GONE':
         await server.tmux.run(['kill-window', '-t', context!.windowId!]);
@@ -433,7 +434,9 @@ async function settled(engine: Awaited<typeof engineReady>, key: string, state: 
   await waitFor(async () => {
     await engine.reconcile();
     const record = recordOf(key);
-    return record && modelState({ value: record.snapshot.value, context: record.snapshot.context } as unknown as Snapshot) === state;
+    // `normal` has no record.
+    if (!record) return state === 'normal';
+    return modelState({ value: record.snapshot.value, context: record.snapshot.context } as unknown as Snapshot) === state;
   }, `${key} ${state}`, { timeoutMs: 15_000, intervalMs: 50 });
 }
 
