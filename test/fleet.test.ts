@@ -78,6 +78,13 @@ describe('up [-f FILE] [KEY…] [--dry-run] [--prune] [--json]', () => {
     const again = PlanSchema.parse(json(PlanSchema, await up({ TOKEN: 'another' })));
     expect(again.plan.map((s) => [s.key, s.action])).toEqual([['agent', 'leave']]);
     refused(await w.run(['up', '-f', p.file], { env: p.env }), 2, /sessions\.agent\.passEnv.*TOKEN is not set in this environment/);
+    // The profile taken out of the file: one restart clears it, and the next up changes nothing.
+    p.write(`sessions:\n  agent:\n    command: [sh, -c, 'echo "$TOKEN" > token; sleep 600']\n    passEnv: [TOKEN]\n`);
+    const cleared = PlanSchema.parse(json(PlanSchema, await up({ TOKEN: secret })));
+    expect(cleared.plan.map((s) => [s.key, s.action, s.changed])).toEqual([['agent', 'restart', ['profile']]]);
+    expect(JSON.parse(readFileSync(w.stateFile, 'utf8')).sessions.agent.snapshot.context.spec.profile).toBeNull();
+    const settled = PlanSchema.parse(json(PlanSchema, await up({ TOKEN: secret })));
+    expect(settled.plan.map((s) => [s.key, s.action])).toEqual([['agent', 'leave']]);
   });
 
   it('from nothing: starts every session, recording the cwd (relative to the file) and where it came from', async () => {

@@ -64,7 +64,8 @@ export function buildSpec(key: string, options: SpawnOptions, stored: LaunchSpec
     labels: options.labels ?? stored?.labels ?? {},
     group: options.group ?? stored?.group ?? defaultGroup,
     resumeCommand: options.resumeCommand === '' ? null : options.resumeCommand ?? stored?.resumeCommand ?? null,
-    profile: options.profile ?? stored?.profile ?? null,
+    // Given as null: cleared (chosen from the command again); not given: the stored one.
+    profile: options.profile === undefined ? stored?.profile ?? null : options.profile,
     ...(restart && restart.policy !== 'no' ? { restart: RestartPolicySchema.parse(restart) } : {}),
   }, { reportInput: true });
   if (!parsed.success) {

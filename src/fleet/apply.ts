@@ -25,7 +25,8 @@ function optionsFor(spec: LaunchSpec) {
     env: spec.env,
     passEnv: spec.passEnv ?? [],
     labels: spec.labels,
-    ...(spec.profile ? { profile: spec.profile } : {}),
+    // null clears a profile the file no longer names; left out, the stored one would be kept.
+    profile: spec.profile ?? null,
     group: spec.group,
     resumeCommand: spec.resumeCommand ?? '',
     restart: spec.restart ?? null,
