@@ -29,7 +29,7 @@ export function lookalikeWindows(orphaned: ReadonlyMap<string, string>, panes: r
 export function describeLookalike(w: Lookalike): string {
   return (
     `window ${w.windowId} "${w.key}" in tmux session ${w.sessionName} has no warden tag (tmux-resurrect restores windows that way): ` +
-    `it is not session ${w.key}, which stays orphaned, and warden leaves it alone; close it before resuming ${w.key}, ` +
-    `or run warden on its own socket (--socket) so resurrect never sees its windows`
+    `it is not session ${w.key}, which stays orphaned, and warden leaves it alone (a resume of ${w.key} adds warden's own window beside it): ` +
+    `close it if you do not need it, and run warden on its own socket (--socket) so resurrect never sees its windows`
   );
 }

@@ -33,6 +33,8 @@ export class Outbox {
   private readonly removals = new Set<string>();
   private readonly releases = new Set<string>();
   private readonly unclaims = new Set<string>();
+  /** Ours, whose removal or release could not be written: delivered again at the next take. */
+  private readonly lost = new Set<string>();
   private settling: Promise<void> | null = null;
   private claiming: Promise<void> = Promise.resolve();
   /** Entries other live processes own, as last seen: claimed once their owner is gone. */
@@ -87,10 +89,11 @@ export class Outbox {
     const foreign: OutboxEntry[] = [];
     for (const entry of entries) {
       if (this.handed.has(entry.id)) continue;
-      // Ours, yet in no one's hands here: a settle that failed, or a write that failed after it
-      // landed. Ours to deliver again.
-      if (sameOwner(entry.owner, self)) this.deliver(entry);
-      else if (entry.owner === null || !alive(entry.owner)) claims.push({ id: entry.id, from: entry.owner });
+      if (sameOwner(entry.owner, self)) {
+        // Ours, and its settle failed: deliver it again. Any other entry of ours is in hand, or
+        // settled already and read here from a copy of the file older than that settle.
+        if (this.lost.delete(entry.id)) this.deliver(entry);
+      } else if (entry.owner === null || !alive(entry.owner)) claims.push({ id: entry.id, from: entry.owner });
       else foreign.push(entry);
     }
     this.watchOwners(foreign);
@@ -151,12 +154,16 @@ export class Outbox {
       this.removals.clear();
       this.releases.clear();
       this.unclaims.clear();
+      const ids = [...remove, ...release, ...unclaim];
       try {
         await this.options.store.commit([], { by: this.options.self, remove, release, unclaim });
+      } catch (err) {
+        // Still ours in the file: delivered again by the next take (at least once), or by the
+        // next process once this one is gone.
+        for (const id of ids) this.lost.add(id);
+        throw err;
       } finally {
-        // Written or not, out of our hands: an entry still ours in the file is delivered again by
-        // the next take (at least once), or by the next process once this one is gone.
-        for (const id of [...remove, ...release, ...unclaim]) this.handed.delete(id);
+        for (const id of ids) this.handed.delete(id);
       }
     });
     return this.settling;

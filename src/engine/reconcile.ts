@@ -118,9 +118,11 @@ export class Reconciler {
    * The last lines a dead pane shows (at most LAST_OUTPUT_LINES), or null when tmux cannot say.
    * tmux can report a pane dead (its process reaped) before it has read the last bytes the program
    * wrote; it writes its "Pane is dead" line only once it has them all. Without that line the
-   * screen is looked at again, a few times, a few ms apart.
+   * screen is looked at again, a few ms apart, until it shows the line or stops changing (three
+   * more looks at most).
    */
   private async lastOutput(paneId: string): Promise<string | null> {
+    let previous: string | null = null;
     for (let look = 0; ; look++) {
       let text: string;
       try {
@@ -129,7 +131,9 @@ export class Reconciler {
         return null;
       }
       const all = text.split('\n').map((l) => l.trimEnd());
-      if (!all.some((l) => DEAD_LINE.test(l)) && look < LAST_OUTPUT_LOOKS) {
+      // A screen unchanged since the last look has settled too (a user's own remain-on-exit-format).
+      if (!all.some((l) => DEAD_LINE.test(l)) && text !== previous && look < LAST_OUTPUT_LOOKS) {
+        previous = text;
         await new Promise((resolve) => setTimeout(resolve, LAST_OUTPUT_RELOOK_MS));
         continue;
       }
