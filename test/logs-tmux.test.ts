@@ -61,6 +61,9 @@ describe.concurrent('what a program printed survives', () => {
       ]),
     );
     await exited(w, 'resumed');
+    // The log has the first program's line before the resume (its pipe may still be writing it
+    // when the pane is reported dead): what is tested is that the resume's clear keeps it.
+    await logsUntil(w, 'resumed', 'important output line', ['-n', '100']);
     session(await w.run(['spawn', 'resumed', '--mode', 'resume', '--json']));
     const text = await logsUntil(w, 'resumed', 'resumed output', ['-n', '100']);
     expect(text).toContain('important output line\n');
