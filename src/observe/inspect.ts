@@ -11,7 +11,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createInspector, createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { InspectionEvent, Observer } from 'xstate';
-import { ConflictError, InvalidInputError, WardenError } from '../model/errors.js';
+import { InvalidInputError, WardenError } from '../model/errors.js';
+import { LOOPBACK, listenOnLoopback } from './loopback.js';
 
 export type { StatelyInspectionEvent };
 
@@ -191,7 +192,6 @@ export interface InspectorServer {
 }
 
 /** The inspector server replays command lines to its clients: it listens on loopback only. */
-const LOOPBACK = '127.0.0.1';
 /** Events kept for a page opened after they were sent, as @statelyai/inspect's own server does. */
 const REPLAY_BUFFER = 200;
 
@@ -271,17 +271,13 @@ export async function startInspectorServer(port = 8080, pageUrl: string = statel
       for (const other of relay.clients) if (other !== client && other.readyState === WebSocket.OPEN) other.send(message);
     });
   });
+  let bound: number;
   try {
-    http.listen(port, LOOPBACK);
-    await once(http, 'listening');
+    bound = await listenOnLoopback(http, port, 'INSPECTOR_FAILED');
   } catch (err) {
     relay.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ConflictError(`port ${port} is in use: pass --port with a free port (0 picks one)`);
-    throw new WardenError('INSPECTOR_FAILED', `cannot listen on ${LOOPBACK}:${port} (${code ?? String(err)})`);
+    throw err;
   }
-  const address = http.address();
-  const bound = typeof address === 'object' && address ? address.port : port;
   url = `http://${LOOPBACK}:${bound}`;
   return {
     port: bound,

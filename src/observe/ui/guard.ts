@@ -14,7 +14,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { TOKEN_HEADER } from './protocol.js';
 
-export const LOOPBACK = '127.0.0.1';
+import { LOOPBACK } from '../loopback.js';
+
+export { LOOPBACK };
 
 export interface Refusal {
   status: number;

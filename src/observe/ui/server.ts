@@ -10,15 +10,15 @@
  *   POST /api/sessions/KEY/ACTION          send, resume, fresh, end              (token header)
  */
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { validateKey, type Engine } from '../../engine.js';
-import { ConflictError, InvalidInputError, WardenError } from '../../model/errors.js';
+import { InvalidInputError } from '../../model/errors.js';
 import { machineGraph, mermaidId, toMermaid } from '../graph.js';
 import { errorReply, httpStatusOf, isUiAction, runAction } from './actions.js';
 import { assetType, loadAssets, pageHtml } from './assets.js';
 import { SessionFeed } from './feed.js';
-import { LOOPBACK, checkOrigin, checkRequest, type Refusal } from './guard.js';
+import { LOOPBACK, listenOnLoopback } from '../loopback.js';
+import { checkOrigin, checkRequest, type Refusal } from './guard.js';
 import type { ChartView } from './protocol.js';
 
 export interface UiServerOptions {
@@ -185,17 +185,12 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       else res.destroy();
     });
   });
-  server.listen(port, LOOPBACK);
   try {
-    await once(server, 'listening');
+    port = await listenOnLoopback(server, port, 'UI_FAILED');
   } catch (err) {
     feed.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ConflictError(`port ${port} is in use: pass --port with a free port (0 picks one)`);
-    throw new WardenError('UI_FAILED', `cannot listen on ${LOOPBACK}:${port} (${code ?? String(err)})`);
+    throw err;
   }
-  const address = server.address();
-  port = typeof address === 'object' && address ? address.port : port;
   // Transitions are pushed as they come; the tick catches what changes without one.
   const tick = setInterval(() => feed.refresh(), options.intervalMs ?? 500);
 
