@@ -7,15 +7,12 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { TransitionEvent } from '../src/engine.js';
-import { useTmuxServer, waitFor } from './support/tmux-server.js';
+import { controlClientAttached as clientAttached, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('watch-idle');
 const LONG_RUNNING = ['sleep', '300'];
 
-async function controlClientAttached(): Promise<boolean> {
-  const out = await server.tmux.run(['list-clients', '-F', '#{client_control_mode}']).catch(() => '');
-  return out.split('\n').includes('1');
-}
+const controlClientAttached = () => clientAttached(server);
 
 describe('watch at rest', () => {
   it('reads nothing of the running panes’ processes while nothing happens', async () => {

@@ -4,15 +4,12 @@
  * (a minute) later: until it does, exits and closed windows are only heard by polling.
  */
 import { describe, expect, it } from 'vitest';
-import { useTmuxServer, waitFor } from './support/tmux-server.js';
+import { controlClientAttached as clientAttached, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('watch-reattach');
 const LONG_RUNNING = ['sleep', '300'];
 
-async function controlClientAttached(): Promise<boolean> {
-  const out = await server.tmux.run(['list-clients', '-F', '#{client_control_mode}']).catch(() => '');
-  return out.split('\n').includes('1');
-}
+const controlClientAttached = () => clientAttached(server);
 
 describe('watch across the group going away', () => {
   it('attaches again within seconds when the next spawn brings the group back', async () => {

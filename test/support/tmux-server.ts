@@ -77,3 +77,9 @@ export async function ownedWindows(tmux: Tmux, sessionId: string): Promise<strin
 
 /** A program that stays up until killed. */
 export const LONG_RUNNING = ['sleep', '600'];
+
+/** Whether a control client (what `watch` attaches) is attached to the server now. */
+export async function controlClientAttached(server: Pick<TmuxTestServer, 'tmux'>): Promise<boolean> {
+  const out = await server.tmux.run(['list-clients', '-F', '#{client_control_mode}']).catch(() => '');
+  return out.split('\n').includes('1');
+}
