@@ -3,7 +3,7 @@
  * killed in the middle of a spawn. Each against a real server of its own (they run concurrently).
  */
 import { execa } from 'execa';
-import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,8 @@ const unlinked = useTmuxServer('fault-unlinked');
 const missing = useTmuxServer('fault-missing');
 const hanging = useTmuxServer('fault-hanging');
 const midSpawn = useTmuxServer('fault-midspawn');
+const lateTwin = useTmuxServer('fault-late-twin');
+const regroup = useTmuxServer('fault-regroup');
 
 function target(server: TmuxTestServer): CliTarget {
   return { state: server.stateFile(), socket: server.socket };
@@ -175,15 +177,44 @@ exec "${realTmux}" "$@"`,
   });
 
   it("a killed process's tmux client creating its window late: the duplicate is ended by the next ls, the record's window kept", async () => {
-    const t = target(midSpawn);
+    const t = target(lateTwin);
     const [info] = await spawnAll(t, ['late-twin']);
     // What a SIGKILLed spawn's still-running tmux client does after another process relaunched it.
-    const twin = (await midSpawn.tmux.run(['new-window', '-d', '-P', '-F', '#{window_id}', '-t', '=warden:', 'sleep', '600'])).trim();
-    await midSpawn.tmux.run(['set-option', '-w', '-t', twin, '@warden_id', info!.sessionId!]);
-    expect((await ownedWindows(midSpawn.tmux, info!.sessionId!)).sort()).toEqual([info!.windowId, twin].sort());
+    const twin = (await lateTwin.tmux.run(['new-window', '-d', '-P', '-F', '#{window_id}', '-t', '=warden:', 'sleep', '600'])).trim();
+    await lateTwin.tmux.run(['set-option', '-w', '-t', twin, '@warden_id', info!.sessionId!]);
+    expect((await ownedWindows(lateTwin.tmux, info!.sessionId!)).sort()).toEqual([info!.windowId, twin].sort());
     const sessions = await lsJson(t);
     expect(sessions).toEqual([expect.objectContaining({ key: 'late-twin', state: 'active', windowId: info!.windowId })]);
-    expect(await ownedWindows(midSpawn.tmux, info!.sessionId!)).toEqual([info!.windowId]);
+    expect(await ownedWindows(lateTwin.tmux, info!.sessionId!)).toEqual([info!.windowId]);
+  });
+
+  it('the group created and removed by other processes between our launch calls: the spawn still makes one window', async () => {
+    const t = target(regroup);
+    const mark = join(regroup.dir, 'raced');
+    // Our new-window finds no group; just before our new-session, another process's first spawn
+    // creates it (ours fails: duplicate); just after, that process ends its last window and the
+    // group is gone again when we go back to new-window.
+    const dir = fakeTmuxDir(
+      regroup,
+      'group-race',
+      `case " $* " in
+  *" new-session "*)
+    if [ ! -e "${mark}" ]; then
+      : > "${mark}"
+      "${realTmux}" -L "$2" new-session -d -s warden sleep 600
+      "${realTmux}" "$@"; rc=$?
+      "${realTmux}" -L "$2" kill-session -t =warden
+      exit $rc
+    fi ;;
+esac
+exec "${realTmux}" "$@"`,
+    );
+    const r = await warden(t, ['--json', 'spawn', 'raced', '--', ...LONG_RUNNING], { env: { PATH: `${dir}:${process.env.PATH}` } });
+    expect(r, r.stderr).toMatchObject({ exitCode: 0 });
+    const info = JSON.parse(r.stdout) as SessionInfo;
+    expect(info).toMatchObject({ key: 'raced', state: 'active' });
+    expect(await ownedWindows(regroup.tmux, info.sessionId!)).toEqual([info.windowId]);
+    expect(readFileSync(mark, 'utf8')).toBe(''); // the race did happen
   });
 
   it('a window killed in the middle of a spawn: orphaned on the next ls, resumed into one window', async () => {

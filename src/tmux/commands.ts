@@ -85,6 +85,8 @@ const NO_SESSION = /can't find session|session not found|no current target/i;
 const NO_SESSIONS_LEFT = /^no current target$/im;
 const NO_WINDOW = /can't find window/i;
 const NO_PANE = /can't find pane/i;
+/** How often a launch goes between a group that is there and one that is not before it gives up. */
+const GROUP_RACE_ROUNDS = 3;
 /** How long a tmux server that lost its socket may take to exit before it counts as running on (invariant 9). */
 const SERVER_EXIT_GRACE_MS = 500;
 
@@ -283,21 +285,21 @@ export class Tmux {
       ';', 'rename-window', '-t', target, request.name,
     ];
     const intoGroup = ['new-window', '-d', '-t', `=${request.group}:`, ...launchArgs, ...tagArgs];
-    try {
-      return windowRef(await this.run(intoGroup, options));
-    } catch (err) {
-      const missingGroup =
-        err instanceof TmuxError && (err.kind === 'no-server' || NO_SESSION.test(err.stderr));
-      if (!missingGroup) throw err;
-    }
-    try {
-      return windowRef(
-        await this.run(['new-session', '-d', '-s', request.group, '-x', '200', '-y', '50', ...launchArgs, ...tagArgs], options),
-      );
-    } catch (err) {
-      // Another process created the group between our two calls: the window goes into it.
-      if (err instanceof TmuxError && /duplicate session/i.test(err.stderr)) return windowRef(await this.run(intoGroup, options));
-      throw err;
+    const newGroup = ['new-session', '-d', '-s', request.group, '-x', '200', '-y', '50', ...launchArgs, ...tagArgs];
+    // Other processes create the group (their first spawn) and remove it (ending its last window)
+    // between our calls: each failure of one is what the other is for. Neither made a window.
+    for (let round = 1; ; round++) {
+      try {
+        return windowRef(await this.run(intoGroup, options));
+      } catch (err) {
+        const missingGroup = err instanceof TmuxError && (err.kind === 'no-server' || NO_SESSION.test(err.stderr));
+        if (!missingGroup || round > GROUP_RACE_ROUNDS) throw err;
+      }
+      try {
+        return windowRef(await this.run(newGroup, options));
+      } catch (err) {
+        if (!(err instanceof TmuxError && /duplicate session/i.test(err.stderr))) throw err;
+      }
     }
   }
 
