@@ -8,11 +8,11 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StateStore } from '../src/store/file-store.js';
-import type { SessionStore } from '../src/store/store.js';
 import { createEngine } from '../src/engine.js';
 import { StateFileError } from '../src/model/errors.js';
 import { realTmux, tmuxWithFaultSwitch } from './support/fault-tmux.js';
 import { persistedIn, spec, writeRecord } from './support/snapshots.js';
+import { storeWithCommit } from './support/store.js';
 import { LONG_RUNNING, ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('recovery');
@@ -76,22 +76,10 @@ describe('a state file that cannot be written', () => {
     const file = new StateStore(stateFile);
     let full = false;
     // A store whose commits fail once the disk is "full"; reads still work.
-    const store: SessionStore = {
-      path: file.path,
-      backupPath: file.backupPath,
-      lockPath: file.lockPath,
-      get writeCount() {
-        return file.writeCount;
-      },
-      load: () => file.load(),
-      changed: () => file.changed(),
-      lockInfo: () => file.lockInfo(),
-      restoreBackup: () => file.restoreBackup(),
-      commit: async (ops) => {
-        if (full) throw new StateFileError('STATE_IO', stateFile, 'no space left on device (injected)');
-        return file.commit(ops);
-      },
-    };
+    const store = storeWithCommit(file, async (ops) => {
+      if (full) throw new StateFileError('STATE_IO', stateFile, 'no space left on device (injected)');
+      return file.commit(ops);
+    });
     const engine = await server.engine({ stateFile, store });
     const info = await engine.spawn('stuck', { command: LONG_RUNNING });
     full = true;

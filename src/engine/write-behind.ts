@@ -60,6 +60,12 @@ export class WriteBehind {
   private readonly listeners = new Set<TransitionListener>();
   private readonly flushes = new SerialQueue();
   private flushScheduled = false;
+  /**
+   * A commit is under way: its changes have left `pending` but are not durable yet. A flush
+   * queued behind another one (a scheduled flush behind a caller's) takes the changes made
+   * meanwhile, so the caller's flush can end while they are still being written.
+   */
+  private writing = false;
   /** Why the last commit failed (disk full, read-only, lock); null once one succeeds. */
   private flushError: unknown = null;
 
@@ -74,9 +80,9 @@ export class WriteBehind {
     return this.pending.has(key);
   }
 
-  /** Nothing waits to be written, and no write is scheduled. */
+  /** Nothing waits to be written, no write is scheduled, and none is under way. */
   get idle(): boolean {
-    return this.pending.size === 0 && !this.flushScheduled;
+    return this.pending.size === 0 && !this.flushScheduled && !this.writing;
   }
 
   /** The pure step's snapshot of a key without an actor, not yet written. */
@@ -238,6 +244,7 @@ export class WriteBehind {
     this.pending.clear();
     let result;
     const ops = this.commitOps(batch);
+    this.writing = true;
     try {
       result = await store.commit(ops);
     } catch (err) {
@@ -250,6 +257,9 @@ export class WriteBehind {
       for (const key of batch.keys()) this.rejectWaiters(key, err);
       this.flushError = err;
       return;
+    } finally {
+      // What follows is synchronous: the view holds the result before anyone can look at idle.
+      this.writing = false;
     }
     this.flushError = null;
     const reports: TransitionEvent[] = [];

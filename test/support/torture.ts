@@ -130,9 +130,16 @@ export async function checkConverged(target: CliTarget, tmux: Tmux): Promise<{ s
     violations.push(`state file does not parse or validate: ${String(err)}`);
     return { sessions, violations };
   }
+  const stored = new Map<string, string>();
   for (const [key, record] of Object.entries(document.sessions)) {
-    const state = typeof record.snapshot.value === 'string' ? record.snapshot.value : Object.keys(record.snapshot.value)[0];
+    const state = typeof record.snapshot.value === 'string' ? record.snapshot.value : Object.keys(record.snapshot.value)[0]!;
+    stored.set(key, `${state} ${record.snapshot.context.sessionId}`);
     if (state === 'spawning' || state === 'ending') violations.push(`${key} left ${state} after ls`);
+  }
+  // What ls printed is what it left in the file: a session it finished is not listed as in flight.
+  const listed = new Map(sessions.map((s) => [s.key, `${s.state} ${s.sessionId}`]));
+  for (const key of new Set([...stored.keys(), ...listed.keys()])) {
+    if (stored.get(key) !== listed.get(key)) violations.push(`ls printed ${key} as ${listed.get(key) ?? 'nothing'} but left ${stored.get(key) ?? 'nothing'} in the file`);
   }
   const probe = await tmux.probeAll();
   const panes = probe.kind === 'ok' ? probe.panes : [];
