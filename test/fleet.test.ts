@@ -4,6 +4,7 @@
  * --prune ends only what came from the file, down, and up after kill-server brings every session
  * back with its id and cwd. Bad files are refused naming the file, the line and the field.
  */
+import { execa } from 'execa';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('fleet');
 const rebooted = useTmuxServer('fleet-reboot');
+const GIT_ENV = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
 
 const StepSchema = z.object({
   key: z.string(),
@@ -135,6 +137,49 @@ describe('up [-f FILE] [KEY…] [--dry-run] [--prune] [--json]', () => {
     expect(after.worker).toBe(ids.worker);
     expect(after.reviewer).not.toBe(ids.reviewer);
     expect(await ownedWindows(server.tmux, ids.reviewer!)).toEqual([]);
+  });
+
+  it('worktree: runs each session in a worktree of its own; up again changes nothing; taking it out restarts in cwd', async () => {
+    const p = project('worktrees');
+    const repo = join(p.dir, 'api');
+    for (const args of [['init', '-q', '-b', 'main'], ['commit', '-q', '--allow-empty', '-m', 'init']]) {
+      await execa('git', ['-C', repo, ...args], { env: GIT_ENV });
+    }
+    const file = (second: string) => `sessions:
+  solo:
+    command: [sh, -c, "pwd > ${join(p.dir, 'where-solo')}; sleep 600"]
+    cwd: api
+    worktree: true
+  named:
+    command: [sleep, "600"]
+${second}`;
+    p.write(file('    worktree: { branch: feature-x, repo: api }\n'));
+    const w = warden(server);
+    const up = await p.up(w);
+    const byKey = Object.fromEntries(up.plan.map((s) => [s.key, s.session!]));
+    expect(up.plan.map((s) => [s.key, s.action, s.error])).toEqual([['solo', 'start', null], ['named', 'start', null]]);
+    expect(byKey.solo).toMatchObject({ cwd: join(repo, '.worktrees', 'solo'), worktree: { branch: 'warden/solo', created: true } });
+    expect(byKey.named).toMatchObject({ cwd: join(repo, '.worktrees', 'named'), worktree: { branch: 'feature-x', created: true } });
+    await waitFor(() => readFileSync(join(p.dir, 'where-solo'), 'utf8').trim() === join(repo, '.worktrees', 'solo'), 'solo to run in its worktree');
+
+    // The stored cwd is the worktree's: that is no change, and nothing is written.
+    const bytes = w.stateBytes();
+    const again = await p.up(w);
+    expect(again.plan.map((s) => [s.key, s.action])).toEqual([['solo', 'leave'], ['named', 'leave']]);
+    expect(w.stateBytes()).toEqual(bytes);
+
+    // Without its worktree, a session is restarted in its cwd (the file's directory here).
+    p.write(file(''));
+    const changed = await p.up(w);
+    expect(changed.plan.map((s) => [s.key, s.action, s.changed])).toEqual([['solo', 'leave', []], ['named', 'restart', ['cwd', 'worktree']]]);
+    expect(changed.plan[1]!.session).toMatchObject({ state: 'active', cwd: p.dir, worktree: null });
+    expect(changed.plan[1]!.session!.sessionId).not.toBe(byKey.named!.sessionId);
+    // The old worktree goes as `end` takes one: removed, since nothing in it would be lost.
+    const worktrees = (await execa('git', ['-C', repo, 'worktree', 'list', '--porcelain'])).stdout;
+    expect(worktrees).toContain(join(repo, '.worktrees', 'solo'));
+    expect(worktrees).not.toContain(join(repo, '.worktrees', 'named'));
+    const history = JSON.parse(readFileSync(w.stateFile, 'utf8')).history as { key: string; worktree?: { removal: unknown } }[];
+    expect(history.find((h) => h.key === 'named')?.worktree?.removal).toMatchObject({ removed: true });
   });
 
   it('--prune ends what the file no longer names, never a session that did not come from it; KEY… limits the plan', async () => {

@@ -21,7 +21,9 @@ export function currentSessions(engine: Engine): Map<string, CurrentSession> {
 function optionsFor(spec: LaunchSpec) {
   return {
     command: spec.command,
-    cwd: spec.cwd,
+    // A session in a worktree runs there: the worktree's repository stands for the cwd.
+    cwd: spec.worktree ? null : spec.cwd,
+    worktree: spec.worktree ?? null,
     env: spec.env,
     passEnv: spec.passEnv ?? [],
     labels: spec.labels,

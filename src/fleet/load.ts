@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { InvalidInputError, StateFileError } from '../model/errors.js';
-import { RestartPolicySchema, type LaunchSpec } from '../model/schema.js';
+import { RestartPolicySchema, type LaunchSpec, type WorktreeRequest } from '../model/schema.js';
 import { parseSourceFile, sourceIssue, type SourceFile } from '../model/source-file.js';
 import { SessionsFileSchema, unknownFleetKey, type FleetEntry } from './schema.js';
 
@@ -63,8 +63,13 @@ export async function readSessionsFile(file: string, options: { group: string; e
 function desiredSpec(source: SourceFile, key: string, entry: FleetEntry, group: string, env: NodeJS.ProcessEnv): LaunchSpec {
   const where = (field: string, extra: PropertyKey[] = []) => `sessions file ${source.file}:${source.lineOf(['sessions', key, field, ...extra])} sessions.${key}.${field}`;
   const dir = path.dirname(source.file);
-  const cwd = entry.cwd ? path.resolve(dir, entry.cwd.replace(/^~(?=$|\/)/, homedir())) : dir;
+  const resolve = (given: string) => path.resolve(dir, given.replace(/^~(?=$|\/)/, homedir()));
+  const cwd = entry.cwd ? resolve(entry.cwd) : dir;
   if (!isDirectory(cwd)) throw new InvalidInputError(`invalid ${where('cwd')}: ${cwd} is not a directory: create it or fix the path`);
+  const worktree = worktreeRequest(entry.worktree, cwd, resolve);
+  if (worktree && !isDirectory(worktree.repo)) {
+    throw new InvalidInputError(`invalid ${where('worktree', ['repo'])}: ${worktree.repo} is not a directory: create it or fix the path`);
+  }
   // Checked now, so `up` says which is missing; only the names are stored (invariant 15).
   (entry.passEnv ?? []).forEach((name, i) => {
     if (env[name] === undefined) throw new InvalidInputError(`invalid ${where('passEnv', [i])}: ${name} is not set in this environment: set it or drop it`);
@@ -80,7 +85,16 @@ function desiredSpec(source: SourceFile, key: string, entry: FleetEntry, group: 
     group: entry.group ?? group,
     resumeCommand: entry.resumeCommand ?? null,
     ...(restart && restart.policy !== 'no' ? { restart } : {}),
+    worktree,
   };
+}
+
+/** The worktree an entry asks for, as `spawn --worktree [BRANCH] [--repo DIR] [--base REF]` records it. */
+function worktreeRequest(asked: FleetEntry['worktree'], cwd: string, resolve: (given: string) => string): WorktreeRequest | null {
+  if (asked === undefined || asked === false) return null;
+  if (asked === true) return { repo: cwd, branch: null, base: null };
+  if (typeof asked === 'string') return { repo: cwd, branch: asked, base: null };
+  return { repo: asked.repo ? resolve(asked.repo) : cwd, branch: asked.branch ?? null, base: asked.base ?? null };
 }
 
 function isDirectory(dir: string): boolean {

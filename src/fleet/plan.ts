@@ -28,10 +28,17 @@ export interface CurrentSession {
   spec: LaunchSpec | undefined;
 }
 
-/** The fields in which `stored` differs from what is asked for (the restart policy compared with its defaults applied). */
+/**
+ * The fields in which `stored` differs from what is asked for (the restart policy compared with its
+ * defaults applied). A session in a worktree runs in the worktree, not in `cwd`: its request is
+ * compared instead.
+ */
 export function specChanges(desired: LaunchSpec, stored: LaunchSpec): string[] {
-  const fields = ['command', 'cwd', 'env', 'passEnv', 'labels', 'group', 'resumeCommand', 'restart', 'profile'] as const;
-  return fields.filter((field) => !isDeepStrictEqual(desired[field] ?? null, stored[field] ?? null));
+  const fields = ['command', 'cwd', 'env', 'passEnv', 'labels', 'group', 'resumeCommand', 'restart', 'profile', 'worktree'] as const;
+  return fields.filter((field) => {
+    if (field === 'cwd' && desired.worktree && stored.worktree) return false;
+    return !isDeepStrictEqual(desired[field] ?? null, stored[field] ?? null);
+  });
 }
 
 /** How a person reads the state of a session that is not running. */

@@ -28,6 +28,22 @@ export const FleetEntrySchema = z.strictObject({
   group: GroupSchema.optional(),
   /** `no`, `on-failure`, `always`, or the policy with its limits. */
   restart: z.union([z.enum(RESTART_POLICIES), RestartPolicySchema]).optional(),
+  /**
+   * Run in a git worktree of its own, as `spawn --worktree` does: `true` (branch `warden/<key>` from
+   * the repository's HEAD), a branch name, or `{ branch, repo, base }`; the repository is `cwd`'s.
+   */
+  worktree: z
+    .union([
+      z.boolean(),
+      PlainTextSchema.min(1),
+      z.strictObject({
+        branch: PlainTextSchema.min(1).optional(),
+        /** Relative to the file's directory; `~` is the home directory. `cwd` by default. */
+        repo: z.string().min(1).optional(),
+        base: PlainTextSchema.min(1).optional(),
+      }),
+    ])
+    .optional(),
 });
 export type FleetEntry = z.infer<typeof FleetEntrySchema>;
 
