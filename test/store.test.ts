@@ -495,6 +495,22 @@ describe('the state file: changed()', () => {
     await fs.rm(`${file}.bak`);
     expect(await mine.load()).toEqual(emptyDocument()); // not the stale copy lowdb held
   });
+
+  it('gives each write an mtime later than the file it replaced, even with the clock behind it', async () => {
+    // Inode numbers come back two writes later and the kernel's mtime steps in ticks: without
+    // this, three same-size writes in one tick (or behind a stepped clock) would look unchanged.
+    const mine = new StateStore(file);
+    await mine.commit([put('a', null)]);
+    const ahead = Date.now() / 1000 + 3600; // left by a writer whose clock ran an hour ahead
+    await fs.utimes(file, ahead, ahead);
+    await mine.load();
+    const before = await fs.stat(file);
+    await new StateStore(file).commit([put('b', null)]);
+    const after = await fs.stat(file);
+    expect(after.mtimeMs).toBeGreaterThan(before.mtimeMs);
+    expect(after.mtimeMs - before.mtimeMs).toBeLessThan(1);
+    expect(await mine.changed()).toBe(true);
+  });
 });
 
 /** Puts a lock at `lockPath` as `pid` would hold it (its start time read now, when it runs). */

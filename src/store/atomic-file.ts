@@ -18,7 +18,13 @@ import { processAlive } from '../tmux/host.js';
 import { pausePoint } from '../model/pause-point.js';
 import { recordValidated, wasValidated } from './validated.js';
 
-/** What identifies one version of the file without reading it. */
+/**
+ * What identifies one version of the file without reading it. The inode alone does not: every
+ * write makes a new one, and ext4 hands a freed number out again two writes later. Nor do the size
+ * and the kernel's mtime, which steps in clock ticks (4 ms here): three writes of the same size in
+ * one tick would look unchanged. So each write gives its file an mtime later than the file it
+ * replaces (`successorMtimeMs`), whatever the clock says: no two versions share one.
+ */
 export interface FileIdentity {
   ino: number;
   size: number;
@@ -28,6 +34,14 @@ export type SeenFile = FileIdentity | 'absent';
 
 function identityOf(st: { ino: number; size: number; mtimeMs: number }): FileIdentity {
   return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** 10 µs: well above what a double of today's epoch keeps (about 0.25 µs) through utimes and stat. */
+const MTIME_STEP_MS = 0.01;
+
+/** The mtime of a file that replaces `previous`: now, or just after `previous` when the clock is not past it. */
+export function successorMtimeMs(previous: SeenFile | null, nowMs = Date.now()): number {
+  return previous && previous !== 'absent' ? Math.max(nowMs, previous.mtimeMs + MTIME_STEP_MS) : nowMs;
 }
 
 export function sameFile(a: SeenFile | null, b: SeenFile): boolean {
@@ -138,6 +152,9 @@ export class DurableStateFile implements Adapter<StateDocument> {
       tempExists = true;
       await handle.chmod(STATE_FILE_MODE); // whatever the umask
       await handle.writeFile(json, 'utf8');
+      // `seen` is the file this one replaces, as read under the lock.
+      const mtime = successorMtimeMs(this.seen) / 1000;
+      await handle.utimes(mtime, mtime);
       await handle.sync();
       const written = identityOf(await handle.stat());
       await handle.close();
