@@ -166,29 +166,37 @@ export function activityIn(value: unknown): Activity | null {
   return null;
 }
 
-/** A state running a service (spawning, ending): its record carries the owner that runs it. */
-export function runsService(value: unknown): boolean {
-  return invokesServiceIn(sessionMachine, value);
-}
-
 /**
- * Work under way: a state whose service is running or due (not a cleanup that failed and waits
- * for a RETRY). The one in-flight definition: abandoned work is resumed, and a live owner's work
- * is waited for, exactly when this holds.
+ * What depends on which of a machine's states run a service, judged against that machine: the
+ * engine asks its own (a variant's new state that invokes a service is in flight like `spawning`).
  */
-export function isInFlight(snapshot: SnapshotLike): boolean {
-  return runsService(snapshot.value) && snapshot.context.error === null;
+export interface ServiceStates {
+  /** A state running a service (spawning, ending): its record carries the owner that runs it. */
+  runsService(value: unknown): boolean;
+  /**
+   * Work under way: a state whose service is running or due (not a cleanup that failed and waits
+   * for a RETRY). The one in-flight definition: abandoned work is resumed, and a live owner's work
+   * is waited for, exactly when this holds.
+   */
+  isInFlight(snapshot: SnapshotLike): boolean;
+  /** A state at rest: no service runs there, so a pure transition can take a probe event without an actor. */
+  isAtRest(value: unknown): boolean;
+  /** Whether a persisted state value is one this machine can hold. */
+  isKnownState(value: unknown): boolean;
 }
 
-/** A state at rest: no service runs there, so a pure transition can take a probe event without an actor. */
-export function isAtRest(value: unknown): boolean {
-  return !isNormal(value) && !runsService(value);
+export function serviceStatesOf(machine: AnyStateMachine): ServiceStates {
+  const runsService = (value: unknown) => invokesServiceIn(machine, value);
+  return {
+    runsService,
+    isInFlight: (snapshot) => runsService(snapshot.value) && snapshot.context.error === null,
+    isAtRest: (value) => !isNormal(value) && !runsService(value),
+    isKnownState: (value) => isStateValueOf(machine, value),
+  };
 }
 
-/** Whether a persisted state value is one this machine can hold. */
-export function isKnownState(value: unknown): boolean {
-  return isStateValueOf(sessionMachine, value);
-}
+/** The session machine's (`serviceStatesOf(sessionMachine)`); an engine asks its own machine's. */
+export const { runsService, isInFlight, isAtRest, isKnownState }: ServiceStates = serviceStatesOf(sessionMachine);
 
 /**
  * The states `warden wait --until` can wait for, by name: an activity, or where a session's life

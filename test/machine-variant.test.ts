@@ -5,13 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createMachine } from 'xstate';
+import { createMachine, fromPromise } from 'xstate';
 import { isRunning, isStateValueOf, stateString, statePathsOf } from '../machines/paths.js';
 import { sessionMachine, type SessionMachine } from '../machines/session.js';
 import { machineGraph, toMermaid } from '../src/observe/graph.js';
 import { hookFires } from '../src/hooks.js';
 import type { TransitionEvent } from '../src/engine.js';
-import { useTmuxServer } from './support/tmux-server.js';
+import { useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('variant');
 
@@ -34,6 +34,60 @@ function variantMachine(): SessionMachine {
   };
   return createMachine({ ...(sessionMachine.config as object), states } as never, sessionMachine.implementations as never) as unknown as SessionMachine;
 }
+
+/**
+ * The session machine with `orphaned` split into `noting`, which invokes a service of its own
+ * (`noteOrphan`, registered by name), and `noted`, where it rests once the service is done.
+ */
+function serviceVariant(note: (key: string) => Promise<void>): SessionMachine {
+  type Node = Record<string, unknown>;
+  const config = sessionMachine.config as unknown as { states: Record<string, Node> };
+  const orphaned = {
+    ...config.states['orphaned'],
+    initial: 'noting',
+    states: {
+      noting: { invoke: { id: 'note', src: 'noteOrphan', input: ({ context }: { context: { key: string } }) => ({ key: context.key }), onDone: 'noted' } },
+      noted: {},
+    },
+  };
+  const implementations = sessionMachine.implementations as unknown as { actors: Record<string, unknown> };
+  return createMachine({ ...(sessionMachine.config as object), states: { ...config.states, orphaned } } as never, {
+    ...implementations,
+    actors: { ...implementations.actors, noteOrphan: fromPromise<void, { key: string }>(({ input }) => note(input.key)) },
+  } as never) as unknown as SessionMachine;
+}
+
+describe('a variant machine whose new state invokes a service', () => {
+  it('is in flight there: the service runs in an actor, the record names its owner, reconcile waits for it', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const noted: string[] = [];
+    const variant = serviceVariant(async (key) => {
+      noted.push(key);
+      await gate;
+    });
+    const stateFile = server.stateFile();
+    const engine = await server.engine({ stateFile, machine: variant });
+    const info = await engine.spawn('noter', { command: ['sleep', '300'] });
+    await server.tmux.run(['kill-window', '-t', info.windowId!]);
+    const record = () => JSON.parse(readFileSync(stateFile, 'utf8')).sessions.noter;
+    let done = false;
+    const reconciling = engine.reconcile().finally(() => (done = true));
+    // Judged by the session machine, `orphaned.noting` would be at rest: stepped to without an
+    // actor, written with no owner, its service never run and nothing ever moving it on.
+    const noting = await waitFor(() => (stateString(record().snapshot.value) === 'orphaned.noting' ? record() : null), 'the record in orphaned.noting');
+    expect(noting.owner).toMatchObject({ pid: process.pid });
+    await waitFor(() => noted.length === 1, 'the service to run');
+    expect(done).toBe(false);
+    release();
+    const result = await reconciling;
+    expect(result.transitions.map((t) => t.to)).toEqual(['orphaned.noting', 'orphaned.noted']);
+    expect(record()).toMatchObject({ snapshot: { value: { orphaned: 'noted' } }, owner: null });
+    expect(noted).toEqual(['noter']);
+    await engine.end('noter');
+    await engine.close();
+  });
+});
 
 describe('a variant machine with a throwaway substate', () => {
   const variant = variantMachine();

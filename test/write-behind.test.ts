@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isStateValueOf } from '../machines/paths.js';
+import { runsService } from '../machines/paths.js';
 import { sessionMachine } from '../machines/session.js';
 import { ActorPool } from '../src/engine/actor-pool.js';
 import { DurableView } from '../src/engine/durable-view.js';
@@ -38,7 +38,7 @@ describe('write-behind', () => {
   it('is not idle while a commit queued behind a flush is still being written', async () => {
     const file = join(dir, 'state.json');
     const { store, gated, held } = heldStore(file);
-    const view = new DurableView(gated, () => undefined, (value) => isStateValueOf(sessionMachine, value));
+    const view = new DurableView(gated, () => undefined, sessionMachine);
     await view.load();
     const pool = new ActorPool({ machine: sessionMachine, inspect: undefined, snapshotOf: () => undefined, onStep: () => undefined, onFailure: () => undefined });
     const writes = new WriteBehind({
@@ -49,6 +49,7 @@ describe('write-behind', () => {
       logFileOf: () => null,
       owner: () => ({ pid: process.pid, host: 'here', bootId: null, startTicks: null }),
       onConflict: () => undefined,
+      runsService,
     });
     const a = await persistedIn('active.running', 'a', spec(['sleep', '600']), randomUUID());
     const b = await persistedIn('active.running', 'b', spec(['sleep', '600']), randomUUID());

@@ -4,7 +4,7 @@
  * reconcile and spawn steps work through this; none of them builds an adapter.
  */
 import { fromPromise, getInitialSnapshot, type InspectionEvent, type Observer } from 'xstate';
-import { isInFlight, isStateValueOf, runsService } from '../../machines/paths.js';
+import { serviceStatesOf, type ServiceStates } from '../../machines/paths.js';
 import type { CleanupInput, LaunchInput, LaunchOutput, SessionEvent, SessionMachine } from '../../machines/session.js';
 import { WardenError } from '../model/errors.js';
 import type { PersistedSnapshot, ServerIdentity } from '../model/schema.js';
@@ -53,6 +53,8 @@ export class EngineCore {
   readonly workspaces: Workspaces;
   readonly probeTimeoutMs: number;
   readonly machine;
+  /** Which of the machine's states run a service: this machine's, a variant's new ones included. */
+  readonly states: ServiceStates;
   readonly view: DurableView;
   readonly pool: ActorPool;
   readonly writes: WriteBehind;
@@ -80,10 +82,11 @@ export class EngineCore {
         cleanupWindow: fromPromise<void, CleanupInput>(({ input, signal }) => this.services.cleanup(input, signal)),
       },
     });
+    this.states = serviceStatesOf(this.machine);
     this.view = new DurableView(this.store, (key, before, after) => {
       this.forgetKey(key, after ? 'changed by another process' : 'ended by another process');
       this.writes.reportFromFile(key, before, after);
-    }, (value) => isStateValueOf(this.machine, value));
+    }, this.machine);
     this.pool = new ActorPool({
       machine: this.machine,
       inspect: options.inspect,
@@ -102,6 +105,7 @@ export class EngineCore {
       group: this.group,
       logFileOf: (key, sessionId) => this.logs.logFile(key, sessionId),
       owner: () => this.owners.owner(),
+      runsService: this.states.runsService,
       onConflict: (key, before, current) => {
         this.forgetKey(key, 'changed by another process');
         this.view.forget(key);
@@ -109,7 +113,7 @@ export class EngineCore {
         this.writes.reportFromFile(key, before, current ?? undefined);
       },
     });
-    this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed);
+    this.owners = new Ownership(this.view, this.pool, this.writes, () => this.closed, this.states);
     this.services = new SessionServices(this.tmux, this.view, this.pool, this.writes, this.owners, this.workspaces, this.logs, options.services);
     this.tmux.expectServers(() => this.recordedServers());
     this.steps = new PureStepper(this.machine);
@@ -176,7 +180,7 @@ export class EngineCore {
       await new Promise((resolve) => setImmediate(resolve));
       await this.writes.flush();
       this.writes.throwIfStuck();
-      const inFlight = this.pool.entries().some(([key, actor]) => !this.owners.isParked(key) && isInFlight(actor.getSnapshot()));
+      const inFlight = this.pool.entries().some(([key, actor]) => !this.owners.isParked(key) && this.states.isInFlight(actor.getSnapshot()));
       if (!inFlight && this.writes.idle) return;
       if (inFlight) await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -213,7 +217,7 @@ export class EngineCore {
   private showToInspector(): void {
     if (!this.inspecting || this.closed) return;
     for (const [key, record] of this.view.entries()) {
-      if (this.view.problem(key) || this.pool.has(key) || runsService(record.snapshot.value)) continue;
+      if (this.view.problem(key) || this.pool.has(key) || this.states.runsService(record.snapshot.value)) continue;
       this.pool.actorFor(key);
     }
   }

@@ -4,6 +4,8 @@
  * Reading the file (sync) is here too, one read at a time: two reads applied out of order would
  * leave an older view that `changed()` then takes for current.
  */
+import type { AnyStateMachine } from 'xstate';
+import { isStateValueOf } from '../../machines/paths.js';
 import { withMissingInvocations } from '../../machines/repair.js';
 import { SESSION_MACHINE_VERSION } from '../../machines/session.js';
 import type { SessionRecord, StateDocument } from '../model/schema.js';
@@ -25,8 +27,8 @@ export class DurableView {
     private readonly store: SessionStore,
     /** Called for each key another process changed, once the view holds the change. */
     private readonly onExternalChange: ExternalChange,
-    /** Whether the engine's machine can hold a persisted state value. */
-    private readonly isKnownState: (value: unknown) => boolean,
+    /** The engine's machine: what a persisted state value may be, and what its states invoke. */
+    private readonly machine: AnyStateMachine,
   ) {}
 
   /** The stored record of `key`, usable or not. */
@@ -60,8 +62,8 @@ export class DurableView {
   adopt(key: string, record: SessionRecord): void {
     this.problems.delete(key);
     // In flight with its service missing from the snapshot: put it back, or it never progresses.
-    const restored = withMissingInvocations(record.snapshot);
-    const problem = restored === 'underivable' ? stuckProblem(record) : rehydrationProblem(record, this.isKnownState);
+    const restored = withMissingInvocations(record.snapshot, this.machine);
+    const problem = restored === 'underivable' ? stuckProblem(record) : rehydrationProblem(record, (value) => isStateValueOf(this.machine, value));
     this.records.set(key, restored && restored !== 'underivable' ? { ...record, snapshot: restored } : record);
     if (problem) this.problems.set(key, { key, message: problem });
   }

@@ -4,7 +4,7 @@
  * could not confirm with tmux is parked and later resumed like a dead process's.
  */
 import { hostname } from 'node:os';
-import { isInFlight, isSpawning } from '../../machines/paths.js';
+import { isSpawning, type ServiceStates } from '../../machines/paths.js';
 import type { RecordOwner, SessionRecord } from '../model/schema.js';
 import { processAlive, processStartTime } from '../tmux/host.js';
 import type { ActorPool } from './actor-pool.js';
@@ -40,6 +40,7 @@ export class Ownership {
     private readonly pool: ActorPool,
     private readonly writes: WriteBehind,
     private readonly isClosed: () => boolean,
+    private readonly states: ServiceStates,
   ) {}
 
   private readonly self: RecordOwner = selfOwner();
@@ -62,7 +63,7 @@ export class Ownership {
    * process stopped for minutes, or a clock stepped, does not make its work anyone else's.
    */
   busyElsewhere(record: SessionRecord): boolean {
-    if (!isInFlight(record.snapshot)) return false;
+    if (!this.states.isInFlight(record.snapshot)) return false;
     if (this.isOurs(record) && this.pool.has(record.snapshot.context.key)) return false;
     const owner = record.owner;
     if (!owner) return false;
@@ -109,7 +110,7 @@ export class Ownership {
   resumeAbandoned(): void {
     if (this.isClosed()) return;
     for (const [key, record] of this.view.entries()) {
-      if (this.view.problem(key) || this.pool.has(key) || !isInFlight(record.snapshot)) continue;
+      if (this.view.problem(key) || this.pool.has(key) || !this.states.isInFlight(record.snapshot)) continue;
       if (this.busyElsewhere(record)) continue;
       const sessionId = record.snapshot.context.sessionId;
       if (isSpawning(record.snapshot.value) && sessionId) this.resumedLaunches.add(sessionId);

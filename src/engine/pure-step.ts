@@ -4,7 +4,7 @@
  * same actions as an actor; a step that would run anything but `assign` is refused.
  */
 import { createActor, type AnyActorScope, type ExecutableActionObject } from 'xstate';
-import { isAtRest, stateString } from '../../machines/paths.js';
+import { serviceStatesOf, stateString } from '../../machines/paths.js';
 import type { SessionEvent, SessionMachine } from '../../machines/session.js';
 import type { PersistedSnapshot } from '../model/schema.js';
 
@@ -20,20 +20,24 @@ export interface PureStep {
 export class PureStepper {
   private inert: { scope: AnyActorScope; actions: ExecutableActionObject[] } | null = null;
 
-  constructor(private readonly machine: SessionMachine) {}
+  private readonly isAtRest: (value: unknown) => boolean;
+
+  constructor(private readonly machine: SessionMachine) {
+    this.isAtRest = serviceStatesOf(machine).isAtRest;
+  }
 
   /**
    * The next snapshot of `current` under `event` when both ends are at rest (no service to run),
    * or null when an actor is needed after all.
    */
   step(current: PersistedSnapshot, event: SessionEvent): PureStep | null {
-    if (current.status !== 'active' || !isAtRest(current.value)) return null;
+    if (current.status !== 'active' || !this.isAtRest(current.value)) return null;
     const machine = this.machine;
     const resolved = machine.resolveState({ value: current.value as never, context: current.context as never });
     const scope = this.scope();
     scope.actions.length = 0;
     const next = machine.transition(resolved, event, scope.scope);
-    if (scope.actions.length > 0 || next.status !== 'active' || !isAtRest(next.value)) return null;
+    if (scope.actions.length > 0 || next.status !== 'active' || !this.isAtRest(next.value)) return null;
     const from = stateString(current.value);
     const to = stateString(next.value);
     const changed = to !== from || next.context !== resolved.context;

@@ -4,7 +4,7 @@
  * only once it is (invariant 5: persist before report).
  */
 import { historyEntryFor } from '../../machines/history.js';
-import { isNormal, runsService, stateString } from '../../machines/paths.js';
+import { isNormal, stateString } from '../../machines/paths.js';
 import { SESSION_MACHINE_VERSION } from '../../machines/session.js';
 import { ConflictError } from '../model/errors.js';
 import type { HistoryEntry, OutboxEntry, PersistedSnapshot, RecordOwner, SessionRecord } from '../model/schema.js';
@@ -52,6 +52,8 @@ export interface WriteBehindOptions {
   onConflict: (key: string, before: SessionRecord | undefined, current: SessionRecord | null) => void;
   /** Where the transitions its consumer wants are written with them (invariant 14). */
   outbox?: Outbox | undefined;
+  /** Whether the engine's machine runs a service in a state: then the record names its owner. */
+  runsService: (value: unknown) => boolean;
 }
 
 export class WriteBehind {
@@ -229,7 +231,7 @@ export class WriteBehind {
         expect,
         record: normal
           ? null
-          : { machineVersion: SESSION_MACHINE_VERSION, snapshot, owner: runsService(snapshot.value) ? owner : null },
+          : { machineVersion: SESSION_MACHINE_VERSION, snapshot, owner: this.options.runsService(snapshot.value) ? owner : null },
         history: entry.history,
         // The hooks of these transitions, queued in the same write as the transitions themselves.
         outbox: info ? entry.transitions.flatMap((t) => outbox.entryFor({ ...t, session: { ...info, state: topStateOf(t.to) } }) ?? []) : [],
