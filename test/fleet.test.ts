@@ -168,10 +168,18 @@ ${second}`;
     expect(again.plan.map((s) => [s.key, s.action])).toEqual([['solo', 'leave'], ['named', 'leave']]);
     expect(w.stateBytes()).toEqual(bytes);
 
+    // Another branch is another worktree where the old one stands: the old goes as end takes it.
+    p.write(file('    worktree: { branch: feature-x, repo: api }\n').replace('worktree: true', 'worktree: feature-y'));
+    const branched = await p.up(w);
+    expect(branched.plan.map((s) => [s.key, s.action, s.changed, s.error])).toEqual([['solo', 'restart', ['worktree'], null], ['named', 'leave', [], null]]);
+    expect(branched.plan[0]!.session).toMatchObject({ state: 'active', cwd: join(repo, '.worktrees', 'solo'), worktree: { branch: 'feature-y' } });
+    expect((await execa('git', ['-C', repo, 'branch', '--list', 'warden/solo'])).stdout).toBe('');
+    expect((await p.up(w)).plan.map((s) => s.action)).toEqual(['leave', 'leave']);
+
     // Without its worktree, a session is restarted in its cwd (the file's directory here).
-    p.write(file(''));
+    p.write(file('').replace('worktree: true', 'worktree: feature-y'));
     const changed = await p.up(w);
-    expect(changed.plan.map((s) => [s.key, s.action, s.changed])).toEqual([['solo', 'leave', []], ['named', 'restart', ['cwd', 'worktree']]]);
+    expect(changed.plan.map((s) => [s.key, s.action, s.changed, s.error])).toEqual([['solo', 'leave', [], null], ['named', 'restart', ['cwd', 'worktree'], null]]);
     expect(changed.plan[1]!.session).toMatchObject({ state: 'active', cwd: p.dir, worktree: null });
     expect(changed.plan[1]!.session!.sessionId).not.toBe(byKey.named!.sessionId);
     // The old worktree goes as `end` takes one: removed, since nothing in it would be lost.

@@ -5,7 +5,7 @@
  * made, only when nothing in it is uncommitted or missing from its base and upstream.
  */
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -163,6 +163,17 @@ describe('spawn --worktree: workspace, then window', () => {
     await git(repo, 'stash', 'drop', '-q');
     expect((await w.run(['end', 'again'])).exitCode).toBe(0);
     expect(await worktreePaths(repo)).toEqual([repo]);
+  });
+
+  it('a fresh restart into a worktree runs there even when the directory it ran in is gone', async () => {
+    const repo = await newRepo();
+    const gone = mkdtempSync(join(server.dir, 'gone-'));
+    const w = warden(server);
+    session(await w.run(['spawn', 'moved', '--json', '--cwd', gone, ...PWD_THEN_SLEEP]));
+    rmSync(gone, { recursive: true, force: true });
+    const restarted = session(await w.run(['spawn', 'moved', '--json', '--mode', 'fresh', '--worktree', '--repo', repo]));
+    expect(restarted).toMatchObject({ state: 'active', cwd: join(repo, '.worktrees', 'moved') });
+    await waitFor(() => readFileSync(join(repo, '.worktrees', 'moved', 'moved.where'), 'utf8').trim() === join(repo, '.worktrees', 'moved'), 'the session to run in its worktree');
   });
 });
 

@@ -74,7 +74,9 @@ export async function spawnSession(
     throw new InvalidInputError(`spawn ${key}: a command is required after --`);
   }
   const planned = keeps ? null : await planWorkspace(core, key, options, stored, current.context.workspace ?? null);
-  const built = buildSpec(key, keeps ? { resumeCommand: options.resumeCommand } : { ...options, cwd: planned ? null : options.cwd }, stored, core.group);
+  // A session in a worktree runs there, not in the stored cwd (which may be gone): the worktree's
+  // repository stands in for it until the worktree's own path replaces it below.
+  const built = buildSpec(key, keeps ? { resumeCommand: options.resumeCommand } : { ...options, cwd: planned ? planned.workspace.repo : options.cwd }, stored, core.group);
   // A session with a worktree runs in it; the request is kept so a fresh restart asks again.
   const spec = planned
     ? { ...built, cwd: planned.workspace.path, worktree: planned.request }

@@ -35,6 +35,11 @@ function optionsFor(spec: LaunchSpec) {
   };
 }
 
+/** A restart that asks a session in a worktree for another one (a fresh restart keeps its worktree). */
+function replacesWorktree(engine: Engine, step: FleetStep): boolean {
+  return step.changed.includes('worktree') && Boolean(engine.launchSpec(step.key)?.worktree);
+}
+
 /** Runs each step; a step that fails is reported and the others still run. */
 export async function applyPlan(engine: Engine, steps: readonly FleetStep[], desired: readonly DesiredSession[]): Promise<StepResult[]> {
   const specs = new Map(desired.map((d) => [d.key, d.spec]));
@@ -45,7 +50,12 @@ export async function applyPlan(engine: Engine, steps: readonly FleetStep[], des
       let session: SessionInfo | null;
       if (step.action === 'end') session = await engine.end(step.key);
       else if (step.action === 'leave') session = engine.get(step.key) ?? null;
-      else session = await engine.spawn(step.key, { mode: step.action === 'restart' ? 'fresh' : 'ensure', ...optionsFor(spec!) });
+      else if (step.action === 'restart' && replacesWorktree(engine, step)) {
+        // Another branch, base or repository is another worktree, where the old one stands: the
+        // old goes as `end` takes it (kept, and the step fails, if it holds work), then a new one.
+        await engine.end(step.key);
+        session = await engine.spawn(step.key, { mode: 'ensure', ...optionsFor(spec!) });
+      } else session = await engine.spawn(step.key, { mode: step.action === 'restart' ? 'fresh' : 'ensure', ...optionsFor(spec!) });
       results.push({ step, session, error: null });
     } catch (err) {
       results.push({ step, session: engine.get(step.key) ?? null, error: toErrorData(err) });
