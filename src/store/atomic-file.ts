@@ -154,7 +154,8 @@ export class DurableStateFile implements Adapter<StateDocument> {
       await handle.writeFile(json, 'utf8');
       // `seen` is the file this one replaces, as read under the lock.
       const mtime = successorMtimeMs(this.seen) / 1000;
-      await handle.utimes(mtime, mtime);
+      // A filesystem that refuses it keeps the kernel's mtime: the check is as good as before.
+      await handle.utimes(mtime, mtime).catch(() => undefined);
       await handle.sync();
       const written = identityOf(await handle.stat());
       await handle.close();
