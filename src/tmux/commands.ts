@@ -298,7 +298,9 @@ export class Tmux {
       try {
         return windowRef(await this.run(newGroup, options));
       } catch (err) {
-        if (!(err instanceof TmuxError && /duplicate session/i.test(err.stderr))) throw err;
+        // Taken (duplicate), or the server exiting with the group's last window as we reached it.
+        const raced = err instanceof TmuxError && (/duplicate session/i.test(err.stderr) || err.kind === 'no-server');
+        if (!raced || round > GROUP_RACE_ROUNDS) throw err;
       }
     }
   }
