@@ -2,7 +2,7 @@
  * A process tmux has not reaped: its exit status is read from the kernel (Linux /proc).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { zombieExitStatus } from '../src/proc.js';
 import { waitFor } from './support/tmux-server.js';
@@ -33,6 +33,8 @@ describe.runIf(existsSync('/proc/self/stat'))('zombieExitStatus: the exit status
 
   it('reports a zombie killed by a signal as 128 + the signal', async () => {
     const pid = await unreapedChild('exec sleep 60');
+    // Killed while still a shell, before its parent became `sleep`, the parent shell reaps it.
+    await waitFor(() => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep', 'the child to become sleep');
     process.kill(pid, 'SIGTERM');
     await waitFor(() => zombieExitStatus(pid) !== null, 'the child to die');
     expect(zombieExitStatus(pid)).toBe(143);
