@@ -84,6 +84,18 @@ export function isStateValueOf(machine: AnyStateMachine, value: unknown): boolea
 const serviceAnswers = new WeakMap<AnyStateMachine, Map<string, boolean>>();
 const SERVICE_ANSWERS_KEPT = 1000;
 
+/**
+ * `value` down to its leaves: a compound state named alone (a record written before that state had
+ * substates, or by another machine) is in its initial substate, as XState restores it.
+ */
+export function resolvedValue(machine: AnyStateMachine, value: unknown): unknown {
+  try {
+    return machine.resolveState({ value: value as StateValue, context: {} as never }).value;
+  } catch {
+    return value; // not a value of this machine: judged as it is
+  }
+}
+
 /** Whether any state of `value` (or an ancestor of one) invokes a service: then an actor must be running for it. */
 export function invokesServiceIn(machine: AnyStateMachine, value: unknown): boolean {
   let answers = serviceAnswers.get(machine);
@@ -97,7 +109,7 @@ export function invokesServiceIn(machine: AnyStateMachine, value: unknown): bool
     if (!v || typeof v !== 'object') return false;
     return Object.entries(v).some(([k, sub]) => node.states[k] !== undefined && walk(node.states[k]!, sub));
   };
-  const answer = walk(rootOf(machine), value);
+  const answer = walk(rootOf(machine), resolvedValue(machine, value));
   // Values read from a file could be anything: only so many are remembered.
   if (answers.size < SERVICE_ANSWERS_KEPT) answers.set(key, answer);
   return answer;

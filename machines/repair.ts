@@ -7,6 +7,7 @@
  * is idempotent (invariant 2) and so converges.
  */
 import type { AnyStateMachine, StateValue } from 'xstate';
+import { resolvedValue } from './paths.js';
 import { sessionMachine } from './session.js';
 
 interface InvokeShape {
@@ -54,7 +55,7 @@ export interface SnapshotShape {
 export function withMissingInvocations<T extends SnapshotShape>(snapshot: T, machine: AnyStateMachine = sessionMachine): T | null | 'underivable' {
   const children: Record<string, unknown> = { ...(snapshot.children ?? {}) };
   let added = false;
-  for (const node of activeNodes(machine, snapshot.value as StateValue)) {
+  for (const node of activeNodes(machine, resolvedValue(machine, snapshot.value) as StateValue)) {
     for (const invoke of node.invoke) {
       if (invoke.id in children) continue;
       let input: unknown;
@@ -63,9 +64,9 @@ export function withMissingInvocations<T extends SnapshotShape>(snapshot: T, mac
       } catch {
         return 'underivable';
       }
-      // A service cannot act on a session without its id.
-      const sessionId = typeof input === 'object' && input !== null && 'sessionId' in input ? input.sessionId : '';
-      if (typeof invoke.src !== 'string' || typeof sessionId !== 'string' || sessionId === '') return 'underivable';
+      // A service that acts on a session (its input names one) cannot without the session's id.
+      const sessionId = typeof input === 'object' && input !== null && 'sessionId' in input ? input.sessionId : undefined;
+      if (typeof invoke.src !== 'string' || (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId === ''))) return 'underivable';
       children[invoke.id] = { snapshot: { status: 'active', input }, src: invoke.src, syncSnapshot: false };
       added = true;
     }

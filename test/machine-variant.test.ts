@@ -87,6 +87,26 @@ describe('a variant machine whose new state invokes a service', () => {
     await engine.end('noter');
     await engine.close();
   });
+
+  it('runs it for a record that names the state alone (written by the stock machine): resolved to its initial substate', async () => {
+    const stateFile = server.stateFile();
+    const stock = await server.engine({ stateFile });
+    const info = await stock.spawn('old-orphan', { command: ['sleep', '300'] });
+    await server.tmux.run(['kill-window', '-t', info.windowId!]);
+    await stock.reconcile();
+    await stock.close();
+    const record = () => JSON.parse(readFileSync(stateFile, 'utf8')).sessions['old-orphan'];
+    expect(record().snapshot.value).toBe('orphaned');
+
+    const noted: string[] = [];
+    const engine = await server.engine({ stateFile, machine: serviceVariant(async (key) => void noted.push(key)) });
+    expect(engine.snapshotProblems()).toEqual([]);
+    await engine.reconcile();
+    expect(noted).toEqual(['old-orphan']);
+    expect(record()).toMatchObject({ snapshot: { value: { orphaned: 'noted' } }, owner: null });
+    await engine.end('old-orphan');
+    await engine.close();
+  });
 });
 
 describe('a variant machine with a throwaway substate', () => {
