@@ -5,12 +5,12 @@
  * back with its id and cwd. Bad files are refused naming the file, the line and the field.
  */
 import { execa } from 'execa';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { SessionInfoSchema } from '../src/model/schema.js';
-import { json, refused, warden, type Warden } from './support/cli.js';
+import { json, refused, session, warden, type Warden } from './support/cli.js';
 import { ownedWindows, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('fleet');
@@ -175,6 +175,23 @@ ${second}`;
     expect(branched.plan[0]!.session).toMatchObject({ state: 'active', cwd: join(repo, '.worktrees', 'solo'), worktree: { branch: 'feature-y' } });
     expect((await execa('git', ['-C', repo, 'branch', '--list', 'warden/solo'])).stdout).toBe('');
     expect((await p.up(w)).plan.map((s) => s.action)).toEqual(['leave', 'leave']);
+
+    // A bad request, or an old worktree holding work: the session is left running, the step says why.
+    const soloId = branched.plan[0]!.session!.sessionId;
+    const named = '    worktree: { branch: feature-x, repo: api }\n';
+    const upFails = async (solo: string) => {
+      p.write(file(named).replace('worktree: true', `worktree: ${solo}`));
+      const r = await w.run(['up', '-f', p.file, '--json'], { env: p.env });
+      expect(r.exitCode).not.toBe(0);
+      return PlanSchema.parse(JSON.parse(r.stdout)).plan[0]!;
+    };
+    expect(await upFails('{ branch: feature-z, base: mian }')).toMatchObject({ action: 'restart', error: { message: expect.stringContaining('"mian" is not a commit') } });
+    writeFileSync(join(repo, '.worktrees', 'solo', 'draft.txt'), 'work\n');
+    expect((await upFails('feature-z')).error!.message).toMatch(/holds 1 uncommitted change\(s\) \(draft\.txt\).*solo was left running/);
+    expect(readFileSync(join(repo, '.worktrees', 'solo', 'draft.txt'), 'utf8')).toBe('work\n');
+    const still = session(await w.run(['status', 'solo', '--json']));
+    expect(still).toMatchObject({ state: 'active', sessionId: soloId, worktree: { branch: 'feature-y' } });
+    rmSync(join(repo, '.worktrees', 'solo', 'draft.txt'));
 
     // Without its worktree, a session is restarted in its cwd (the file's directory here).
     p.write(file('').replace('worktree: true', 'worktree: feature-y'));

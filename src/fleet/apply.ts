@@ -1,7 +1,9 @@
 /** Carrying out a plan of `up` or `down` through the engine's public API, one step at a time. */
 import type { Engine } from '../engine.js';
 import { toErrorData } from '../model/errors.js';
-import type { ErrorData, LaunchSpec, SessionInfo } from '../model/schema.js';
+import { describeContents } from '../engine/workspaces.js';
+import { ConflictError } from '../model/errors.js';
+import type { ErrorData, LaunchSpec, SessionInfo, Workspace, WorktreeRequest } from '../model/schema.js';
 import type { CurrentSession, FleetStep } from './plan.js';
 import type { DesiredSession } from './load.js';
 
@@ -35,9 +37,33 @@ function optionsFor(spec: LaunchSpec) {
   };
 }
 
-/** A restart that asks a session in a worktree for another one (a fresh restart keeps its worktree). */
-function replacesWorktree(engine: Engine, step: FleetStep): boolean {
-  return step.changed.includes('worktree') && Boolean(engine.launchSpec(step.key)?.worktree);
+/**
+ * A session in a worktree asked for another one (another branch, base or repository). A fresh
+ * restart keeps its worktree, and the new one would be planned where the old one stands: the
+ * session is ended (its worktree going as `end` takes one) and started in a new worktree. Only
+ * once the new request is known to be good, and the old worktree to hold nothing of its own:
+ * otherwise nothing is touched and the step says why.
+ */
+async function replaceWorktree(engine: Engine, key: string, spec: LaunchSpec, request: WorktreeRequest): Promise<SessionInfo> {
+  const stored = engine.launchSpec(key)!.worktree!;
+  const old = engine.get(key)?.worktree;
+  try {
+    await engine.workspaces.plan(key, request);
+  } catch (err) {
+    // The one conflict expected: the old worktree standing where the new one goes.
+    if (!(err instanceof ConflictError && old && err.message.startsWith(`${old.path} is already a worktree`))) throw err;
+  }
+  if (old?.created) {
+    const workspace: Workspace = { repo: stored.repo, ...old, newBranch: false, ready: true };
+    const held = describeContents(await engine.workspaces.contents(workspace));
+    if (held) {
+      throw new ConflictError(
+        `${key} runs in ${old.path}, which holds ${held}: commit and push it (or 'warden end ${key} --discard'), then 'warden up' again; ${key} was left running`,
+      );
+    }
+  }
+  await engine.end(key);
+  return engine.spawn(key, { mode: 'ensure', ...optionsFor(spec) });
 }
 
 /** Runs each step; a step that fails is reported and the others still run. */
@@ -50,11 +76,8 @@ export async function applyPlan(engine: Engine, steps: readonly FleetStep[], des
       let session: SessionInfo | null;
       if (step.action === 'end') session = await engine.end(step.key);
       else if (step.action === 'leave') session = engine.get(step.key) ?? null;
-      else if (step.action === 'restart' && replacesWorktree(engine, step)) {
-        // Another branch, base or repository is another worktree, where the old one stands: the
-        // old goes as `end` takes it (kept, and the step fails, if it holds work), then a new one.
-        await engine.end(step.key);
-        session = await engine.spawn(step.key, { mode: 'ensure', ...optionsFor(spec!) });
+      else if (step.action === 'restart' && spec?.worktree && engine.launchSpec(step.key)?.worktree) {
+        session = await replaceWorktree(engine, step.key, spec, spec.worktree);
       } else session = await engine.spawn(step.key, { mode: step.action === 'restart' ? 'fresh' : 'ensure', ...optionsFor(spec!) });
       results.push({ step, session, error: null });
     } catch (err) {
