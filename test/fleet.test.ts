@@ -191,10 +191,19 @@ ${second}`;
     expect(readFileSync(join(repo, '.worktrees', 'solo', 'draft.txt'), 'utf8')).toBe('work\n');
     const still = session(await w.run(['status', 'solo', '--json']));
     expect(still).toMatchObject({ state: 'active', sessionId: soloId, worktree: { branch: 'feature-y' } });
+
+    // The same worktree with another command: a fresh restart, which keeps the worktree and its work.
+    const newCommand = (text: string) => text.replace('sleep 600"]', 'sleep 601"]');
+    p.write(newCommand(file(named).replace('worktree: true', 'worktree: feature-y')));
+    const recommanded = await p.up(w);
+    expect(recommanded.plan.map((s) => [s.key, s.action, s.changed, s.error])).toEqual([['solo', 'restart', ['command'], null], ['named', 'leave', [], null]]);
+    expect(recommanded.plan[0]!.session).toMatchObject({ state: 'active', worktree: { branch: 'feature-y' } });
+    expect(recommanded.plan[0]!.session!.sessionId).not.toBe(soloId);
+    expect(readFileSync(join(repo, '.worktrees', 'solo', 'draft.txt'), 'utf8')).toBe('work\n');
     rmSync(join(repo, '.worktrees', 'solo', 'draft.txt'));
 
     // Without its worktree, a session is restarted in its cwd (the file's directory here).
-    p.write(file('').replace('worktree: true', 'worktree: feature-y'));
+    p.write(newCommand(file('').replace('worktree: true', 'worktree: feature-y')));
     const changed = await p.up(w);
     expect(changed.plan.map((s) => [s.key, s.action, s.changed, s.error])).toEqual([['solo', 'leave', [], null], ['named', 'restart', ['cwd', 'worktree'], null]]);
     expect(changed.plan[1]!.session).toMatchObject({ state: 'active', cwd: p.dir, worktree: null });

@@ -47,11 +47,16 @@ function optionsFor(spec: LaunchSpec) {
 async function replaceWorktree(engine: Engine, key: string, spec: LaunchSpec, request: WorktreeRequest): Promise<SessionInfo> {
   const stored = engine.launchSpec(key)!.worktree!;
   const old = engine.get(key)?.worktree;
+  let planned: Workspace | null = null;
   try {
-    await engine.workspaces.plan(key, request);
+    planned = await engine.workspaces.plan(key, request);
   } catch (err) {
     // The one conflict expected: the old worktree standing where the new one goes.
     if (!(err instanceof ConflictError && old && err.message.startsWith(`${old.path} is already a worktree`))) throw err;
+  }
+  // Asked for by another name (`true` and `warden/KEY`): the same worktree, which a fresh restart keeps.
+  if (planned && old && planned.path === old.path && planned.branch === old.branch) {
+    return engine.spawn(key, { mode: 'fresh', ...optionsFor(spec) });
   }
   if (old?.created) {
     const workspace: Workspace = { repo: stored.repo, ...old, newBranch: false, ready: true };
@@ -76,7 +81,7 @@ export async function applyPlan(engine: Engine, steps: readonly FleetStep[], des
       let session: SessionInfo | null;
       if (step.action === 'end') session = await engine.end(step.key);
       else if (step.action === 'leave') session = engine.get(step.key) ?? null;
-      else if (step.action === 'restart' && spec?.worktree && engine.launchSpec(step.key)?.worktree) {
+      else if (step.action === 'restart' && step.changed.includes('worktree') && spec?.worktree && engine.launchSpec(step.key)?.worktree) {
         session = await replaceWorktree(engine, step.key, spec, spec.worktree);
       } else session = await engine.spawn(step.key, { mode: step.action === 'restart' ? 'fresh' : 'ensure', ...optionsFor(spec!) });
       results.push({ step, session, error: null });
