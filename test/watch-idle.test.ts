@@ -7,12 +7,10 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { TransitionEvent } from '../src/engine.js';
-import { controlClientAttached as clientAttached, useTmuxServer, waitFor } from './support/tmux-server.js';
+import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('watch-idle');
-const LONG_RUNNING = ['sleep', '300'];
-
-const controlClientAttached = () => clientAttached(server);
+const controlClientAttached = () => server.controlClientAttached();
 
 describe('watch at rest', () => {
   it('reads nothing of the running panes’ processes while nothing happens', async () => {

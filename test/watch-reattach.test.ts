@@ -4,12 +4,10 @@
  * (a minute) later: until it does, exits and closed windows are only heard by polling.
  */
 import { describe, expect, it } from 'vitest';
-import { controlClientAttached as clientAttached, useTmuxServer, waitFor } from './support/tmux-server.js';
+import { LONG_RUNNING, useTmuxServer, waitFor } from './support/tmux-server.js';
 
 const server = useTmuxServer('watch-reattach');
-const LONG_RUNNING = ['sleep', '300'];
-
-const controlClientAttached = () => clientAttached(server);
+const controlClientAttached = () => server.controlClientAttached();
 
 describe('watch across the group going away', () => {
   it('attaches again within seconds when the next spawn brings the group back', async () => {

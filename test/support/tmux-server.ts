@@ -18,6 +18,8 @@ export interface TmuxTestServer {
   stateFile(): string;
   /** An engine on this server; closed after the file's tests. */
   engine(options?: EngineOptions): Promise<Engine>;
+  /** Whether a control client (what `watch` attaches) is attached to this server now. */
+  controlClientAttached(): Promise<boolean>;
 }
 
 export function useTmuxServer(name: string): TmuxTestServer {
@@ -41,6 +43,10 @@ export function useTmuxServer(name: string): TmuxTestServer {
       const engine = await createEngine({ stateFile: server.stateFile(), socket, ...options });
       engines.push(engine);
       return engine;
+    },
+    async controlClientAttached() {
+      const out = await tmux.run(['list-clients', '-F', '#{client_control_mode}']).catch(() => '');
+      return out.split('\n').includes('1');
     },
   };
   return server;
@@ -78,8 +84,3 @@ export async function ownedWindows(tmux: Tmux, sessionId: string): Promise<strin
 /** A program that stays up until killed. */
 export const LONG_RUNNING = ['sleep', '600'];
 
-/** Whether a control client (what `watch` attaches) is attached to the server now. */
-export async function controlClientAttached(server: Pick<TmuxTestServer, 'tmux'>): Promise<boolean> {
-  const out = await server.tmux.run(['list-clients', '-F', '#{client_control_mode}']).catch(() => '');
-  return out.split('\n').includes('1');
-}
