@@ -11,8 +11,6 @@ import { sameOwner } from '../store/merge.js';
 import type { SessionStore } from '../store/store.js';
 import type { TransitionEvent, TransitionOutbox } from './types.js';
 
-
-
 /** A transition whose delivery was cut short (or whose deliverer died) this many times is dropped (and reported). */
 export const OUTBOX_MAX_ATTEMPTS = 5;
 /** While another live process owns entries, how often we look whether it is gone. */
@@ -43,11 +41,6 @@ export class Outbox {
   private closed = false;
 
   constructor(private readonly options: OutboxOptions) {}
-
-  /** Whether `transition` has hooks: only those go into the outbox. */
-  wants(transition: Pick<TransitionEvent, 'from' | 'to'>): boolean {
-    return this.options.consumer.plan(transition) !== null;
-  }
 
   /** A new entry for `transition`, owned by this process, to commit with it; null when it has no hooks. */
   entryFor(transition: Omit<TransitionEvent, 'origin'>): OutboxEntry | null {

@@ -361,12 +361,6 @@ export const TransitionEventSchema = z.object({
   session: SessionInfoSchema,
 });
 
-/**
- * A transition whose hooks have not all run (invariant 14): written into the state file in the
- * same commit as the transition, delivered by its owner, removed once delivered. An entry whose
- * owner is gone (or null: released by a process that stopped delivering it) is claimed by the next
- * process that delivers hooks, one taker per entry.
- */
 /** One hook as queued with its transition: the config entry, its command and its timeout. */
 export const OutboxHookSchema = z.object({
   hook: z.string(),
@@ -375,6 +369,12 @@ export const OutboxHookSchema = z.object({
 });
 export type OutboxHook = z.infer<typeof OutboxHookSchema>;
 
+/**
+ * A transition whose hooks have not all run (invariant 14): written into the state file in the
+ * same commit as the transition, delivered by its owner, removed once delivered. An entry whose
+ * owner is gone (or null: released by a process that stopped delivering it) is claimed by the next
+ * process that delivers hooks, one taker per entry.
+ */
 export const OutboxEntrySchema = z.object({
   id: z.string(),
   /**
