@@ -172,7 +172,7 @@ export function activityIn(value: unknown): Activity | null {
   if (isWaiting(value)) return 'waiting';
   // A record written before activity existed (`{ active: 'running' }`): what it resolves to.
   if (isRunning(value)) {
-    const resolved = sessionMachine.resolveState({ value: value as StateValue, context: {} as never }).value;
+    const resolved = resolvedValue(sessionMachine, value);
     if (resolved !== value && stateString(resolved) !== stateString(value)) return activityIn(resolved);
   }
   return null;
